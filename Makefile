@@ -1,0 +1,35 @@
+# zksolv — `make demo` and `make test` work on a fresh clone: each installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: install test test-all demo bench clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+# Re-run only when the pins change; `pip install -e` keeps code edits live.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install
+	$(PYTEST) -q -m "not slow"
+
+test-all: install
+	$(PYTEST) -q
+
+demo: install
+	$(BIN)/zksolv demo --out demo-out
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf build demo-out .pytest_cache

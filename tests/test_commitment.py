@@ -1,0 +1,147 @@
+"""Commitment and inclusion proofs: recomputed independently with circomlibjs,
+valid for every account, and broken by any change to any field."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+
+from zksolv import api
+from zksolv.accounts import Account
+from zksolv.commitment import (account_id_field, build_commitment, default_capacity, derive_salt,
+                               inclusion_filename)
+from zksolv.errors import InputError
+from zksolv.field import FIELD_MODULUS
+from zksolv.inclusion import InclusionProofFile, verify_inclusion
+from zksolv.params import params_hash, parse_params
+from zksolv.secret import load_secret
+
+from .helpers import run_node_json, write_csv
+
+SEED = bytes(range(32))
+
+
+def _accounts(n: int) -> list[Account]:
+    return [Account(f"user-{i}", (1000 * i, -i, 3 * i - 7, (-1) ** i * i)) for i in range(n)]
+
+
+@pytest.mark.node
+def test_root_matches_independent_circomlibjs_computation(params_dict):
+    params = parse_params(params_dict)
+    commitment = build_commitment(_accounts(11), params, SEED)
+    assert commitment.capacity == 16
+    slots = [{"account_id": s.account_id, "salt": None if s.salt is None else str(s.salt),
+              "key": str(s.key), "amounts": [str(a) for a in s.amounts]} for s in commitment.slots]
+    oracle = run_node_json("commitment.js", {"slots": slots})
+    assert int(oracle["root"]) == commitment.root
+    assert [int(x) for x in oracle["leaves"]] == commitment.levels[0]
+
+
+def test_every_account_verifies_and_padding_is_interleaved(params_dict):
+    params = parse_params(params_dict)
+    commitment = build_commitment(_accounts(20), params, SEED, capacity=64)
+    real_positions = [i for i, s in enumerate(commitment.slots) if s.account_id is not None]
+    assert len(real_positions) == 20
+    assert max(real_positions) > 20, "real accounts should be spread over the capacity, not packed first"
+    for index in real_positions:
+        proof = InclusionProofFile.model_validate(commitment.inclusion_proof(index))
+        result = verify_inclusion(proof, commitment.root, params.epoch, params_hash(params))
+        assert result.valid, result.reason
+
+
+def test_commitment_is_reproducible_and_salted_per_epoch(params_dict):
+    params = parse_params(params_dict)
+    first = build_commitment(_accounts(5), params, SEED)
+    again = build_commitment(list(reversed(_accounts(5))), params, SEED)
+    assert first.root == again.root, "input order must not matter"
+    params_dict["epoch"] = "2026-11-25T00:00:00Z"
+    later = parse_params(params_dict)
+    assert derive_salt(SEED, later.epoch_seconds, "user-1") != derive_salt(SEED, params.epoch_seconds, "user-1")
+    assert build_commitment(_accounts(5), later, SEED).root != first.root
+    assert build_commitment(_accounts(5), params, bytes(32)).root != first.root
+
+
+def _mutations(doc: dict):
+    """Every field of an inclusion proof, changed one at a time."""
+    def bump(s: str) -> str:
+        return str((int(s) + 1) % FIELD_MODULUS)
+
+    yield "root", lambda d: d.__setitem__("root", bump(d["root"]))
+    yield "leaf", lambda d: d.__setitem__("leaf", bump(d["leaf"]))
+    yield "salt", lambda d: d.__setitem__("salt", bump(d["salt"]))
+    yield "leaf_index", lambda d: d.__setitem__("leaf_index", d["leaf_index"] ^ 1)
+    for i in range(len(doc["siblings"])):
+        yield f"siblings[{i}]", lambda d, i=i: d["siblings"].__setitem__(i, bump(d["siblings"][i]))
+    yield "account_id", lambda d: d["account"].__setitem__("account_id", d["account"]["account_id"] + "x")
+    for kind in ("balances", "positions"):
+        for symbol in doc["account"][kind]:
+            def change(d, kind=kind, symbol=symbol):
+                d["account"][kind][symbol] = str(int(float(d["account"][kind][symbol])) + 1)
+            yield f"{kind}.{symbol}", change
+    yield "epoch", lambda d: d.__setitem__("epoch", "2026-11-25T00:00:00Z")
+    yield "params.price", lambda d: d["params"]["assets"][1].__setitem__("price", "50001")
+    yield "params.decimals", lambda d: d["params"]["assets"][0].__setitem__("decimals", 7)
+
+
+def test_flipping_any_field_fails(params_dict):
+    params = parse_params(params_dict)
+    commitment = build_commitment(_accounts(6), params, SEED)
+    index = next(i for i, s in enumerate(commitment.slots) if s.account_id == "user-3")
+    doc = commitment.inclusion_proof(index)
+    names = []
+    for name, mutate in _mutations(doc):
+        forged = copy.deepcopy(doc)
+        mutate(forged)
+        proof = InclusionProofFile.model_validate(forged)
+        result = verify_inclusion(proof, commitment.root, params.epoch, params_hash(params))
+        assert not result.valid, f"mutation of {name} was accepted"
+        assert result.reason, name
+        names.append(name)
+    assert len(names) >= 12
+
+
+def test_commit_and_inclusion_cli(tmp_path, params_file, secret_file):
+    rows = [["alice", "100", "0.1", "", ""], ["bob/with slash", "5", "", "", ""], ["carol", "1", "", "", ""]]
+    accounts = write_csv(tmp_path / "a.csv", ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"], rows)
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "zksolv", "commit", "--params", str(params_file), "--accounts",
+                          str(accounts), "--secret", str(secret_file), "--out", str(out), "--json"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    published = json.loads((out / "commitment.json").read_text())
+    assert published["root"] == summary["root"] and published["capacity"] == 4
+    assert "accounts" not in published, "the account count stays private"
+    files = sorted(p.name for p in (out / "inclusion").iterdir())
+    assert files == sorted(["alice.json", "carol.json", inclusion_filename("bob/with slash")])
+    alice = out / "inclusion" / "alice.json"
+    ok = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(alice), "--commitment",
+                         str(out / "commitment.json")], capture_output=True, text=True)
+    assert ok.returncode == 0 and "balance  BTC: 0.1" in ok.stdout, ok.stdout + ok.stderr
+    wrong = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(alice), "--root", "12345"],
+                           capture_output=True, text=True)
+    assert wrong.returncode == 1 and "wrong root" in wrong.stdout
+    doc = json.loads(alice.read_text())
+    doc["account"]["balances"]["USDC"] = "1000"
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(doc))
+    bad = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(forged), "--root",
+                          published["root"]], capture_output=True, text=True)
+    assert bad.returncode == 1 and "wrong leaf" in bad.stdout
+
+
+def test_api_commit_validates_before_building(tmp_path, params_file, secret_file):
+    accounts = write_csv(tmp_path / "a.csv", ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"],
+                         [["a", "1", "", "", ""], ["a", "2", "", "", ""]])
+    with pytest.raises(InputError) as err:
+        api.commit(params_file, accounts, secret_file)
+    assert "duplicate account_id" in str(err.value)
+    assert load_secret(secret_file) and (secret_file.stat().st_mode & 0o777) == 0o600
+
+
+def test_ids_hash_without_aliasing_and_capacity_rules():
+    assert account_id_field("a") != account_id_field("b")
+    assert account_id_field("x" * 256) < FIELD_MODULUS >> 5
+    assert default_capacity(5) == 8 and default_capacity(1) == 2 and default_capacity(100, batch_size=64) == 128

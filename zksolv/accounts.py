@@ -1,0 +1,210 @@
+"""Account snapshots: streaming CSV and JSON readers that never round.
+
+Rows become plain `Account` records (id + integer amounts in slot order) one
+at a time, so a file of millions of rows never holds millions of validated
+objects. Every problem is collected with its file, row, account and column;
+the reader raises `InputError` with all of them once the file is exhausted, so
+callers must consume the whole iterator before writing any output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .errors import InputError, Problem
+from .field import AMOUNT_MAX, AMOUNT_MIN
+from .params import RiskParams
+from .units import UnitError, to_units
+
+MAX_PROBLEMS = 100
+ID_COLUMN = "account_id"
+AccountId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+AmountText = Annotated[str, Field(description="signed decimal string, at most the slot's decimals")]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One margin account: balances (assets) then positions (markets), in base units."""
+
+    account_id: str
+    amounts: tuple[int, ...]
+
+
+class AccountRecord(BaseModel):
+    """One account in the JSON accounts format."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    account_id: AccountId
+    balances: dict[str, AmountText] = Field(default_factory=dict, description="asset symbol → signed balance")
+    positions: dict[str, AmountText] = Field(default_factory=dict, description="market symbol → signed position")
+
+
+class AccountsFile(BaseModel):
+    """The JSON accounts format: a list of accounts (CSV is the streaming alternative:
+    header `account_id` plus one column per asset and market symbol, any order)."""
+
+    model_config = ConfigDict(strict=True)
+    accounts: list[AccountRecord]
+
+
+class _ProblemLog:
+    """Keeps the first MAX_PROBLEMS problems and counts the rest."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.dropped = 0
+
+    def add(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.dropped += 1
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise InputError(self.problems, truncated=self.dropped > 0)
+
+
+def read_accounts(path: Path | str, params: RiskParams) -> Iterator[Account]:
+    """Yield the accounts of a CSV or JSON snapshot; raise InputError at the end if any were bad."""
+    path = Path(path)
+    try:
+        with path.open("rb") as probe:
+            head = probe.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
+    is_json = path.suffix.lower() == ".json" or (path.suffix.lower() != ".csv" and head.startswith(b"["))
+    reader = _read_json if is_json else _read_csv
+    yield from reader(path, params)
+
+
+def _convert(log: _ProblemLog, source: str, row: int, account: str | None, column: str,
+             text: str, decimals: int) -> int:
+    try:
+        value = to_units(text, decimals) if text.strip() else 0
+    except UnitError as exc:
+        log.add(Problem(source, str(exc), row=row, account=account, column=column))
+        return 0
+    if not AMOUNT_MIN <= value <= AMOUNT_MAX:
+        log.add(Problem(source, f"{text.strip()} is outside the signed 64-bit range at {decimals} decimals "
+                        f"(|value| must be below 2^63 base units)", row=row, account=account, column=column))
+        return 0
+    return value
+
+
+def _check_id(log: _ProblemLog, seen: set[str], source: str, row: int, account_id: str) -> bool:
+    if not account_id or len(account_id) > 256 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in account_id):
+        log.add(Problem(source, "account_id must be 1–256 characters without control characters",
+                        row=row, account=account_id or None, column=ID_COLUMN))
+        return False
+    if account_id in seen:
+        log.add(Problem(source, "duplicate account_id", row=row, account=account_id, column=ID_COLUMN))
+        return False
+    seen.add(account_id)
+    return True
+
+
+def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
+    source = str(path)
+    log = _ProblemLog()
+    symbols = params.slot_symbols
+    decimals = params.slot_decimals
+    seen: set[str] = set()
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=True)
+            header = next(reader, None)
+            if header is None:
+                raise InputError([Problem(source, "empty file: expected a header row "
+                                          f"'{ID_COLUMN},{','.join(symbols)}'")])
+            columns = _csv_columns(source, header, symbols)
+            id_index = columns[ID_COLUMN]
+            slot_index = [columns[s] for s in symbols]
+            for fields in reader:
+                row = reader.line_num
+                if not fields or fields == [""]:
+                    continue  # blank line
+                if len(fields) != len(header):
+                    log.add(Problem(source, f"expected {len(header)} cells, found {len(fields)}", row=row,
+                                    account=fields[id_index] if len(fields) > id_index else None))
+                    continue
+                account_id = fields[id_index]
+                valid = _check_id(log, seen, source, row, account_id)
+                amounts = tuple(_convert(log, source, row, account_id, symbols[i], fields[j], decimals[i])
+                                for i, j in enumerate(slot_index))
+                if valid and not log.problems:
+                    yield Account(account_id, amounts)
+    except UnicodeDecodeError as exc:
+        log.add(Problem(source, f"not UTF-8 text (byte {exc.start} of a decoded chunk): {exc.reason}"))
+    except csv.Error as exc:
+        log.add(Problem(source, f"malformed CSV: {exc}"))
+    except OSError as exc:
+        log.add(Problem(source, f"cannot read: {exc.strerror or exc}"))
+    log.raise_if_any()
+
+
+def _csv_columns(source: str, header: list[str], symbols: tuple[str, ...]) -> dict[str, int]:
+    problems = []
+    columns: dict[str, int] = {}
+    for index, name in enumerate(header):
+        name = name.strip()
+        if name in columns:
+            problems.append(Problem(source, "duplicate column", row=1, column=name))
+        elif name != ID_COLUMN and name not in symbols:
+            problems.append(Problem(source, "unknown column: not an asset or market symbol of the params",
+                                    row=1, column=name))
+        columns[name] = index
+    for name in (ID_COLUMN, *symbols):
+        if name not in columns:
+            problems.append(Problem(source, "missing column", row=1, column=name))
+    if problems:
+        raise InputError(problems)
+    return columns
+
+
+def _read_json(path: Path, params: RiskParams) -> Iterator[Account]:
+    source = str(path)
+    try:
+        data: Any = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise InputError([Problem(source, f"cannot read: {exc.strerror or exc}")]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(source, f"not valid JSON: {exc}")]) from None
+    if not isinstance(data, list):
+        raise InputError([Problem(source, "expected a JSON list of accounts")])
+    log = _ProblemLog()
+    assets = {a.symbol: (i, a.decimals) for i, a in enumerate(params.assets)}
+    markets = {m.symbol: (len(params.assets) + i, m.decimals) for i, m in enumerate(params.markets)}
+    seen: set[str] = set()
+    for item_number, item in enumerate(data, start=1):
+        account_hint = item.get("account_id") if isinstance(item, dict) else None
+        account_hint = account_hint if isinstance(account_hint, str) else None
+        try:
+            record = AccountRecord.model_validate(item)
+        except ValidationError as exc:
+            for err in exc.errors():
+                column = ".".join(str(x) for x in err.get("loc", ())) or None
+                log.add(Problem(source, err.get("msg", "invalid"), row=item_number, account=account_hint,
+                                column=column))
+            continue
+        valid = _check_id(log, seen, source, item_number, record.account_id)
+        amounts = [0] * params.n_slots
+        for kind, values, table in (("balances", record.balances, assets), ("positions", record.positions, markets)):
+            for symbol, text in values.items():
+                if symbol not in table:
+                    log.add(Problem(source, f"unknown symbol in {kind}", row=item_number,
+                                    account=record.account_id, column=f"{kind}.{symbol}"))
+                    continue
+                slot, decimals = table[symbol]
+                amounts[slot] = _convert(log, source, item_number, record.account_id, f"{kind}.{symbol}",
+                                         text, decimals)
+        if valid and not log.problems:
+            yield Account(record.account_id, tuple(amounts))
+    log.raise_if_any()

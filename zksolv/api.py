@@ -1,0 +1,94 @@
+"""The library API: every CLI command is one call here, so pipelines can import it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .accounts import AccountsFile, read_accounts
+from .commitment import COMMITMENT_FORMAT, Commitment, build_commitment, inclusion_filename
+from .errors import InputError, Problem
+from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
+from .io import atomic_directory, dumps_json
+from .margin import SolvencyReport, check_solvency
+from .params import ParamsFile, RiskParams, load_params
+from .secret import load_secret
+
+
+def check(params_path: Path | str, accounts_path: Path | str) -> tuple[RiskParams, SolvencyReport]:
+    """Run the margin reference model over every account (streaming)."""
+    params = load_params(params_path)
+    return params, check_solvency(read_accounts(accounts_path, params), params)
+
+
+def commit(params_path: Path | str, accounts_path: Path | str, secret_path: Path | str,
+           capacity: int | None = None, batch_size: int | None = None) -> Commitment:
+    """Read and validate everything, then build the commitment in memory (nothing written)."""
+    params = load_params(params_path)
+    seed = load_secret(secret_path)
+    accounts = list(read_accounts(accounts_path, params))
+    if not accounts:
+        raise InputError([Problem(str(accounts_path), "no accounts")])
+    return build_commitment(accounts, params, seed, capacity, batch_size)
+
+
+def write_inclusion_proofs(commitment: Commitment, folder: Path, root_override: int | None = None) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for index, slot in enumerate(commitment.slots):
+        if slot.account_id is None:
+            continue
+        document = commitment.inclusion_proof(index)
+        if root_override is not None:
+            document["root"] = str(root_override)
+        (folder / inclusion_filename(slot.account_id)).write_text(dumps_json(document), encoding="utf-8")
+        count += 1
+    return count
+
+
+def write_commitment(commitment: Commitment, out_dir: Path | str, force: bool = False) -> Path:
+    """Write `commitment.json` and `inclusion/` atomically (all or nothing)."""
+    out_dir = Path(out_dir)
+    with atomic_directory(out_dir, replace=force) as tmp:
+        (tmp / "commitment.json").write_text(dumps_json(commitment.document()), encoding="utf-8")
+        write_inclusion_proofs(commitment, tmp / "inclusion")
+    return out_dir
+
+
+def load_commitment_document(path: Path | str) -> dict:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), f"not valid JSON: {exc}")]) from None
+    if not isinstance(data, dict) or data.get("format") != COMMITMENT_FORMAT:
+        raise InputError([Problem(str(path), f"not a {COMMITMENT_FORMAT} file")])
+    try:
+        data["root"], data["params_hash"] = int(data["root"]), int(data["params_hash"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError([Problem(str(path), "root and params_hash must be decimal strings")]) from None
+    return data
+
+
+def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
+                          commitment_path: Path | str | None = None) -> InclusionResult:
+    """Verify a holder's proof against an explicit root or a published commitment.json."""
+    proof = load_inclusion_proof(proof_path)
+    if commitment_path is not None:
+        published = load_commitment_document(commitment_path)
+        return verify_inclusion(proof, published["root"], published.get("epoch"), published["params_hash"],
+                                str(proof_path))
+    if root is None:
+        raise InputError([Problem(str(proof_path), "give the root to check against (--root or --commitment)")])
+    return verify_inclusion(proof, root, source=str(proof_path))
+
+
+def input_schemas() -> dict:
+    """JSON Schemas of the two inputs (params.json and the JSON accounts format)."""
+    accounts = AccountsFile.model_json_schema()
+    list_schema = {"title": "Accounts", "type": "array", "items": {"$ref": "#/$defs/AccountRecord"},
+                   "$defs": accounts.get("$defs", {}),
+                   "description": AccountsFile.__doc__.replace("\n", " ").strip()}
+    return {"params": ParamsFile.model_json_schema(), "accounts": list_schema}

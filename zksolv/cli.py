@@ -1,0 +1,178 @@
+"""Command line: a thin layer over `zksolv.api`. Exit codes: 0 ok, 1 the claim
+is false (insolvent account, invalid proof), 2 unusable input or output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import api
+from .commitment import CapacityError
+from .errors import InputError, ZksolvError
+from .field import FIELD_MODULUS
+from .io import OutputError
+from .margin import health_to_quote
+from .secret import generate_secret
+from .units import from_units
+
+EXIT_FALSE = 1
+EXIT_INPUT = 2
+
+
+def handle_errors(func):
+    """Turn library errors into clear messages and exit codes, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            if exc.truncated:
+                click.echo("error: … more problems not shown (fix these first)", err=True)
+            sys.exit(EXIT_INPUT)
+        except (OutputError, CapacityError, ZksolvError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
+            if os.environ.get("ZKSOLV_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (set ZKSOLV_DEBUG=1 for details)", err=True)
+            sys.exit(3)
+
+    return wrapper
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+existing_file = click.Path(exists=False, dir_okay=False, path_type=Path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zksolv")
+def main() -> None:
+    """zksolv: prove in zero knowledge that every margin account is above maintenance."""
+
+
+def totals_document(params, totals) -> dict:
+    return {
+        "assets": {a.symbol: {"credit": from_units(c, a.decimals), "debit": from_units(d, a.decimals)}
+                   for a, c, d in zip(params.assets, totals.credit, totals.debit)},
+        "markets": {m.symbol: {"long": from_units(lg, m.decimals), "short": from_units(sh, m.decimals),
+                               "net": from_units(lg - sh, m.decimals)}
+                    for m, lg, sh in zip(params.markets, totals.long, totals.short)},
+    }
+
+
+@main.command()
+@click.option("--params", "params_path", required=True, type=existing_file, help="risk parameters (params.json)")
+@click.option("--accounts", "accounts_path", required=True, type=existing_file, help="accounts (CSV or JSON)")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable report on stdout")
+@handle_errors
+def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
+    """Check every account against maintenance margin (exit 1 if any is below)."""
+    params, report = api.check(params_path, accounts_path)
+    below = [{"account_id": i.account_id, "health": str(health_to_quote(i.health, params)),
+              "shortfall": str(i.shortfall(params))} for i in report.insolvent]
+    if as_json:
+        emit_json({"solvent": report.solvent, "accounts": report.accounts, "quote": params.quote,
+                   "below_maintenance": below, "totals": totals_document(params, report.totals)})
+    else:
+        for item in below:
+            click.echo(f"BELOW MAINTENANCE  {item['account_id']}: health {item['health']} {params.quote}, "
+                       f"shortfall {item['shortfall']} {params.quote}")
+        click.echo(f"accounts: {report.accounts}; below maintenance: {len(below)}")
+        for symbol, t in totals_document(params, report.totals)["assets"].items():
+            click.echo(f"  {symbol}: credits {t['credit']}, debits {t['debit']}")
+        for symbol, t in totals_document(params, report.totals)["markets"].items():
+            click.echo(f"  {symbol}: long {t['long']}, short {t['short']}, net {t['net']}")
+        click.echo("OK: every account is at or above maintenance" if report.solvent
+                   else "FAIL: some accounts are below maintenance")
+    sys.exit(0 if report.solvent else EXIT_FALSE)
+
+
+@main.command()
+@click.option("--params", "params_path", required=True, type=existing_file)
+@click.option("--accounts", "accounts_path", required=True, type=existing_file)
+@click.option("--secret", "secret_path", required=True, type=existing_file, help="seed file from keygen-secret")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--capacity", type=int, default=None, help="tree capacity, a power of two (default: next ≥ accounts)")
+@click.option("--force", is_flag=True, help="replace an existing output folder")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def commit(params_path, accounts_path, secret_path, out_dir, capacity, force, as_json) -> None:
+    """Commit to all accounts: writes OUT/commitment.json and OUT/inclusion/*.json."""
+    commitment = api.commit(params_path, accounts_path, secret_path, capacity)
+    api.write_commitment(commitment, out_dir, force)
+    summary = {**commitment.document(), "accounts": commitment.n_accounts, "out": str(out_dir)}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"root {summary['root']}\ncapacity {commitment.capacity} ({commitment.n_accounts} accounts)\n"
+                   f"wrote {out_dir}/commitment.json and {commitment.n_accounts} inclusion proofs "
+                   f"in {out_dir}/inclusion/ (private: hand each to its holder)")
+
+
+@main.group()
+def inclusion() -> None:
+    """Account holders: check that an account is in a commitment."""
+
+
+@inclusion.command("verify")
+@click.argument("proof", type=existing_file)
+@click.option("--root", type=str, default=None, help="root to check against (decimal)")
+@click.option("--commitment", "commitment_path", type=existing_file, default=None, help="published commitment.json")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def inclusion_verify(proof, root, commitment_path, as_json) -> None:
+    """Verify an inclusion proof; prints the account's balances when valid."""
+    root_value = None
+    if root is not None:
+        if not root.isdigit() or int(root) >= FIELD_MODULUS:
+            click.echo(f"error: --root must be a decimal field element, got {root!r}", err=True)
+            sys.exit(EXIT_INPUT)
+        root_value = int(root)
+    result = api.verify_inclusion_file(proof, root_value, commitment_path)
+    if as_json:
+        emit_json({"valid": result.valid, "reason": result.reason, "warnings": result.warnings,
+                   "account": result.account.model_dump() if result.valid and result.account else None})
+    elif result.valid:
+        account = result.account
+        click.echo(f"VALID: account {account.account_id!r} is in the commitment")
+        for symbol, value in account.balances.items():
+            click.echo(f"  balance  {symbol}: {value}")
+        for symbol, value in account.positions.items():
+            click.echo(f"  position {symbol}: {value}")
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    else:
+        click.echo(f"INVALID: {result.reason}")
+    sys.exit(0 if result.valid else EXIT_FALSE)
+
+
+@main.command()
+@click.argument("which", type=click.Choice(["all", "params", "accounts"]), default="all")
+def schema(which: str) -> None:
+    """Print the JSON Schema of the inputs (params.json, JSON accounts)."""
+    schemas = api.input_schemas()
+    emit_json(schemas if which == "all" else schemas[which])
+
+
+@main.command("keygen-secret")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def keygen_secret(path: Path) -> None:
+    """Write a new random secret seed (owner-only permissions; never printed)."""
+    generate_secret(path)
+    click.echo(f"wrote a new secret to {path} (mode 0600). Keep it: it reproduces every salt and key.")

@@ -1,0 +1,134 @@
+"""Verify an account holder's inclusion proof against a published root.
+
+Recomputes everything from what the holder can check themselves: their
+account's amounts (at the params' decimals), the salt, the key, the leaf, and
+the Poseidon(2) path up to the root; it also checks that the params carried in
+the proof are the published ones, since the decimals there decide how the
+holder's balances are encoded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .accounts import AccountRecord
+from .commitment import INCLUSION_FORMAT, account_key, leaf_hash
+from .errors import InputError, Problem
+from .field import AMOUNT_MAX, AMOUNT_MIN, FIELD_MODULUS
+from .params import RiskParams, params_hash, parse_params
+from .poseidon import poseidon
+from .units import UnitError, to_units
+
+FieldText = Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]
+
+
+class InclusionProofFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    format: str
+    epoch: str
+    root: FieldText
+    leaf_index: int = Field(ge=0)
+    leaf: FieldText
+    siblings: list[FieldText] = Field(min_length=1, max_length=64)
+    salt: FieldText
+    account: AccountRecord
+    params: dict[str, Any]
+
+
+@dataclass
+class InclusionResult:
+    valid: bool
+    reason: str | None
+    account: AccountRecord | None = None
+    params: RiskParams | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_inclusion_proof(path: Path | str) -> InclusionProofFile:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), f"not valid JSON: {exc}")]) from None
+    try:
+        proof = InclusionProofFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([Problem(str(path), e.get("msg", "invalid"),
+                                  column=".".join(str(x) for x in e.get("loc", ())) or None)
+                          for e in exc.errors()]) from None
+    if proof.format != INCLUSION_FORMAT:
+        raise InputError([Problem(str(path), f"unknown format {proof.format!r}", column="format")])
+    return proof
+
+
+def verify_inclusion(proof: InclusionProofFile, root: int, epoch: str | None = None,
+                     expected_params_hash: int | None = None, source: str = "inclusion proof") -> InclusionResult:
+    """Check the proof against `root` (and the epoch and params hash when known)."""
+    try:
+        params = parse_params(proof.params, f"{source}: params")
+    except InputError as exc:
+        return InclusionResult(False, f"wrong params: {exc}")
+    result = InclusionResult(False, None, proof.account, params)
+    if int(proof.root) != root:
+        result.reason = f"wrong root: the proof is for root {proof.root}, expected {root}"
+        return result
+    if epoch is not None and proof.epoch != epoch:
+        result.reason = f"wrong epoch: the proof is for {proof.epoch}, expected {epoch}"
+        return result
+    if proof.epoch != params.epoch:
+        result.reason = "wrong epoch: the proof's epoch differs from its params' epoch"
+        return result
+    if expected_params_hash is not None and params_hash(params) != expected_params_hash:
+        result.reason = "wrong params: they are not the published ones (params hash differs)"
+        return result
+    if expected_params_hash is None:
+        result.warnings.append("params not checked against a publication (pass --commitment or --bundle to check them)")
+    try:
+        amounts = _amounts(proof.account, params)
+    except ValueError as exc:
+        result.reason = f"wrong account: {exc}"
+        return result
+    salt, leaf = int(proof.salt), int(proof.leaf)
+    if max(salt, leaf, *(int(s) for s in proof.siblings)) >= FIELD_MODULUS:
+        result.reason = "wrong proof: a value is not a field element"
+        return result
+    if leaf_hash(account_key(proof.account.account_id, salt), amounts) != leaf:
+        result.reason = "wrong leaf: the account's id, salt and amounts do not hash to the leaf"
+        return result
+    if proof.leaf_index >> len(proof.siblings):
+        result.reason = "wrong path: leaf index does not fit the path length"
+        return result
+    node, index = leaf, proof.leaf_index
+    for sibling in proof.siblings:
+        node = poseidon([int(sibling), node] if index & 1 else [node, int(sibling)])
+        index >>= 1
+    if node != root:
+        result.reason = "wrong path: the Merkle path does not lead to the root"
+        return result
+    result.valid = True
+    return result
+
+
+def _amounts(account: AccountRecord, params: RiskParams) -> tuple[int, ...]:
+    amounts = []
+    for kind, values, specs in (("balances", account.balances, params.assets),
+                                ("positions", account.positions, params.markets)):
+        unknown = set(values) - {s.symbol for s in specs}
+        if unknown:
+            raise ValueError(f"unknown {kind} {sorted(unknown)}")
+        for spec in specs:
+            try:
+                value = to_units(values.get(spec.symbol, "0"), spec.decimals)
+            except UnitError as exc:
+                raise ValueError(f"{kind}.{spec.symbol}: {exc}") from None
+            if not AMOUNT_MIN <= value <= AMOUNT_MAX:
+                raise ValueError(f"{kind}.{spec.symbol} outside the signed 64-bit range")
+            amounts.append(value)
+    return tuple(amounts)
