@@ -73,9 +73,19 @@ def load_commitment_document(path: Path | str) -> dict:
 
 
 def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
-                          commitment_path: Path | str | None = None) -> InclusionResult:
-    """Verify a holder's proof against an explicit root or a published commitment.json."""
+                          commitment_path: Path | str | None = None,
+                          bundle_path: Path | str | None = None) -> InclusionResult:
+    """Verify a holder's proof against an explicit root, a commitment.json or a bundle's manifest."""
     proof = load_inclusion_proof(proof_path)
+    if bundle_path is not None:
+        from .bundle import load_json
+
+        manifest = load_json(Path(bundle_path) / "manifest.json", "bundle manifest")
+        try:
+            bundle_root, bundle_hash = int(manifest["root"]), int(manifest["params_hash"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError([Problem(str(bundle_path), "manifest has no root/params_hash")]) from None
+        return verify_inclusion(proof, bundle_root, manifest.get("epoch"), bundle_hash, str(proof_path))
     if commitment_path is not None:
         published = load_commitment_document(commitment_path)
         return verify_inclusion(proof, published["root"], published.get("epoch"), published["params_hash"],

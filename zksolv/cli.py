@@ -18,7 +18,7 @@ from .field import FIELD_MODULUS
 from .io import OutputError
 from .margin import health_to_quote
 from .secret import generate_secret
-from .units import from_units
+from .bundle import totals_document
 
 EXIT_FALSE = 1
 EXIT_INPUT = 2
@@ -63,16 +63,6 @@ existing_file = click.Path(exists=False, dir_okay=False, path_type=Path)
 @click.version_option(package_name="zksolv")
 def main() -> None:
     """zksolv: prove in zero knowledge that every margin account is above maintenance."""
-
-
-def totals_document(params, totals) -> dict:
-    return {
-        "assets": {a.symbol: {"credit": from_units(c, a.decimals), "debit": from_units(d, a.decimals)}
-                   for a, c, d in zip(params.assets, totals.credit, totals.debit)},
-        "markets": {m.symbol: {"long": from_units(lg, m.decimals), "short": from_units(sh, m.decimals),
-                               "net": from_units(lg - sh, m.decimals)}
-                    for m, lg, sh in zip(params.markets, totals.long, totals.short)},
-    }
 
 
 @main.command()
@@ -133,9 +123,11 @@ def inclusion() -> None:
 @click.argument("proof", type=existing_file)
 @click.option("--root", type=str, default=None, help="root to check against (decimal)")
 @click.option("--commitment", "commitment_path", type=existing_file, default=None, help="published commitment.json")
+@click.option("--bundle", "bundle_path", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="published proof bundle (checks its root, epoch and params)")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def inclusion_verify(proof, root, commitment_path, as_json) -> None:
+def inclusion_verify(proof, root, commitment_path, bundle_path, as_json) -> None:
     """Verify an inclusion proof; prints the account's balances when valid."""
     root_value = None
     if root is not None:
@@ -143,7 +135,7 @@ def inclusion_verify(proof, root, commitment_path, as_json) -> None:
             click.echo(f"error: --root must be a decimal field element, got {root!r}", err=True)
             sys.exit(EXIT_INPUT)
         root_value = int(root)
-    result = api.verify_inclusion_file(proof, root_value, commitment_path)
+    result = api.verify_inclusion_file(proof, root_value, commitment_path, bundle_path)
     if as_json:
         emit_json({"valid": result.valid, "reason": result.reason, "warnings": result.warnings,
                    "account": result.account.model_dump() if result.valid and result.account else None})
@@ -176,3 +168,152 @@ def keygen_secret(path: Path) -> None:
     """Write a new random secret seed (owner-only permissions; never printed)."""
     generate_secret(path)
     click.echo(f"wrote a new secret to {path} (mode 0600). Keep it: it reproduces every salt and key.")
+
+
+def print_totals(totals: dict) -> None:
+    for symbol, t in totals["assets"].items():
+        click.echo(f"  {symbol}: credits {t['credit']}, debits {t['debit']}")
+    for symbol, t in totals["markets"].items():
+        click.echo(f"  {symbol}: long {t['long']}, short {t['short']}, net {t['net']}")
+
+
+def print_insolvent(exc) -> None:
+    for item in exc.report.insolvent:
+        click.echo(f"BELOW MAINTENANCE  {item.account_id}: shortfall {item.shortfall(exc.params)} "
+                   f"{exc.params.quote}", err=True)
+    click.echo(f"error: {len(exc.report.insolvent)} accounts are below maintenance; nothing was proved", err=True)
+
+
+@main.group()
+def circuit() -> None:
+    """Inspect the batch circuit."""
+
+
+@circuit.command("info")
+@click.option("--params", "params_path", required=True, type=existing_file)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def circuit_info(params_path, batch_size, as_json) -> None:
+    """Compile (cached) and report constraints in total and per account."""
+    from .circuit import compile_circuit, r1cs_info
+    from .params import load_params
+
+    params = load_params(params_path)
+    compiled = compile_circuit(len(params.assets), len(params.markets), batch_size)
+    info = r1cs_info(compiled.r1cs)
+    doc = {"n_assets": len(params.assets), "n_markets": len(params.markets), "batch_size": batch_size,
+           "constraints": info["constraints"], "constraints_per_account": round(info["constraints"] / batch_size, 1),
+           "wires": info["wires"], "public_inputs": info["public_inputs"], "r1cs": str(compiled.r1cs)}
+    if as_json:
+        emit_json(doc)
+    else:
+        for key, value in doc.items():
+            click.echo(f"{key}: {value}")
+
+
+@main.command("setup")
+@click.option("--params", "params_path", required=True, type=existing_file, help="params.json (for the shape)")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="accounts per proof, a power of two")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--ptau", type=existing_file, default=None,
+              help="ceremony powers of tau; without it a local INSECURE development one is made and cached")
+@click.option("--force", is_flag=True, help="replace an existing keys folder")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def setup_command(params_path, batch_size, out_dir, ptau, force, as_json) -> None:
+    """Groth16 setup for the params' shape: proving key, verification key, Verifier.sol."""
+    from .params import load_params
+    from .setup import setup
+
+    params = load_params(params_path)
+    if batch_size < 2 or batch_size & (batch_size - 1):
+        raise click.BadParameter("must be a power of two ≥ 2", param_hint="--batch-size")
+    keys = setup(len(params.assets), len(params.markets), batch_size, out_dir, ptau, force,
+                 progress=lambda msg: click.echo(msg, err=True) if not as_json else None)
+    if as_json:
+        emit_json({"keys": str(out_dir), **keys.info})
+    else:
+        click.echo(f"keys written to {out_dir}: {keys.info['constraints']} constraints "
+                   f"({keys.info['constraints_per_account']} per account), ptau 2^{keys.info['ptau']['power']}")
+        if keys.insecure:
+            click.echo("WARNING: development setup (local powers of tau): INSECURE, for testing only", err=True)
+
+
+@main.command("prove")
+@click.option("--params", "params_path", required=True, type=existing_file)
+@click.option("--accounts", "accounts_path", required=True, type=existing_file)
+@click.option("--secret", "secret_path", required=True, type=existing_file)
+@click.option("--keys", "keys_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--inclusion-out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder for the private per-account inclusion proofs")
+@click.option("--capacity", type=int, default=None, help="tree capacity (power of two, ≥ 2 batches)")
+@click.option("--force", is_flag=True, help="replace existing output folders")
+@click.option("--json", "as_json", is_flag=True, help="progress events and the result as JSON lines")
+@handle_errors
+def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity, force,
+                  as_json) -> None:
+    """Commit, prove every batch and write the bundle (refuses if any account is below maintenance)."""
+    from .progress import event_printer
+    from .prove import InsolventError, prove
+
+    try:
+        with event_printer(as_json) as on_event:
+            result = prove(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity,
+                           force, on_event)
+    except InsolventError as exc:
+        print_insolvent(exc)
+        sys.exit(EXIT_FALSE)
+    if not as_json:
+        click.echo(f"bundle {result.bundle}: root {result.commitment.root}")
+        click.echo(f"{result.plan.n_batches} batches of {result.plan.batch_size} "
+                   f"({result.commitment.n_accounts} accounts, capacity {result.commitment.capacity}); "
+                   f"{result.proved} proved now in {result.seconds:.1f} s")
+        if inclusion_out:
+            click.echo(f"inclusion proofs (private) in {inclusion_out}")
+
+
+@main.command("verify")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--require-ceremony", is_flag=True, help="fail a bundle made with a development setup")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def verify_command(bundle, require_ceremony, as_json) -> None:
+    """Verify a proof bundle (exit 0 valid, 1 invalid, 2 unreadable)."""
+    from .verify import verify_bundle
+
+    report = verify_bundle(bundle, require_ceremony=require_ceremony)
+    if as_json:
+        emit_json(report.document())
+    else:
+        for check in report.checks:
+            click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if report.valid:
+            manifest = report.manifest
+            click.echo(f"VALID: at {manifest['epoch']} every account under root {manifest['root']} is at or "
+                       f"above maintenance; totals:")
+            print_totals(manifest["totals"])
+        else:
+            failed = ", ".join(c.name for c in report.checks if not c.ok)
+            click.echo(f"INVALID: failed check(s): {failed}")
+    sys.exit(0 if report.valid else EXIT_FALSE)
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
+              show_default=True)
+@click.option("--accounts", "n_accounts", type=int, default=300, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def demo_command(out_dir, n_accounts, batch_size, as_json) -> None:
+    """Synthetic snapshot → setup (cached) → prove → verify, with a summary."""
+    from .demo import run_demo
+
+    summary = run_demo(out_dir, n_accounts, batch_size, echo=None if as_json else click.echo)
+    if as_json:
+        emit_json(summary)
+    sys.exit(0 if summary["valid"] else EXIT_FALSE)

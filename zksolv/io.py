@@ -40,6 +40,12 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def ensure_output_free(target: Path, replace: bool = False) -> None:
+    """Fail early (before any long work) if `target` holds something we may not replace."""
+    if target.exists() and not (target.is_dir() and not any(target.iterdir())) and not replace:
+        raise OutputError(f"{target} already exists; choose another folder or pass --force to replace it")
+
+
 @contextmanager
 def atomic_directory(target: Path, replace: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it becomes `target` in one rename.
@@ -48,8 +54,7 @@ def atomic_directory(target: Path, replace: bool = False) -> Iterator[Path]:
     An existing non-empty `target` is only replaced when `replace` is set.
     """
     target = Path(target)
-    if target.exists() and not (target.is_dir() and not any(target.iterdir())) and not replace:
-        raise OutputError(f"{target} already exists; choose another folder or pass --force to replace it")
+    ensure_output_free(target, replace)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))

@@ -1,0 +1,60 @@
+"""Constraint counts of every circuit template, each compiled standalone.
+
+Usage:  .venv/bin/python bench/constraint_counts.py [K M] [--batch B ...]
+
+Each template is wrapped in a tiny main component (all inputs private) and
+compiled with the same flags as the real circuit (--O2), so the numbers are
+what the template adds to SolvencyBatch. Results are cached in build/ like
+every other compile. Prints a Markdown table (used in docs/circuits.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from zksolv.circuit import compile_circuit, compile_source, r1cs_info  # noqa: E402
+
+
+def count(include: str, instance: str) -> int:
+    source = f'pragma circom 2.1.0;\ninclude "{include}";\ncomponent main = {instance};\n'
+    label = "tpl-" + "".join(ch if ch.isalnum() else "_" for ch in instance)[:40]
+    directory = compile_source(source, wasm=False, label=label)
+    return r1cs_info(directory / "main.r1cs")["constraints"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("K", type=int, nargs="?", default=4)
+    ap.add_argument("M", type=int, nargs="?", default=4)
+    ap.add_argument("--batch", type=int, nargs="*", default=[16, 64])
+    args = ap.parse_args()
+    K, M = args.K, args.M
+    n, T = K + M, 2 * (K + M)
+    rows = [
+        ("range.circom", "SignedAmount()", "per slot"),
+        ("range.circom", "InRange(0, 10000)", "per aw / mmr"),
+        ("range.circom", "InRange(10000, 65535)", "per lw"),
+        ("params.circom", f"Params({K}, {M})", "per batch"),
+        ("health.circom", f"HealthCoefficients({K}, {M})", "per batch"),
+        ("health.circom", f"MaintenanceHealth({K}, {M})", "per account"),
+        ("leaf.circom", f"AccountLeaf({n})", "per account"),
+        ("merkle.circom", "SubtreeRoot(2)", "per inner node (Poseidon(2))"),
+        ("hashchain.circom", f"HashChain({3 + n})", "params hash, per batch"),
+        ("accumulator.circom", f"Accumulator({T})", "twice per batch"),
+        ("batch.circom", f"SolventAccount({K}, {M})", "per account"),
+    ]
+    print("| template | constraints | where |")
+    print("|---|---:|---|")
+    for include, instance, where in rows:
+        print(f"| `{instance}` | {count(include, instance):,} | {where} |", flush=True)
+    for B in args.batch:
+        total = r1cs_info(compile_circuit(K, M, B).r1cs)["constraints"]
+        print(f"| `SolvencyBatch({K}, {M}, {B})` | {total:,} | {total / B:,.1f} per account |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

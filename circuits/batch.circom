@@ -1,0 +1,171 @@
+pragma circom 2.1.0;
+
+include "./range.circom";
+include "./params.circom";
+include "./health.circom";
+include "./leaf.circom";
+include "./merkle.circom";
+include "./accumulator.circom";
+
+// SolventAccount(K, M): one account of the batch.
+//
+// Proves: every offset amount u_i < 2^64 (SignedAmount), health >= 0 under the
+// batch's coefficients (MaintenanceHealth), and leaf = AccountLeaf(key, u).
+// Outputs the account's positive and negative parts for the totals:
+//   pos[i] = max(x_i, 0),  neg[i] = pos[i] - x_i = max(-x_i, 0)   (linear, free).
+// Cost: 64 n + n + 2 n + (144 + ceil(log2 n)) + Poseidon(1 + ceil(n/3)).
+template SolventAccount(K, M) {
+    var n = K + M;
+
+    signal input key;
+    signal input u[n];
+    signal input PL[K];
+    signal input PD[K];
+    signal input X[M];
+    signal input QM[M];
+    signal output leaf;
+    signal output pos[n];
+    signal output neg[n];
+
+    component amount[n];
+    component health = MaintenanceHealth(K, M);
+    component hash = AccountLeaf(n);
+    hash.key <== key;
+    for (var i = 0; i < n; i++) {
+        amount[i] = SignedAmount();
+        amount[i].u <== u[i];
+        _ <== amount[i].nonneg;   // the sign enters through positive_part
+        health.value[i] <== amount[i].value;
+        health.positive_part[i] <== amount[i].positive_part;
+        // The leaf hashes the same u that was range-checked and decoded.
+        hash.u[i] <== u[i];
+        pos[i] <== amount[i].positive_part;
+        neg[i] <== amount[i].positive_part - amount[i].value;
+    }
+    for (var k = 0; k < K; k++) {
+        health.PL[k] <== PL[k];
+        health.PD[k] <== PD[k];
+    }
+    for (var m = 0; m < M; m++) {
+        health.X[m] <== X[m];
+        health.QM[m] <== QM[m];
+    }
+    leaf <== hash.leaf;
+}
+
+// SolvencyBatch(K, M, B): the batch statement of PROTOCOL.md §6.
+//
+// Public inputs (in this order): batch_root, acc_in, acc_out, params_hash.
+// Proves, for private inputs as listed in §6:
+//   * params_hash = §5 hash of (params_meta, epoch, price, weights, marks, mmr),
+//     with prices, marks < 2^64, aw <= 10000 <= lw < 2^16, mmr <= 10000;
+//   * every amount[a][i] < 2^64 and every account's health >= 0 under those
+//     parameters;
+//   * batch_root = SubtreeRoot over AccountLeaf(key[a], amount[a]);
+//   * acc_in  = acc(totals_in, blinding_in);
+//   * acc_out = acc(totals_in + batch totals, blinding_out), with the batch
+//     totals credit/debit per asset and long/short per market (§5 order).
+//
+// Every public input is tied by an equality constraint; there is no public
+// signal the constraints ignore.
+//
+// Why the totals cannot wrap: each pos/neg < 2^63 and the totals of a whole
+// snapshot are sums of at most (number of accounts) such terms, far below r.
+// totals_in needs no range check: it is bound by acc_in, which is acc_0 (all
+// zeros) for batch 0 and the previous batch's acc_out otherwise, so by
+// induction it is the honest running total.
+template SolvencyBatch(K, M, B) {
+    var n = K + M;
+    var T = 2 * n;
+
+    signal input batch_root;
+    signal input acc_in;
+    signal input acc_out;
+    signal input params_hash;
+
+    signal input key[B];
+    signal input amount[B][n];
+    signal input price[K];
+    signal input asset_weight[K];
+    signal input liability_weight[K];
+    signal input mark_price[M];
+    signal input mmr[M];
+    signal input epoch;
+    signal input params_meta;
+    signal input totals_in[T];
+    signal input blinding_in;
+    signal input blinding_out;
+
+    // --- parameters -------------------------------------------------------
+    component params = Params(K, M);
+    component coeff = HealthCoefficients(K, M);
+    for (var k = 0; k < K; k++) {
+        params.price[k] <== price[k];
+        params.asset_weight[k] <== asset_weight[k];
+        params.liability_weight[k] <== liability_weight[k];
+        coeff.price[k] <== price[k];
+        coeff.asset_weight[k] <== asset_weight[k];
+        coeff.liability_weight[k] <== liability_weight[k];
+    }
+    for (var m = 0; m < M; m++) {
+        params.mark_price[m] <== mark_price[m];
+        params.mmr[m] <== mmr[m];
+        coeff.mark_price[m] <== mark_price[m];
+        coeff.mmr[m] <== mmr[m];
+    }
+    params.epoch <== epoch;
+    params.params_meta <== params_meta;
+    // Stops proving solvency under parameters other than the published ones
+    // (e.g. a price swapped between two assets, or a lower liability weight).
+    params.params_hash === params_hash;
+
+    // --- accounts ---------------------------------------------------------
+    component account[B];
+    component tree = SubtreeRoot(B);
+    var credit[n];            // credit_k / long_m of this batch (linear)
+    var debit[n];             // debit_k / short_m of this batch (linear)
+    for (var i = 0; i < n; i++) {
+        credit[i] = 0;
+        debit[i] = 0;
+    }
+    for (var a = 0; a < B; a++) {
+        account[a] = SolventAccount(K, M);
+        account[a].key <== key[a];
+        for (var i = 0; i < n; i++) {
+            account[a].u[i] <== amount[a][i];
+        }
+        for (var k = 0; k < K; k++) {
+            account[a].PL[k] <== coeff.PL[k];
+            account[a].PD[k] <== coeff.PD[k];
+        }
+        for (var m = 0; m < M; m++) {
+            account[a].X[m] <== coeff.X[m];
+            account[a].QM[m] <== coeff.QM[m];
+        }
+        tree.leaves[a] <== account[a].leaf;
+        for (var i = 0; i < n; i++) {
+            credit[i] += account[a].pos[i];
+            debit[i] += account[a].neg[i];
+        }
+    }
+    // Stops proving health for accounts other than the committed ones: the
+    // checked amounts are exactly the ones under batch_root.
+    tree.root === batch_root;
+
+    // --- accumulator ------------------------------------------------------
+    component accIn = Accumulator(T);
+    component accOut = Accumulator(T);
+    for (var j = 0; j < T; j++) {
+        accIn.totals[j] <== totals_in[j];
+    }
+    for (var i = 0; i < n; i++) {
+        accOut.totals[2 * i] <== totals_in[2 * i] + credit[i];
+        accOut.totals[2 * i + 1] <== totals_in[2 * i + 1] + debit[i];
+    }
+    accIn.blinding <== blinding_in;
+    accOut.blinding <== blinding_out;
+    // Stops starting from totals other than the previous batch's output.
+    accIn.acc === acc_in;
+    // Stops publishing totals other than totals_in + this batch's sums.
+    accOut.acc === acc_out;
+}

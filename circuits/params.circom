@@ -1,0 +1,91 @@
+pragma circom 2.1.0;
+
+include "circomlib/circuits/bitify.circom";
+include "./range.circom";
+include "./hashchain.circom";
+
+// PARAMS_TAG = int.from_bytes(b"zksolv.params.v1", "big") (PROTOCOL.md §5).
+function PARAMS_TAG() {
+    return 162723732554620675685292575094482040369;
+}
+
+// Params(K, M): the risk parameters of one epoch.
+//
+// Proves, for the private parameters:
+//   price[k] < 2^64, mark_price[m] < 2^64,
+//   0 <= asset_weight[k] <= 10000 <= liability_weight[k] < 2^16,
+//   0 <= mmr[m] <= 10000,
+// and outputs
+//   params_hash = HashChain(PARAMS_TAG, params_meta, epoch,
+//                           asset_0..asset_{K-1}, market_0..market_{M-1})
+//   asset_k  = price_k + 2^64 * aw_k + 2^80 * lw_k
+//   market_m = mark_m  + 2^64 * mmr_m
+// (PROTOCOL.md §5). The caller equates params_hash with the public input the
+// verifier recomputes from params.json, so every parameter used elsewhere in
+// the circuit is the published one.
+//
+// epoch and params_meta are hashed as whole field elements (no packing), so
+// the hash alone pins them to the verifier's values; they need no range check.
+//
+// Cost: 64 (K + M) + 2*14 (K + M) + 2*16 K bit constraints + the HashChain.
+template Params(K, M) {
+    signal input price[K];
+    signal input asset_weight[K];
+    signal input liability_weight[K];
+    signal input mark_price[M];
+    signal input mmr[M];
+    signal input epoch;
+    signal input params_meta;
+    signal output params_hash;
+
+    component priceBits[K];
+    component awRange[K];
+    component lwRange[K];
+    component markBits[M];
+    component mmrRange[M];
+
+    component hash = HashChain(3 + K + M);
+    hash.in[0] <== PARAMS_TAG();
+    hash.in[1] <== params_meta;
+    hash.in[2] <== epoch;
+
+    for (var k = 0; k < K; k++) {
+        // price < 2^64. Stops a second opening of the packed asset_k: without
+        // it, any (aw', lw') could be paired with price' = asset_k - 2^64 aw'
+        // - 2^80 lw' (mod r), so the hash would no longer pin the weights; it
+        // also bounds |b * P * lw| < 2^143 for the health range check.
+        priceBits[k] = Num2Bits(64);
+        priceBits[k].in <== price[k];
+        _ <== priceBits[k].out;   // only the existence of the decomposition matters
+        // 0 <= aw <= 10000. Stops an asset weight above 100 % (collateral
+        // counted for more than its value) and, being < 2^16, a second
+        // opening of asset_k in which aw' carries into the lw field or is a
+        // "negative" field element r - y.
+        awRange[k] = InRange(0, 10000);
+        awRange[k].in <== asset_weight[k];
+        // 10000 <= lw < 2^16. Stops a liability weight below 100 % (debt
+        // counted for less than its value, e.g. lw = 9999); the upper bound
+        // makes P + 2^64 aw + 2^80 lw < 2^96 < r, so (P, aw, lw) is the only
+        // opening of asset_k, and bounds |b * P * lw| < 2^143.
+        lwRange[k] = InRange(10000, 65535);
+        lwRange[k].in <== liability_weight[k];
+
+        hash.in[3 + k] <== price[k] + (1 << 64) * asset_weight[k] + (1 << 80) * liability_weight[k];
+    }
+    for (var m = 0; m < M; m++) {
+        // mark < 2^64: same reasons as price (unique opening of market_m,
+        // health bound).
+        markBits[m] = Num2Bits(64);
+        markBits[m].in <== mark_price[m];
+        _ <== markBits[m].out;
+        // 0 <= mmr <= 10000. Stops a "negative" maintenance margin r - y
+        // (which would add margin instead of requiring it) and any second
+        // opening of market_m: with Q < 2^64 and mmr < 2^14 the packing is
+        // < 2^78 < r, hence injective.
+        mmrRange[m] = InRange(0, 10000);
+        mmrRange[m].in <== mmr[m];
+
+        hash.in[3 + K + m] <== mark_price[m] + (1 << 64) * mmr[m];
+    }
+    params_hash <== hash.out;
+}

@@ -1,0 +1,472 @@
+"""Circuit tests: SolvencyBatch accepts exactly the statements of PROTOCOL.md §6.
+
+The expected public signals are recomputed here from the protocol text
+(only `zksolv.poseidon.poseidon` is shared with the library), so a bug that
+the library and the circuit have in common would still show up as a mismatch
+against this file. Every rejection test changes one thing and recomputes
+everything else consistently, and checks *where* circom failed, so a test
+cannot pass because the input was wrong for an unrelated reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from zksolv.circuit import (
+    BN254_R,
+    CircuitError,
+    check_witness,
+    circuits_dir,
+    compile_circuit,
+    compute_witness,
+    main_source,
+    public_signals,
+    r1cs_info,
+    read_sym,
+    read_wtns,
+    write_wtns,
+)
+from zksolv.poseidon import poseidon
+
+pytestmark = pytest.mark.node
+
+R = BN254_R
+OFFSET = 1 << 63
+PARAMS_TAG = int.from_bytes(b"zksolv.params.v1", "big")
+MAX = (1 << 63) - 1           # largest amount
+MIN = -(1 << 63)              # smallest amount
+P_MAX = (1 << 64) - 1         # largest scaled price
+
+
+# --------------------------------------------------------------------------
+# independent reference model (PROTOCOL.md §1, §3, §4, §5)
+
+
+def hash_chain(xs: list[int]) -> int:
+    if len(xs) <= 16:
+        return poseidon(xs)
+    h = poseidon(xs[:16])
+    for i in range(16, len(xs), 15):
+        h = poseidon([h, *xs[i : i + 15]])
+    return h
+
+
+@dataclass(frozen=True)
+class Params:
+    price: tuple[int, ...]
+    aw: tuple[int, ...]
+    lw: tuple[int, ...]
+    mark: tuple[int, ...]
+    mmr: tuple[int, ...]
+    epoch: int = 1_795_478_400          # 2026-11-24T00:00:00Z
+    meta: int = 0x00C0FFEE << 200       # any 248-bit value
+
+    @property
+    def K(self) -> int:
+        return len(self.price)
+
+    @property
+    def M(self) -> int:
+        return len(self.mark)
+
+    def hash(self) -> int:
+        assets = [p + (a << 64) + (l << 80) for p, a, l in zip(self.price, self.aw, self.lw)]
+        markets = [q + (m << 64) for q, m in zip(self.mark, self.mmr)]
+        return hash_chain([PARAMS_TAG, self.meta, self.epoch, *assets, *markets])
+
+
+def health(amounts: tuple[int, ...], p: Params) -> int:
+    """§3 literally: Σ b P (b ≥ 0 ? aw : lw) + Σ (s Q 10000 − |s| Q mmr)."""
+    h = 0
+    for k in range(p.K):
+        b = amounts[k]
+        h += b * p.price[k] * (p.aw[k] if b >= 0 else p.lw[k])
+    for m in range(p.M):
+        s = amounts[p.K + m]
+        h += s * p.mark[m] * 10000 - abs(s) * p.mark[m] * p.mmr[m]
+    return h
+
+
+def leaf(key: int, u: list[int]) -> int:
+    e = [sum(u[j] << (64 * t) for t, j in enumerate(range(i, min(i + 3, len(u))))) % R for i in range(0, len(u), 3)]
+    return poseidon([key, *e])
+
+
+def root(leaves: list[int]) -> int:
+    level = list(leaves)
+    while len(level) > 1:
+        level = [poseidon([level[i], level[i + 1]]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def batch_totals(accounts: list[tuple[int, ...]]) -> list[int]:
+    out: list[int] = []
+    for i in range(len(accounts[0])):
+        out.append(sum(max(a[i], 0) for a in accounts))
+        out.append(sum(max(-a[i], 0) for a in accounts))
+    return out
+
+
+def acc(totals: list[int], blinding: int) -> int:
+    return hash_chain([*totals, blinding])
+
+
+@dataclass
+class Batch:
+    """One batch's private inputs; `u` overrides the offset encoding (to feed
+    out-of-range values) and `public` overrides the honest public signals."""
+
+    params: Params
+    accounts: list[tuple[int, ...]]
+    keys: list[int]
+    totals_in: list[int]
+    blinding_in: int = 0x1234 << 200
+    blinding_out: int = 0x5678 << 200
+    u: list[list[int]] | None = None
+    public: dict[str, int] = field(default_factory=dict)
+
+    def offsets(self) -> list[list[int]]:
+        return self.u if self.u is not None else [[x + OFFSET for x in a] for a in self.accounts]
+
+    def expected_public(self) -> list[int]:
+        leaves = [leaf(k, u) for k, u in zip(self.keys, self.offsets())]
+        totals_out = [a + b for a, b in zip(self.totals_in, batch_totals(self.accounts))]
+        honest = {
+            "batch_root": root(leaves),
+            "acc_in": acc(self.totals_in, self.blinding_in),
+            "acc_out": acc(totals_out, self.blinding_out),
+            "params_hash": self.params.hash(),
+        }
+        honest.update(self.public)
+        return [honest[k] for k in ("batch_root", "acc_in", "acc_out", "params_hash")]
+
+    def circuit_input(self) -> dict:
+        p = self.params
+        return {
+            **dict(zip(("batch_root", "acc_in", "acc_out", "params_hash"), self.expected_public())),
+            "key": self.keys,
+            "amount": self.offsets(),
+            "price": list(p.price),
+            "asset_weight": list(p.aw),
+            "liability_weight": list(p.lw),
+            "mark_price": list(p.mark),
+            "mmr": list(p.mmr),
+            "epoch": p.epoch,
+            "params_meta": p.meta,
+            "totals_in": self.totals_in,
+            "blinding_in": self.blinding_in,
+            "blinding_out": self.blinding_out,
+        }
+
+
+def keys_for(n: int, tag: int = 1) -> list[int]:
+    return sorted(poseidon([tag, i]) for i in range(n))
+
+
+# --------------------------------------------------------------------------
+# test data (K = 2 assets, M = 2 markets)
+
+# Boundary parameters: aw = 10000, lw = 10000, mmr = 0 and mmr = 10000 are all
+# allowed, and small prices make a health of exactly 0 or -1 easy to build.
+SMALL = Params(price=(1, 2), aw=(9999, 10000), lw=(10001, 10000), mark=(3, 2), mmr=(10000, 0))
+# Extreme parameters: maximal prices, aw = 0, lw = 2^16 - 1.
+LARGE = Params(price=(P_MAX, P_MAX - 1), aw=(0, 10000), lw=(65535, 10000), mark=(P_MAX, P_MAX - 2), mmr=(5000, 0))
+
+HEALTH_ZERO = (-20000, 10001, 0, 0)      # -20000*10001 + 10001*2*10000 = 0
+HEALTH_MINUS_ONE = (-10001, 5001, 0, 0)  # -10001*10001 + 5001*2*10000 = -1
+
+SMALL_ACCOUNTS = [
+    (0, 0, 0, 0),                 # padding account
+    HEALTH_ZERO,                  # exactly at maintenance: accepted
+    (100, 0, -5, 7),
+    (0, MAX, MAX, -((1 << 62) - 1)),  # largest balance and long position
+]
+LARGE_ACCOUNTS = [
+    (0, MIN, MAX, MAX),           # smallest balance: |health terms| ~ 2^141
+    (-1, 7, 0, 0),
+    (MAX, 2, -1, 0),
+    (0, 0, 0, 0),
+]
+
+
+def small_batch() -> Batch:
+    return Batch(SMALL, list(SMALL_ACCOUNTS), keys_for(4), totals_in=[0] * 8, blinding_in=0)
+
+
+def large_batch() -> Batch:
+    # A later batch: totals_in from an earlier batch.
+    return Batch(LARGE, list(LARGE_ACCOUNTS), keys_for(4, tag=2), totals_in=batch_totals(SMALL_ACCOUNTS))
+
+
+def test_reference_data_is_what_the_tests_claim():
+    assert health(HEALTH_ZERO, SMALL) == 0
+    assert health(HEALTH_MINUS_ONE, SMALL) == -1
+    assert all(health(a, SMALL) >= 0 for a in SMALL_ACCOUNTS)
+    assert all(health(a, LARGE) >= 0 for a in LARGE_ACCOUNTS)
+    # Terms near the 2^143 bound of §3 really occur (here |b P lw| > 2^140).
+    assert abs(MIN * LARGE.price[1] * LARGE.lw[1]) > 1 << 140
+
+
+# --------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="module")
+def circ22():
+    return compile_circuit(2, 2, 4)
+
+
+@pytest.fixture(scope="module")
+def circ44():
+    return compile_circuit(4, 4, 4)
+
+
+def witness(circ, batch: Batch, tmp_path: Path, name: str = "w.wtns") -> list[int]:
+    path = compute_witness(circ, batch.circuit_input(), tmp_path / name)
+    check_witness(circ.r1cs, path)
+    return read_wtns(path)
+
+
+def rejected(circ, batch: Batch, tmp_path: Path, chain: list[str], line_text: str | None = None) -> None:
+    """Witness generation must fail with exactly this chain of templates
+    (innermost first, as circom reports it) and, if given, the innermost
+    failing source line must contain `line_text`: the batch is rejected for
+    the reason the test is about, not for an unrelated one."""
+    with pytest.raises(CircuitError) as info:
+        compute_witness(circ, batch.circuit_input(), tmp_path / "bad.wtns")
+    message = str(info.value)
+    failures = re.findall(r"Error in template (\w+?)_\d+ line: (\d+)", message)
+    assert [name for name, _ in failures] == chain, message
+    if line_text is not None:
+        source = (circuits_dir() / TEMPLATE_FILES[chain[0]]).read_text().splitlines()
+        assert line_text in source[int(failures[0][1]) - 1], message
+
+
+TEMPLATE_FILES = {"SolvencyBatch": "batch.circom"}
+HEALTH_CHAIN = ["Num2Bits", "MaintenanceHealth", "SolventAccount", "SolvencyBatch"]
+AMOUNT_CHAIN = ["Num2Bits", "SignedAmount", "SolventAccount", "SolvencyBatch"]
+PARAM_RANGE_CHAIN = ["Num2Bits", "InRange", "Params", "SolvencyBatch"]
+PRICE_CHAIN = ["Num2Bits", "Params", "SolvencyBatch"]
+
+
+# --------------------------------------------------------------------------
+# structure
+
+
+def test_main_source_and_header(circ22):
+    src = main_source(2, 2, 4)
+    assert "component main {public [batch_root, acc_in, acc_out, params_hash]} = SolvencyBatch(2, 2, 4);" in src
+    info = r1cs_info(circ22.r1cs)
+    K, M, B = 2, 2, 4
+    n = K + M
+    assert info["public_inputs"] == 4
+    assert info["outputs"] == 0
+    assert info["private_inputs"] == B + B * n + 3 * K + 2 * M + 2 + 2 * n + 2
+    assert info["prime"] == R
+    sym = read_sym(circ22.sym)
+    assert [sym[f"main.{name}"] for name in ("batch_root", "acc_in", "acc_out", "params_hash")] == [1, 2, 3, 4]
+
+
+def test_main_source_rejects_bad_shapes():
+    with pytest.raises(ValueError):
+        main_source(2, 2, 6)
+    with pytest.raises(ValueError):
+        main_source(30, 16, 4)
+
+
+def test_compile_is_cached(circ22):
+    again = compile_circuit(2, 2, 4)
+    assert again == circ22
+
+
+# --------------------------------------------------------------------------
+# valid batches
+
+
+@pytest.mark.parametrize("make", [small_batch, large_batch], ids=["boundary-params", "extreme-params"])
+def test_valid_batch(circ22, tmp_path, make):
+    batch = make()
+    values = witness(circ22, batch, tmp_path)
+    assert public_signals(values) == batch.expected_public()
+
+
+def test_valid_batch_k4_m4(circ44, tmp_path):
+    p = Params(
+        price=(1, 2, P_MAX, 50_000 * 10**4),
+        aw=(10000, 9999, 0, 9000),
+        lw=(10000, 10001, 65535, 11000),
+        mark=(3, P_MAX, 123_456_789, 2),
+        mmr=(0, 10000, 250, 500),
+    )
+    accounts = [
+        (0,) * 8,
+        (10**12, -5, 0, 3, 0, 0, -1000, 7),
+        (MAX, 0, 0, -(10**6), 0, MAX, 0, 0),
+        (-(10**9), 0, 1, 10**6, 0, 0, 10**4, -(10**5)),
+    ]
+    assert all(health(a, p) >= 0 for a in accounts)
+    batch = Batch(p, accounts, keys_for(4, tag=3), totals_in=[(i + 1) * 10**15 for i in range(16)])
+    values = witness(circ44, batch, tmp_path)
+    assert public_signals(values) == batch.expected_public()
+
+
+def test_wtns_roundtrip(circ22, tmp_path):
+    path = compute_witness(circ22, small_batch().circuit_input(), tmp_path / "a.wtns")
+    values = read_wtns(path)
+    write_wtns(tmp_path / "b.wtns", values)
+    assert (tmp_path / "b.wtns").read_bytes() == path.read_bytes()
+
+
+# --------------------------------------------------------------------------
+# rejected statements
+
+
+def test_insolvent_by_one_unit(circ22, tmp_path):
+    batch = small_batch()
+    batch.accounts[2] = HEALTH_MINUS_ONE
+    assert health(HEALTH_MINUS_ONE, SMALL) == -1
+    rejected(circ22, batch, tmp_path, HEALTH_CHAIN)
+
+
+def test_amount_two_to_the_64(circ22, tmp_path):
+    batch = small_batch()
+    u = batch.offsets()
+    u[2][1] = 1 << 64
+    batch.u = u
+    rejected(circ22, batch, tmp_path, AMOUNT_CHAIN)
+
+
+def test_negative_amount_as_field_element(circ22, tmp_path):
+    # -5 given as r - 5 instead of the offset 2^63 - 5.
+    batch = small_batch()
+    u = batch.offsets()
+    u[2][0] = R - 5
+    batch.u = u
+    rejected(circ22, batch, tmp_path, AMOUNT_CHAIN)
+
+
+def test_wrong_acc_out(circ22, tmp_path):
+    batch = small_batch()
+    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
+    totals[0] += 1      # one more unit of credit than the accounts hold
+    batch.public["acc_out"] = acc(totals, batch.blinding_out)
+    rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accOut.acc === acc_out")
+
+
+def test_wrong_acc_in(circ22, tmp_path):
+    batch = large_batch()
+    batch.public["acc_in"] = acc([0] * 8, batch.blinding_in)   # pretend to start from zero
+    rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accIn.acc === acc_in")
+
+
+def test_wrong_params_hash_swapped_prices(circ22, tmp_path):
+    batch = small_batch()
+    swapped = replace(SMALL, price=(SMALL.price[1], SMALL.price[0]))
+    assert swapped.hash() != SMALL.hash()
+    batch.public["params_hash"] = swapped.hash()
+    rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "params.params_hash === params_hash")
+
+
+def test_wrong_batch_root(circ22, tmp_path):
+    batch = small_batch()
+    u = batch.offsets()
+    leaves = [leaf(k, x) for k, x in zip(batch.keys, u)]
+    leaves[1], leaves[2] = leaves[2], leaves[1]
+    batch.public["batch_root"] = root(leaves)
+    rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "tree.root === batch_root")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lw": (9999, 10000)},
+        {"aw": (9999, 10001)},
+        {"mmr": (10001, 0)},
+        {"lw": (10001, 65536)},
+    ],
+    ids=["lw-9999", "aw-10001", "mmr-10001", "lw-2^16"],
+)
+def test_params_out_of_range(circ22, tmp_path, change):
+    batch = small_batch()
+    batch.params = replace(SMALL, **change)
+    # Only the range check is violated: every account stays solvent under the
+    # changed parameters, and params_hash is the honest hash of them.
+    assert all(health(a, batch.params) >= 0 for a in batch.accounts)
+    rejected(circ22, batch, tmp_path, PARAM_RANGE_CHAIN)
+
+
+def test_price_two_to_the_64(circ22, tmp_path):
+    batch = small_batch()
+    batch.params = replace(SMALL, price=(1, 1 << 64))
+    assert all(health(a, batch.params) >= 0 for a in batch.accounts)
+    rejected(circ22, batch, tmp_path, PRICE_CHAIN)
+
+
+# --------------------------------------------------------------------------
+# forged witnesses: bypass the witness generator, let the R1CS decide
+
+
+@pytest.fixture
+def valid_wtns(circ22, tmp_path):
+    path = compute_witness(circ22, small_batch().circuit_input(), tmp_path / "valid.wtns")
+    check_witness(circ22.r1cs, path)
+    return path
+
+
+def forged(circ, valid: Path, changes: dict[str, int], tmp_path: Path) -> Path:
+    sym = read_sym(circ.sym)
+    values = read_wtns(valid)
+    for name, value in changes.items():
+        values[sym[name]] = value % R
+    out = tmp_path / "forged.wtns"
+    write_wtns(out, values)
+    return out
+
+
+def test_forged_sign_bit(circ22, valid_wtns, tmp_path):
+    # Account 1 holds -20000 of asset 0; claim it is non-negative.
+    name = "main.account[1].amount[0].nonneg"
+    assert read_wtns(valid_wtns)[read_sym(circ22.sym)[name]] == 0
+    bad = forged(circ22, valid_wtns, {name: 1}, tmp_path)
+    with pytest.raises(CircuitError):
+        check_witness(circ22.r1cs, bad)
+
+
+def test_forged_health_term(circ22, valid_wtns, tmp_path):
+    # Lower one health term of the account at exactly zero health: its health
+    # becomes -1, and both the product constraint and the bit decomposition
+    # of health notice.
+    sym = read_sym(circ22.sym)
+    name = "main.account[1].health.linear[0]"
+    value = read_wtns(valid_wtns)[sym[name]]
+    bad = forged(circ22, valid_wtns, {name: value - 1}, tmp_path)
+    with pytest.raises(CircuitError):
+        check_witness(circ22.r1cs, bad)
+
+
+def test_forged_health_bits(circ22, valid_wtns, tmp_path):
+    # Claim a different (still in-range) health for the zero-health account by
+    # setting its lowest health bit: the decomposition no longer sums to health.
+    name = "main.account[1].health.nonNegative.out[0]"
+    bad = forged(circ22, valid_wtns, {name: 1}, tmp_path)
+    with pytest.raises(CircuitError):
+        check_witness(circ22.r1cs, bad)
+
+
+def test_forged_public_signal(circ22, valid_wtns, tmp_path):
+    batch = small_batch()
+    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
+    totals[1] = 0   # hide the debit
+    bad = forged(circ22, valid_wtns, {"main.acc_out": acc(totals, batch.blinding_out)}, tmp_path)
+    with pytest.raises(CircuitError):
+        check_witness(circ22.r1cs, bad)
+
+
+def test_unmodified_copy_still_checks(circ22, valid_wtns, tmp_path):
+    # Control for the forged tests: rewriting the same values passes.
+    out = forged(circ22, valid_wtns, {}, tmp_path)
+    check_witness(circ22.r1cs, out)

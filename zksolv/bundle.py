@@ -1,0 +1,45 @@
+"""The published proof bundle (docs/PROTOCOL.md, DESIGN §7): layout and manifest.
+
+    manifest.json  params.json  verification_key.json  Verifier.sol  batch_roots.json
+    batches/<6-digit index>/proof.json, public.json     (snarkjs's own formats)
+
+The manifest lists the SHA-256 of every other file, so a verifier detects any
+edit before looking at a proof.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import InputError, Problem
+from .margin import Totals
+from .params import RiskParams
+from .units import from_units
+
+BUNDLE_FORMAT = "zksolv-bundle/1"
+TOP_FILES = ("params.json", "verification_key.json", "Verifier.sol", "batch_roots.json")
+
+
+def batch_dir(index: int) -> str:
+    return f"batches/{index:06d}"
+
+
+def totals_document(params: RiskParams, totals: Totals) -> dict:
+    """Human-readable totals (decimal strings at each symbol's decimals)."""
+    return {
+        "assets": {a.symbol: {"credit": from_units(c, a.decimals), "debit": from_units(d, a.decimals)}
+                   for a, c, d in zip(params.assets, totals.credit, totals.debit)},
+        "markets": {m.symbol: {"long": from_units(lg, m.decimals), "short": from_units(sh, m.decimals),
+                               "net": from_units(lg - sh, m.decimals)}
+                    for m, lg, sh in zip(params.markets, totals.long, totals.short)},
+    }
+
+
+def load_json(path: Path, what: str):
+    try:
+        return json.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"cannot read {what}: {exc.strerror or exc}")]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), f"{what} is not valid JSON: {exc}")]) from None

@@ -1,0 +1,139 @@
+"""The demo: a realistic synthetic venue, proved and verified end to end.
+
+4 assets (a stablecoin, BTC, ETH, SOL) with haircuts and liability weights,
+4 perpetual markets, longs and shorts, some borrowers, and a few accounts
+placed just above maintenance, so the check has something to bite on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ZksolvError
+from .margin import maintenance_health
+from .params import parse_params
+from .prove import prove
+from .secret import generate_secret
+from .setup import cached_setup
+from .units import from_units
+from .verify import verify_bundle
+
+DEMO_PARAMS = {
+    "epoch": "2026-11-24T00:00:00Z",
+    "quote": "USD",
+    "assets": [
+        {"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000, "liability_weight_bps": 10000},
+        {"symbol": "BTC", "decimals": 8, "price": "97000.12", "asset_weight_bps": 9000, "liability_weight_bps": 11000},
+        {"symbol": "ETH", "decimals": 8, "price": "3612.45", "asset_weight_bps": 8500, "liability_weight_bps": 11500},
+        {"symbol": "SOL", "decimals": 6, "price": "241.37", "asset_weight_bps": 7500, "liability_weight_bps": 13000},
+    ],
+    "markets": [
+        {"symbol": "BTC-PERP", "decimals": 4, "mark_price": "97010.5", "maintenance_margin_bps": 300},
+        {"symbol": "ETH-PERP", "decimals": 3, "mark_price": "3611.8", "maintenance_margin_bps": 400},
+        {"symbol": "SOL-PERP", "decimals": 2, "mark_price": "241.2", "maintenance_margin_bps": 600},
+        {"symbol": "DOGE-PERP", "decimals": 0, "mark_price": "0.41237", "maintenance_margin_bps": 1000},
+    ],
+}
+MARKER = "demo.json"
+
+
+def synthetic_accounts(n: int, seed: int = 2026) -> list[tuple[str, tuple[int, ...]]]:
+    """n accounts that are all at or above maintenance, a few of them barely."""
+    rng = random.Random(seed)
+    params = parse_params(DEMO_PARAMS)
+    usdc = params.assets[0]
+    unit_health = usdc.scaled_price * usdc.asset_weight_bps  # health of one USDC base unit (weights 1.0 both ways)
+    accounts = []
+    for i in range(n):
+        amounts = [0] * 8
+        amounts[0] = rng.randrange(100, 500_000) * 10**6
+        for slot, chance, top in ((1, 0.5, 3 * 10**8), (2, 0.5, 40 * 10**8), (3, 0.3, 2000 * 10**6)):
+            if rng.random() < chance:
+                amounts[slot] = rng.randrange(1, top)
+        if rng.random() < 0.2:  # a borrower: debt in one non-stable asset against the rest
+            slot = rng.randrange(1, 4)
+            amounts[slot] = -rng.randrange(1, [0, 10**8, 10 * 10**8, 500 * 10**6][slot])
+        for slot, top in ((4, 5 * 10**4), (5, 50 * 10**3), (6, 500 * 10**2), (7, 200_000)):
+            if rng.random() < 0.4:
+                amounts[slot] = rng.choice((-1, 1)) * rng.randrange(1, top)
+        health = maintenance_health(tuple(amounts), params)
+        near = i % 50 == 7  # a few accounts just above maintenance
+        if health < 0 or near:
+            target = rng.randrange(1, 100) * 10**6 * unit_health if near else 10**9 * unit_health
+            amounts[0] += (target - health) // unit_health + 1
+        account = tuple(amounts)
+        assert maintenance_health(account, params) >= 0
+        accounts.append((f"acct-{i:05d}", account))
+    return accounts
+
+
+def write_inputs(folder: Path, n: int) -> tuple[Path, Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    params_path = folder / "params.json"
+    params_path.write_text(json.dumps(DEMO_PARAMS, indent=2) + "\n")
+    params = parse_params(DEMO_PARAMS)
+    accounts_path = folder / "accounts.csv"
+    with accounts_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["account_id", *params.slot_symbols])
+        for account_id, amounts in synthetic_accounts(n):
+            writer.writerow([account_id, *(from_units(a, d) if a else "" for a, d in
+                                           zip(amounts, params.slot_decimals))])
+    secret_path = folder / "venue.secret"
+    if not secret_path.exists():
+        generate_secret(secret_path)
+    return params_path, accounts_path, secret_path
+
+
+def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
+             echo: Callable[[str], None] | None = print) -> dict:
+    out = Path(out)
+    say = echo or (lambda _: None)
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise ZksolvError(f"{out} exists and is not a demo folder; choose another --out")
+    for name in ("bundle", "inclusion"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    timings = {}
+    t = time.monotonic()
+    params_path, accounts_path, secret_path = write_inputs(out / "inputs", n_accounts)
+    (out / MARKER).write_text(json.dumps({"accounts": n_accounts, "batch_size": batch_size}) + "\n")
+    say(f"1/3 setup: SolvencyBatch(4 assets, 4 markets, {batch_size} accounts per proof) — cached after the first run")
+    keys = cached_setup(4, 4, batch_size, progress=lambda m: say(f"    {m}"))
+    timings["setup_s"] = round(time.monotonic() - t, 1)
+    say(f"2/3 prove: {n_accounts} accounts")
+    t = time.monotonic()
+    result = prove(params_path, accounts_path, secret_path, keys.dir, out / "bundle", out / "inclusion",
+                   on_event=lambda e: say(f"    batch {e['index'] + 1}/{e['of']} proved")
+                   if e.get("event") == "batch" else None)
+    timings["prove_s"] = round(time.monotonic() - t, 1)
+    say("3/3 verify")
+    t = time.monotonic()
+    report = verify_bundle(out / "bundle")
+    timings["verify_s"] = round(time.monotonic() - t, 1)
+    for check in report.checks:
+        say(f"    [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+    for warning in report.warnings:
+        say(f"    warning: {warning}")
+    manifest = report.manifest or {}
+    summary = {
+        "valid": report.valid, "root": manifest.get("root"), "epoch": manifest.get("epoch"),
+        "accounts": n_accounts, "capacity": result.commitment.capacity, "batches": result.plan.n_batches,
+        "constraints_per_batch": keys.info["constraints"], "timings": timings,
+        "totals": manifest.get("totals"), "bundle": str(out / "bundle"), "inclusion": str(out / "inclusion"),
+        "inputs": str(out / "inputs"),
+    }
+    say(f"\n{'VALID' if report.valid else 'INVALID'} bundle at {out / 'bundle'}  (root {summary['root']})")
+    for symbol, t in (summary["totals"] or {}).get("assets", {}).items():
+        say(f"  {symbol:>9}: credits {t['credit']}, debits {t['debit']}")
+    for symbol, t in (summary["totals"] or {}).get("markets", {}).items():
+        say(f"  {symbol:>9}: long {t['long']}, short {t['short']}")
+    say(f"timings: setup {timings['setup_s']} s, prove {timings['prove_s']} s, verify {timings['verify_s']} s")
+    say(f"inclusion proofs: {out / 'inclusion'}; try: zksolv inclusion verify "
+        f"{out / 'inclusion' / 'acct-00000.json'} --bundle {out / 'bundle'}")
+    return summary

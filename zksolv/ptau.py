@@ -1,0 +1,169 @@
+"""Powers-of-tau helpers: fast INSECURE development ptau files and header parsing.
+
+``snarkjs powersoftau new / contribute / prepare phase2`` takes minutes to
+tens of minutes for the sizes we use, which is too slow for development and
+tests.  :func:`make_dev_ptau` runs ``zksolv/js/devptau.js`` instead, which
+picks tau, alpha and beta itself and computes every point of the file
+directly (seconds).  Such a file is insecure by construction -- the process
+that made it knew the toxic waste -- so it carries a marker that
+:func:`is_dev_ptau` detects; production keys must come from a real ceremony.
+
+File format facts used here (snarkjs 0.7.x, ``@iden3/binfileutils``):
+the file starts with the magic ``b"ptau"``, a u32 version (1) and a u32
+section count, followed by sections ``(u32 id, u64 size, payload)``, all
+little-endian.  Section 1 (header) is ``u32 n8, q (n8 bytes), u32 power,
+u32 ceremonyPower``.  Section 7 holds the contributions; the development
+file has one whose name is :data:`DEV_PTAU_MARKER`.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = [
+    "DEV_PTAU_MARKER",
+    "MAX_DEV_POWER",
+    "PtauError",
+    "is_dev_ptau",
+    "make_dev_ptau",
+    "read_ptau_power",
+    "required_power",
+]
+
+#: Contribution name written by devptau.js (must stay identical to MARKER there).
+DEV_PTAU_MARKER = b"zksolv INSECURE dev ptau - NEVER use in production"
+
+#: Largest power devptau.js accepts: section 12 needs the domain 2^(power+1),
+#: and BN254's scalar field has 2-adicity 28.
+MAX_DEV_POWER = 27
+
+_DEVPTAU_JS = Path(__file__).resolve().parent / "js" / "devptau.js"
+_SECTION_HEADER = struct.Struct("<IQ")
+
+
+class PtauError(Exception):
+    """A ptau file could not be made or is not a readable snarkjs ptau file."""
+
+
+def _read_sections(f: BinaryIO) -> dict[int, list[tuple[int, int]]]:
+    """Return ``{section id: [(payload offset, size), ...]}`` of an open ptau file.
+
+    Parsing the section table (not fixed offsets) is what snarkjs does, so a
+    file is read the same way here whatever the order of its sections.
+    """
+    head = f.read(12)
+    if len(head) != 12 or head[:4] != b"ptau":
+        raise PtauError("not a ptau file (bad magic)")
+    version, n_sections = struct.unpack("<II", head[4:])
+    if version != 1:
+        raise PtauError(f"unsupported ptau version {version}")
+    f.seek(0, os.SEEK_END)
+    file_size = f.tell()
+    pos = 12
+    sections: dict[int, list[tuple[int, int]]] = {}
+    for _ in range(n_sections):
+        f.seek(pos)
+        raw = f.read(_SECTION_HEADER.size)
+        if len(raw) != _SECTION_HEADER.size:
+            raise PtauError("truncated ptau section table")
+        sid, size = _SECTION_HEADER.unpack(raw)
+        start = pos + _SECTION_HEADER.size
+        if start + size > file_size:
+            raise PtauError(f"ptau section {sid} runs past the end of the file")
+        sections.setdefault(sid, []).append((start, size))
+        pos = start + size
+    return sections
+
+
+def read_ptau_power(path: Path) -> int:
+    """Return the ``power`` in a ptau header (the file covers 2^power rows).
+
+    A circuit fits a prepared ptau when ``required_power(...) <= power``.
+    Read in Python so that callers can check this before starting Node:
+    ``snarkjs groth16 setup`` exits 0 and leaves an empty zkey when the
+    circuit is too big.
+    """
+    try:
+        with open(path, "rb") as f:
+            sections = _read_sections(f)
+            if len(sections.get(1, [])) != 1:
+                raise PtauError(f"{path}: expected exactly one header section")
+            start, size = sections[1][0]
+            f.seek(start)
+            raw = f.read(size)
+    except OSError as exc:
+        raise PtauError(f"{path}: {exc}") from exc
+    if len(raw) < 4:
+        raise PtauError(f"{path}: truncated ptau header")
+    (n8,) = struct.unpack_from("<I", raw, 0)
+    if len(raw) != 4 + n8 + 8:
+        raise PtauError(f"{path}: invalid ptau header size")
+    power, _ceremony_power = struct.unpack_from("<II", raw, 4 + n8)
+    return int(power)
+
+
+def is_dev_ptau(path: Path) -> bool:
+    """True if the file is an insecure development ptau made by devptau.js.
+
+    Looks for :data:`DEV_PTAU_MARKER` in the contributions section (7), where
+    snarkjs keeps contributor names; a real ceremony file never has it.
+    """
+    try:
+        with open(path, "rb") as f:
+            sections = _read_sections(f)
+            found = False
+            for start, size in sections.get(7, []):
+                f.seek(start)
+                if DEV_PTAU_MARKER in f.read(size):
+                    found = True
+    except OSError as exc:
+        raise PtauError(f"{path}: {exc}") from exc
+    return found
+
+
+def required_power(n_constraints: int, n_public: int) -> int:
+    """Domain power snarkjs ``groth16 setup`` needs for a circuit.
+
+    ``n_public`` counts public outputs plus public inputs (not the constant
+    ONE).  snarkjs (zkey_new.js) uses
+    ``cirPower = log2(nConstraints + nPubInputs + nOutputs) + 1`` with an
+    integer (floor) log2, i.e. the smallest p with
+    ``2^p >= nConstraints + nPublic + 1``: the QAP domain holds one row per
+    constraint plus one per public signal including ONE.  The ptau must have
+    ``power >= cirPower``; the H query then reads the 2^(cirPower+1) Lagrange
+    domain, which a prepared ptau of that power contains.
+    """
+    if n_constraints < 0 or n_public < 0:
+        raise ValueError("counts must be non-negative")
+    return max(1, (n_constraints + n_public).bit_length())
+
+
+def make_dev_ptau(power: int, out: Path, node: str = "node") -> Path:
+    """Write an INSECURE development ptau covering 2^power rows to ``out``.
+
+    Runs ``zksolv/js/devptau.js`` (which writes atomically: temp file plus
+    rename, so ``out`` is either complete or untouched) and checks the result.
+    Node modules are found via ``$ZKSOLV_NODE_MODULES`` or ``<repo>/node_modules``.
+    Never use the result for anything but development and tests.
+    """
+    if not 1 <= power <= MAX_DEV_POWER:
+        raise PtauError(f"power must be in 1..{MAX_DEV_POWER}, got {power}")
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise PtauError(f"output directory does not exist: {out.parent}")
+    cmd = [node, str(_DEVPTAU_JS), str(power), str(out)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise PtauError(f"cannot run {node!r}: {exc}") from exc
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip()[-2000:]
+        raise PtauError(f"devptau.js failed (exit {proc.returncode}): {detail}")
+    got = read_ptau_power(out)
+    if got != power or not is_dev_ptau(out):
+        raise PtauError(f"{out}: devptau.js wrote an unexpected file (power {got})")
+    return out

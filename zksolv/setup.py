@@ -1,0 +1,172 @@
+"""Groth16 setup for one circuit shape: compile, powers of tau, keys.
+
+The keys depend only on the shape (assets K, markets M, batch size B), never
+on prices, which enter as private inputs bound by params_hash. Without a
+ceremony file the setup uses a local development powers of tau whose secrets
+were known to this machine: keys and bundles made with it are marked insecure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import snarkjs
+from .circuit import CompiledCircuit, compile_circuit, default_build_root, r1cs_info
+from .errors import ZksolvError
+from .io import atomic_directory, dumps_json
+from .ptau import is_dev_ptau, make_dev_ptau, read_ptau_power, required_power
+
+KEYS_FORMAT = "zksolv-keys/1"
+PUBLIC_SIGNALS = 4
+
+
+class SetupError(ZksolvError):
+    """The setup cannot be made or the keys folder is unusable."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A keys folder written by `setup` (and what its setup.json says)."""
+
+    dir: Path
+    info: dict
+
+    @property
+    def zkey(self) -> Path:
+        return self.dir / "circuit.zkey"
+
+    @property
+    def verification_key(self) -> Path:
+        return self.dir / "verification_key.json"
+
+    @property
+    def verifier_sol(self) -> Path:
+        return self.dir / "Verifier.sol"
+
+    @property
+    def r1cs(self) -> Path:
+        return self.dir / "circuit.r1cs"
+
+    @property
+    def wasm(self) -> Path:
+        return self.dir / "circuit_js" / "main.wasm"
+
+    @property
+    def witness_js(self) -> Path:
+        return self.dir / "circuit_js" / "generate_witness.js"
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.info["n_assets"], self.info["n_markets"], self.info["batch_size"]
+
+    @property
+    def insecure(self) -> bool:
+        return bool(self.info["ptau"]["insecure_development"])
+
+
+def load_keys(folder: Path | str) -> Keys:
+    folder = Path(folder)
+    try:
+        info = json.loads((folder / "setup.json").read_text())
+    except OSError as exc:
+        raise SetupError(f"{folder}: not a keys folder (run `zksolv setup`): {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SetupError(f"{folder}/setup.json: not valid JSON: {exc}") from None
+    if info.get("format") != KEYS_FORMAT:
+        raise SetupError(f"{folder}/setup.json: unknown format {info.get('format')!r}")
+    keys = Keys(folder, info)
+    for path in (keys.zkey, keys.verification_key, keys.r1cs, keys.wasm, keys.witness_js):
+        if not path.exists():
+            raise SetupError(f"{folder}: missing {path.name}; rerun `zksolv setup`")
+    return keys
+
+
+def dev_ptau(power: int, cache: Path | None = None) -> Path:
+    """The cached local development powers of tau of `power` (made once, INSECURE)."""
+    cache = (cache or default_build_root()) / "ptau"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"zksolv-dev-insecure-{power:02d}.ptau"
+    if not path.exists():
+        make_dev_ptau(power, path)
+    return path
+
+
+def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau: Path | None = None,
+          force: bool = False, progress: Callable[[str], None] = lambda _: None) -> Keys:
+    """Compile, pick or make the powers of tau, run the Groth16 setup with a phase-2 contribution."""
+    out = Path(out)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    progress(f"compiling SolvencyBatch({n_assets}, {n_markets}, {batch_size})")
+    circuit = compile_circuit(n_assets, n_markets, batch_size)
+    timings["compile_s"] = time.monotonic() - started
+    info = r1cs_info(circuit.r1cs)
+    power = required_power(info["constraints"], info["public_inputs"] + info["outputs"])
+    if ptau is None:
+        progress(f"development powers of tau 2^{power} (INSECURE, cached)")
+        t = time.monotonic()
+        ptau_path = dev_ptau(power)
+        timings["ptau_s"] = time.monotonic() - t
+    else:
+        ptau_path = Path(ptau)
+        have = read_ptau_power(ptau_path)
+        if have < power:
+            raise SetupError(f"{ptau_path} has power {have}; this circuit ({info['constraints']} constraints) "
+                             f"needs at least {power}")
+    insecure = is_dev_ptau(ptau_path)
+    with atomic_directory(out, replace=force) as tmp:
+        progress(f"groth16 setup ({info['constraints']} constraints)")
+        t = time.monotonic()
+        snarkjs.groth16_setup(circuit.r1cs, ptau_path, tmp / "phase1.zkey")
+        timings["groth16_setup_s"] = time.monotonic() - t
+        progress("phase-2 contribution")
+        t = time.monotonic()
+        snarkjs.zkey_contribute(tmp / "phase1.zkey", tmp / "circuit.zkey", "zksolv setup contribution")
+        timings["contribute_s"] = time.monotonic() - t
+        (tmp / "phase1.zkey").unlink()
+        snarkjs.export_verification_key(tmp / "circuit.zkey", tmp / "verification_key.json")
+        snarkjs.export_solidity_verifier(tmp / "circuit.zkey", tmp / "Verifier.sol")
+        shutil.copyfile(circuit.r1cs, tmp / "circuit.r1cs")
+        shutil.copytree(circuit.wasm.parent, tmp / "circuit_js")
+        timings["total_s"] = time.monotonic() - started
+        setup_info = {
+            "format": KEYS_FORMAT,
+            "n_assets": n_assets,
+            "n_markets": n_markets,
+            "batch_size": batch_size,
+            "constraints": info["constraints"],
+            "constraints_per_account": round(info["constraints"] / batch_size, 1),
+            "circuit_id": f"SolvencyBatch({n_assets},{n_markets},{batch_size})/{circuit.dir.name}",
+            "r1cs_sha256": sha256_file(tmp / "circuit.r1cs"),
+            "zkey_sha256": sha256_file(tmp / "circuit.zkey"),
+            "verification_key_sha256": sha256_file(tmp / "verification_key.json"),
+            "ptau": {"power": read_ptau_power(ptau_path), "file": ptau_path.name,
+                     "insecure_development": insecure},
+            "timings": {k: round(v, 2) for k, v in timings.items()},
+        }
+        (tmp / "setup.json").write_text(dumps_json(setup_info))
+    return load_keys(out)
+
+
+def cached_setup(n_assets: int, n_markets: int, batch_size: int,
+                 progress: Callable[[str], None] = lambda _: None) -> Keys:
+    """A development setup cached under build/keys, keyed by the compiled circuit."""
+    circuit: CompiledCircuit = compile_circuit(n_assets, n_markets, batch_size)
+    folder = default_build_root() / "keys" / f"{circuit.dir.name}-dev"
+    if (folder / "setup.json").exists():
+        return load_keys(folder)
+    return setup(n_assets, n_markets, batch_size, folder, force=True, progress=progress)

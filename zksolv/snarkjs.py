@@ -1,0 +1,69 @@
+"""snarkjs, called as a subprocess: Groth16 setup, phase-2 contribution, prove, verify.
+
+The files it reads and writes (.zkey, proof.json, public.json,
+verification_key.json) are snarkjs's own formats, so a third party can rerun
+any step with the snarkjs CLI on the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from pathlib import Path
+
+from .circuit import CircuitError, _node, node_modules
+
+
+class SnarkjsError(CircuitError):
+    """snarkjs failed; the message carries its output."""
+
+
+def _cli() -> list[str]:
+    cli = node_modules() / "snarkjs" / "build" / "cli.cjs"
+    if not cli.exists():
+        raise SnarkjsError(f"{cli} not found: run `npm ci` (or set ZKSOLV_NODE_MODULES)")
+    # Setup keeps per-wire arrays on the V8 heap; prove does not care. A large heap
+    # limit costs nothing when unused.
+    heap = os.environ.get("ZKSOLV_NODE_HEAP_MB", "8192")
+    return [_node(), f"--max-old-space-size={heap}", str(cli)]
+
+
+def run(*args: str, what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([*_cli(), *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise SnarkjsError(f"snarkjs {what} failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr).strip()}")
+    return proc
+
+
+def groth16_setup(r1cs: Path, ptau: Path, zkey_out: Path) -> None:
+    proc = run("groth16", "setup", str(r1cs), str(ptau), str(zkey_out), what="groth16 setup")
+    # snarkjs exits 0 with an empty zkey when the ptau is too small for the circuit.
+    if not zkey_out.exists() or zkey_out.stat().st_size == 0:
+        raise SnarkjsError(f"snarkjs groth16 setup wrote no key:\n{(proc.stdout + proc.stderr).strip()}")
+
+
+def zkey_contribute(zkey_in: Path, zkey_out: Path, name: str) -> None:
+    """A phase-2 contribution with fresh OS entropy, which is then forgotten."""
+    run("zkey", "contribute", str(zkey_in), str(zkey_out), f"--name={name}", f"-e={secrets.token_hex(32)}",
+        what="zkey contribute")
+
+
+def export_verification_key(zkey: Path, out: Path) -> dict:
+    run("zkey", "export", "verificationkey", str(zkey), str(out), what="zkey export verificationkey")
+    return json.loads(out.read_text())
+
+
+def export_solidity_verifier(zkey: Path, out: Path) -> None:
+    run("zkey", "export", "solidityverifier", str(zkey), str(out), what="zkey export solidityverifier")
+
+
+def prove(zkey: Path, wtns: Path, proof_out: Path, public_out: Path) -> None:
+    run("groth16", "prove", str(zkey), str(wtns), str(proof_out), str(public_out), what="groth16 prove")
+
+
+def verify(vkey: Path, public: Path, proof: Path) -> bool:
+    """True iff snarkjs says OK; any error output counts as a rejection."""
+    proc = run("groth16", "verify", str(vkey), str(public), str(proof), what="groth16 verify", check=False)
+    return proc.returncode == 0 and "OK" in proc.stdout
