@@ -23,7 +23,9 @@ from .margin import Totals
 from .params import canonical_params_json, params_hash, parse_params
 from .witness import accumulator, zero_accumulator
 
-ProofVerifier = Callable[[Path, Path, Path], bool]  # (verification_key, public, proof) → valid
+# A proof backend checks every batch proof of a bundle folder whose structure is
+# already verified, returning one verdict per batch index (0…n−1).
+ProofBackend = Callable[[Path, dict], list[bool]]
 
 
 @dataclass
@@ -61,17 +63,23 @@ class Report:
         }
 
 
-def snarkjs_verifier(vkey: Path, public: Path, proof: Path) -> bool:
+def snarkjs_backend(folder: Path, manifest: dict) -> list[bool]:
+    """`snarkjs groth16 verify` on each batch (needs Node)."""
     from . import snarkjs
 
-    return snarkjs.verify(vkey, public, proof)
+    vkey = folder / "verification_key.json"
+    return [snarkjs.verify(vkey, folder / batch_dir(i) / "public.json", folder / batch_dir(i) / "proof.json")
+            for i in range(int(manifest["n_batches"]))]
+
+
+BACKENDS: dict[str, ProofBackend] = {"snarkjs": snarkjs_backend}
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def verify_bundle(folder: Path | str, proof_verifier: ProofVerifier = snarkjs_verifier,
+def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None = None,
                   require_ceremony: bool = False) -> Report:
     """Run every check; raise InputError only when the bundle cannot be read at all."""
     folder = Path(folder)
@@ -93,7 +101,7 @@ def verify_bundle(folder: Path | str, proof_verifier: ProofVerifier = snarkjs_ve
         _check_accumulator_chain(manifest, params, publics, report)
         _check_roots(folder, manifest, publics, report)
         if vkey:
-            _check_proofs(folder, manifest, report, proof_verifier)
+            _check_proofs(folder, manifest, report, backends or {"snarkjs": snarkjs_backend})
     if publics is None:
         report.add("proofs", False, "not checked: the bundle's structure is broken")
     return report
@@ -278,12 +286,18 @@ def _check_roots(folder, manifest, publics, report) -> None:
                f"{len(roots)} batch roots hash to the published root")
 
 
-def _check_proofs(folder, manifest, report, proof_verifier: ProofVerifier) -> None:
-    vkey = folder / "verification_key.json"
-    bad = []
-    for index in range(int(manifest["n_batches"])):
-        d = folder / batch_dir(index)
-        if not proof_verifier(vkey, d / "public.json", d / "proof.json"):
-            bad.append(index)
-    report.add("proofs", not bad, f"all {manifest['n_batches']} batch proofs verify" if not bad
-               else f"batch proofs {bad[:10]} do not verify")
+def _check_proofs(folder, manifest, report, backends: dict[str, ProofBackend]) -> None:
+    """Every backend must accept every batch proof, and all backends must agree."""
+    verdicts = {}
+    for name, backend in backends.items():
+        verdicts[name] = backend(folder, manifest)
+        bad = [i for i, ok in enumerate(verdicts[name]) if not ok]
+        label = "proofs" if len(backends) == 1 else f"proofs ({name})"
+        report.add(label, not bad and len(verdicts[name]) == int(manifest["n_batches"]),
+                   f"all {manifest['n_batches']} batch proofs verify ({name})" if not bad
+                   else f"batch proofs {bad[:10]} do not verify ({name})")
+    if len(verdicts) > 1:
+        distinct = {tuple(v) for v in verdicts.values()}
+        report.add("backends agree", len(distinct) == 1,
+                   f"{', '.join(verdicts)} give the same verdict on every batch" if len(distinct) == 1
+                   else "backends disagree: " + "; ".join(f"{n}: {v}" for n, v in verdicts.items()))
