@@ -55,15 +55,15 @@ template SolventAccount(K, M) {
 
 // SolvencyBatch(K, M, B): the batch statement of PROTOCOL.md §6.
 //
-// Public inputs (in this order): batch_root, acc_in, acc_out, params_hash.
+// Public inputs (in this order): batch_root, acc_in, acc_out.
 // Proves, for private inputs as listed in §6:
-//   * params_hash = §5 hash of (params_meta, epoch, price, weights, marks, mmr),
+//   * ph = §5 params hash of (params_meta, epoch, price, weights, marks, mmr),
 //     with prices, marks < 2^64, aw <= 10000 <= lw < 2^16, mmr <= 10000;
 //   * every amount[a][i] < 2^64 and every account's health >= 0 under those
 //     parameters;
 //   * batch_root = SubtreeRoot over AccountLeaf(key[a], amount[a]);
-//   * acc_in  = acc(totals_in, blinding_in);
-//   * acc_out = acc(totals_in + batch totals, blinding_out), with the batch
+//   * acc_in  = acc(ph, totals_in, blinding_in);
+//   * acc_out = acc(ph, totals_in + batch totals, blinding_out), with the batch
 //     totals credit/debit per asset and long/short per market (§5 order).
 //
 // Every public input is tied by an equality constraint; there is no public
@@ -73,7 +73,8 @@ template SolventAccount(K, M) {
 // snapshot are sums of at most (number of accounts) such terms, far below r.
 // totals_in needs no range check: it is bound by acc_in, which is acc_0 (all
 // zeros) for batch 0 and the previous batch's acc_out otherwise, so by
-// induction it is the honest running total.
+// induction it is the honest running total. The same induction binds ph to
+// the published params hash, which the verifier puts into acc_0.
 template SolvencyBatch(K, M, B) {
     var n = K + M;
     var T = 2 * n;
@@ -81,7 +82,6 @@ template SolvencyBatch(K, M, B) {
     signal input batch_root;
     signal input acc_in;
     signal input acc_out;
-    signal input params_hash;
 
     signal input key[B];
     signal input amount[B][n];
@@ -115,9 +115,9 @@ template SolvencyBatch(K, M, B) {
     }
     params.epoch <== epoch;
     params.params_meta <== params_meta;
-    // Stops proving solvency under parameters other than the published ones
-    // (e.g. a price swapped between two assets, or a lower liability weight).
-    params.params_hash === params_hash;
+    // params.params_hash goes into both accumulators below: that is what stops
+    // proving solvency under parameters other than the published ones (e.g. a
+    // price swapped between two assets, or a lower liability weight).
 
     // --- accounts ---------------------------------------------------------
     component account[B];
@@ -164,6 +164,10 @@ template SolvencyBatch(K, M, B) {
     }
     accIn.blinding <== blinding_in;
     accOut.blinding <== blinding_out;
+    // Binds the params of this proof into both ends of its link of the chain
+    // (see Accumulator): proving with a swapped price breaks the chain at acc_0.
+    accIn.params_hash <== params.params_hash;
+    accOut.params_hash <== params.params_hash;
     // Stops starting from totals other than the previous batch's output.
     accIn.acc === acc_in;
     // Stops publishing totals other than totals_in + this batch's sums.

@@ -111,8 +111,8 @@ def batch_totals(accounts: list[tuple[int, ...]]) -> list[int]:
     return out
 
 
-def acc(totals: list[int], blinding: int) -> int:
-    return hash_chain([*totals, blinding])
+def acc(params_hash: int, totals: list[int], blinding: int) -> int:
+    return hash_chain([params_hash, *totals, blinding])
 
 
 @dataclass
@@ -137,17 +137,16 @@ class Batch:
         totals_out = [a + b for a, b in zip(self.totals_in, batch_totals(self.accounts))]
         honest = {
             "batch_root": root(leaves),
-            "acc_in": acc(self.totals_in, self.blinding_in),
-            "acc_out": acc(totals_out, self.blinding_out),
-            "params_hash": self.params.hash(),
+            "acc_in": acc(self.params.hash(), self.totals_in, self.blinding_in),
+            "acc_out": acc(self.params.hash(), totals_out, self.blinding_out),
         }
         honest.update(self.public)
-        return [honest[k] for k in ("batch_root", "acc_in", "acc_out", "params_hash")]
+        return [honest[k] for k in ("batch_root", "acc_in", "acc_out")]
 
     def circuit_input(self) -> dict:
         p = self.params
         return {
-            **dict(zip(("batch_root", "acc_in", "acc_out", "params_hash"), self.expected_public())),
+            **dict(zip(("batch_root", "acc_in", "acc_out"), self.expected_public())),
             "key": self.keys,
             "amount": self.offsets(),
             "price": list(p.price),
@@ -259,16 +258,16 @@ PRICE_CHAIN = ["Num2Bits", "Params", "SolvencyBatch"]
 
 def test_main_source_and_header(circ22):
     src = main_source(2, 2, 4)
-    assert "component main {public [batch_root, acc_in, acc_out, params_hash]} = SolvencyBatch(2, 2, 4);" in src
+    assert "component main {public [batch_root, acc_in, acc_out]} = SolvencyBatch(2, 2, 4);" in src
     info = r1cs_info(circ22.r1cs)
     K, M, B = 2, 2, 4
     n = K + M
-    assert info["public_inputs"] == 4
+    assert info["public_inputs"] == 3
     assert info["outputs"] == 0
     assert info["private_inputs"] == B + B * n + 3 * K + 2 * M + 2 + 2 * n + 2
     assert info["prime"] == R
     sym = read_sym(circ22.sym)
-    assert [sym[f"main.{name}"] for name in ("batch_root", "acc_in", "acc_out", "params_hash")] == [1, 2, 3, 4]
+    assert [sym[f"main.{name}"] for name in ("batch_root", "acc_in", "acc_out")] == [1, 2, 3]
 
 
 def test_main_source_rejects_bad_shapes():
@@ -353,22 +352,28 @@ def test_wrong_acc_out(circ22, tmp_path):
     batch = small_batch()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
     totals[0] += 1      # one more unit of credit than the accounts hold
-    batch.public["acc_out"] = acc(totals, batch.blinding_out)
+    batch.public["acc_out"] = acc(batch.params.hash(), totals, batch.blinding_out)
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accOut.acc === acc_out")
 
 
 def test_wrong_acc_in(circ22, tmp_path):
     batch = large_batch()
-    batch.public["acc_in"] = acc([0] * 8, batch.blinding_in)   # pretend to start from zero
+    batch.public["acc_in"] = acc(batch.params.hash(), [0] * 8, batch.blinding_in)   # pretend to start from zero
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accIn.acc === acc_in")
 
 
-def test_wrong_params_hash_swapped_prices(circ22, tmp_path):
+@pytest.mark.parametrize("change", [{"lw": (10000, 10000)}, {"mark": (3, 3)}], ids=["lower-lw", "other-mark"])
+def test_unpublished_params_break_the_published_chain(circ22, tmp_path, change):
+    # The verifier's acc_in/acc_out commit to the published params (SMALL); the
+    # prover uses other (more lenient) params privately: the accumulators cannot match.
     batch = small_batch()
-    swapped = replace(SMALL, price=(SMALL.price[1], SMALL.price[0]))
-    assert swapped.hash() != SMALL.hash()
-    batch.public["params_hash"] = swapped.hash()
-    rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "params.params_hash === params_hash")
+    published = batch.expected_public()
+    other = replace(SMALL, **change)
+    assert other.hash() != SMALL.hash()
+    assert all(health(a, other) >= 0 for a in batch.accounts), "only the params binding may fail"
+    batch.params = other
+    batch.public.update({"acc_in": published[1], "acc_out": published[2]})
+    rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accIn.acc === acc_in")
 
 
 def test_wrong_batch_root(circ22, tmp_path):
@@ -461,7 +466,7 @@ def test_forged_public_signal(circ22, valid_wtns, tmp_path):
     batch = small_batch()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
     totals[1] = 0   # hide the debit
-    bad = forged(circ22, valid_wtns, {"main.acc_out": acc(totals, batch.blinding_out)}, tmp_path)
+    bad = forged(circ22, valid_wtns, {"main.acc_out": acc(batch.params.hash(), totals, batch.blinding_out)}, tmp_path)
     with pytest.raises(CircuitError):
         check_witness(circ22.r1cs, bad)
 

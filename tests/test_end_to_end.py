@@ -62,7 +62,7 @@ def test_bundle_layout_and_verify(bundle):
     report = verify_bundle(folder)
     assert report.valid, [c for c in report.checks if not c.ok]
     assert {c.name for c in report.checks} >= {"manifest", "params", "verification key", "verifier contract",
-                                              "params in proofs", "accumulator chain", "root", "proofs"}
+                                              "accumulator chain", "root", "proofs"}
     assert any("INSECURE" in w for w in report.warnings)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["totals"]["assets"]["USDC"] == {"credit": "20205", "debit": "20100"}
@@ -187,7 +187,6 @@ SEMANTIC = [
     ("batches/000000/public.json", (0,), "proofs"),
     ("batches/000000/public.json", (1,), "accumulator chain"),
     ("batches/000001/public.json", (2,), "accumulator chain"),
-    ("batches/000001/public.json", (3,), "params in proofs"),
     ("batches/000000/proof.json", ("pi_a", 0), "proofs"),
     ("batches/000001/proof.json", ("pi_c", 1), "proofs"),
     ("verification_key.json", ("IC", 1, 0), "verification key"),

@@ -26,7 +26,7 @@ from .commitment import Commitment, build_commitment, merkle_levels
 from .errors import InputError, Problem, ZksolvError
 from .io import atomic_directory, dumps_json, ensure_output_free
 from .margin import SolvencyReport, check_solvency
-from .params import canonical_params_json, load_params, params_document
+from .params import canonical_params_json, load_params, params_document, params_hash
 from .secret import load_secret
 from .setup import Keys, load_keys, sha256_file
 from .witness import BatchPlan, plan_batches
@@ -166,7 +166,7 @@ def _assemble(tmp: Path, plan: BatchPlan, keys: Keys, work: Path) -> None:
         "epoch": params.epoch,
         "quote": params.quote,
         "root": str(commitment.root),
-        "params_hash": str(plan.statements[0].params_hash),
+        "params_hash": str(params_hash(params)),
         "params_sha256": hashlib.sha256(canonical_params_json(params)).hexdigest(),
         "capacity": commitment.capacity,
         "batch_size": plan.batch_size,

@@ -23,7 +23,6 @@ from .io import atomic_directory, dumps_json
 from .ptau import is_dev_ptau, make_dev_ptau, read_ptau_power, required_power
 
 KEYS_FORMAT = "zksolv-keys/1"
-PUBLIC_SIGNALS = 4
 
 
 class SetupError(ZksolvError):

@@ -97,7 +97,6 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
         _check_verifier_contract(folder, report)
     _check_setup(manifest, report, require_ceremony)
     if publics is not None and params is not None:
-        _check_params_hash_in_proofs(manifest, params, publics, report)
         _check_accumulator_chain(manifest, params, publics, report)
         _check_roots(folder, manifest, publics, report)
         if vkey:
@@ -172,8 +171,8 @@ def _load_publics(folder: Path, manifest: dict, report: Report) -> list[list[int
         path = folder / batch_dir(index) / "public.json"
         try:
             values = json.loads(path.read_text())
-            if not (isinstance(values, list) and len(values) == 4):
-                raise ValueError("expected 4 public signals")
+            if not (isinstance(values, list) and len(values) == 3):
+                raise ValueError("expected 3 public signals")
             numbers = [int(v) for v in values]
             if any(not 0 <= v < FIELD_MODULUS for v in numbers) or any(not isinstance(v, str) for v in values):
                 raise ValueError("signals must be decimal strings of field elements")
@@ -195,8 +194,8 @@ def _check_verification_key(folder: Path, manifest: dict, report: Report) -> boo
     problems = []
     if _sha256(path) != manifest.get("verification_key_sha256"):
         problems.append("it is not the key the manifest names (SHA-256 differs)")
-    if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128" or vkey.get("nPublic") != 4:
-        problems.append("not a Groth16/BN254 key with 4 public signals")
+    if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128" or vkey.get("nPublic") != 3:
+        problems.append("not a Groth16/BN254 key with 3 public signals")
     generator = [[str(c) for c in G2[0].coeffs], [str(c) for c in G2[1].coeffs]]
     if (vkey.get("vk_delta_2") or [None])[:2] == generator:
         problems.append("δ is the G2 generator: the key has no phase-2 contribution (anyone could forge proofs)")
@@ -240,13 +239,6 @@ def _check_setup(manifest: dict, report: Report, require_ceremony: bool) -> None
             report.warnings.append(message)
 
 
-def _check_params_hash_in_proofs(manifest, params, publics, report) -> None:
-    expected = params_hash(params)
-    bad = [i for i, p in enumerate(publics) if p[3] != expected]
-    report.add("params in proofs", not bad, "every batch proves the published params hash (prices, weights, epoch)"
-               if not bad else f"batches {bad[:5]} were proved with other params (params hash differs)")
-
-
 def _check_accumulator_chain(manifest, params, publics, report) -> None:
     final = manifest.get("final_accumulator") or {}
     try:
@@ -257,18 +249,20 @@ def _check_accumulator_chain(manifest, params, publics, report) -> None:
         return
     problems = []
     if publics[0][1] != zero_accumulator(params):
-        problems.append("batch 0 does not start from the zero accumulator acc_0")
+        problems.append("batch 0 does not start from acc_0 of the published params (other prices, weights "
+                        "or epoch, or non-zero starting totals)")
     for i in range(1, len(publics)):
         if publics[i][1] != publics[i - 1][2]:
             problems.append(f"batch {i} does not continue batch {i - 1}'s accumulator")
     if len(totals) != 2 * params.n_slots or any(not 0 <= t < 1 << TOTAL_BITS for t in totals):
         problems.append(f"final totals must be {2 * params.n_slots} integers in [0, 2^96)")
-    elif accumulator(totals, blinding) != publics[-1][2]:
+    elif accumulator(params_hash(params), totals, blinding) != publics[-1][2]:
         problems.append("the published totals and blinding do not open the last accumulator")
     elif manifest.get("totals") != totals_document(params, Totals.from_vector(totals, params)):
         problems.append("the human-readable totals differ from the proved ones")
     report.add("accumulator chain", not problems, "; ".join(problems) if problems else
-               f"acc_0 → … → acc_{len(publics)} links; the published totals open the last accumulator")
+               f"acc_0 (published params, zero totals) → … → acc_{len(publics)} links; "
+               f"the published totals open the last accumulator")
 
 
 def _check_roots(folder, manifest, publics, report) -> None:

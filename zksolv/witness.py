@@ -16,28 +16,27 @@ from .params import RiskParams, params_hash, params_meta
 from .poseidon import hash_chain
 
 
-def accumulator(totals: list[int], blinding: int) -> int:
-    """acc(totals, blinding) = HashChain(totals…, blinding)."""
-    return hash_chain([*totals, blinding])
+def accumulator(params_hash_value: int, totals: list[int], blinding: int) -> int:
+    """acc = HashChain(params_hash, totals…, blinding): binds the params into the chain."""
+    return hash_chain([params_hash_value, *totals, blinding])
 
 
 def zero_accumulator(params: RiskParams) -> int:
-    """acc_0: the public commitment to all-zero totals with blinding 0."""
-    return accumulator([0] * (2 * params.n_slots), 0)
+    """acc_0: the public commitment to the published params, all-zero totals and blinding 0."""
+    return accumulator(params_hash(params), [0] * (2 * params.n_slots), 0)
 
 
 @dataclass(frozen=True)
 class BatchStatement:
-    """What batch `index` proves, as its four public signals (PROTOCOL.md §6)."""
+    """What batch `index` proves, as its three public signals (PROTOCOL.md §6)."""
 
     index: int
     batch_root: int
     acc_in: int
     acc_out: int
-    params_hash: int
 
     def public_signals(self) -> list[int]:
-        return [self.batch_root, self.acc_in, self.acc_out, self.params_hash]
+        return [self.batch_root, self.acc_in, self.acc_out]
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,6 @@ class BatchPlan:
         slots = self.commitment.slots[index * self.batch_size:(index + 1) * self.batch_size]
         return {
             "batch_root": statement.batch_root, "acc_in": statement.acc_in, "acc_out": statement.acc_out,
-            "params_hash": statement.params_hash,
             "key": [s.key for s in slots],
             "amount": [[a + AMOUNT_OFFSET for a in s.amounts] for s in slots],
             **_params_input(self.commitment.params),
@@ -91,8 +89,8 @@ def plan_batches(commitment: Commitment, seed: bytes, batch_size: int) -> BatchP
         for slot in commitment.slots[index * batch_size:(index + 1) * batch_size]:
             totals.add(slot.amounts)
         blindings.append(derive_blinding(seed, params.epoch_seconds, index + 1))
-        acc_out = accumulator(totals.vector(), blindings[-1])
-        statements.append(BatchStatement(index, root, acc_in, acc_out, phash))
+        acc_out = accumulator(phash, totals.vector(), blindings[-1])
+        statements.append(BatchStatement(index, root, acc_in, acc_out))
         acc_in = acc_out
     return BatchPlan(commitment, batch_size, statements, totals_in, blindings, totals)
 
