@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import node_available
+from .helpers import node_available, write_csv
 
 
 def pytest_collection_modifyitems(config, items):
@@ -50,3 +50,39 @@ def secret_file(tmp_path) -> Path:
     from zksolv.secret import generate_secret
 
     return generate_secret(tmp_path / "venue.secret")
+
+
+HEADER = ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"]
+ROWS = [
+    ["alice", "10000", "0.5", "1.5", "-2"],
+    ["bob", "-20000", "1", "", ""],
+    ["carol", "10200", "", "-0.1", ""],
+    ["dave", "-100", "0.001", "", "0.3"],
+    ["erin", "5", "", "", ""],
+]
+
+
+@pytest.fixture(scope="session")
+def small_keys():
+    """2 assets + 2 markets, 4 accounts per proof: a development setup cached under build/keys."""
+    from zksolv.setup import cached_setup
+
+    return cached_setup(2, 2, 4)
+
+
+@pytest.fixture(scope="session")
+def bundle(small_keys, tmp_path_factory):
+    """A valid 2-batch bundle (capacity 8) of ROWS, with its inputs and inclusion proofs.
+    Read-only: tests that tamper with it copy it first."""
+    from zksolv.prove import prove
+    from zksolv.secret import generate_secret
+
+    folder = tmp_path_factory.mktemp("e2e")
+    params = folder / "params.json"
+    params.write_text(json.dumps(PARAMS))
+    accounts = write_csv(folder / "accounts.csv", HEADER, ROWS)
+    secret = generate_secret(folder / "venue.secret")
+    result = prove(params, accounts, secret, small_keys.dir, folder / "bundle", folder / "inclusion")
+    assert result.plan.n_batches == 2 and result.commitment.capacity == 8
+    return {"bundle": folder / "bundle", "inclusion": folder / "inclusion", "params": params,
+            "accounts": accounts, "secret": secret, "result": result}

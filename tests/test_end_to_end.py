@@ -14,43 +14,12 @@ from pathlib import Path
 import pytest
 
 from zksolv.prove import InsolventError, prove
-from zksolv.setup import cached_setup
 from zksolv.verify import verify_bundle
 
+from .conftest import HEADER, ROWS
 from .helpers import REPO, write_csv
 
 pytestmark = pytest.mark.node
-
-HEADER = ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"]
-ROWS = [
-    ["alice", "10000", "0.5", "1.5", "-2"],
-    ["bob", "-20000", "1", "", ""],
-    ["carol", "10200", "", "-0.1", ""],
-    ["dave", "-100", "0.001", "", "0.3"],
-    ["erin", "5", "", "", ""],
-]
-
-
-@pytest.fixture(scope="session")
-def small_keys():
-    """2 assets + 2 markets, 4 accounts per proof: a development setup cached under build/keys."""
-    return cached_setup(2, 2, 4)
-
-
-@pytest.fixture(scope="session")
-def bundle(small_keys, tmp_path_factory):
-    from .conftest import PARAMS
-    from zksolv.secret import generate_secret
-
-    folder = tmp_path_factory.mktemp("e2e")
-    params = folder / "params.json"
-    params.write_text(json.dumps(PARAMS))
-    accounts = write_csv(folder / "accounts.csv", HEADER, ROWS)
-    secret = generate_secret(folder / "venue.secret")
-    result = prove(params, accounts, secret, small_keys.dir, folder / "bundle", folder / "inclusion")
-    assert result.plan.n_batches == 2 and result.commitment.capacity == 8
-    return {"bundle": folder / "bundle", "inclusion": folder / "inclusion", "params": params,
-            "accounts": accounts, "secret": secret, "result": result}
 
 
 def test_bundle_layout_and_verify(bundle):
