@@ -276,14 +276,16 @@ def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, in
 
 @main.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["snarkjs", "python", "evm", "all"]), default="snarkjs",
+              show_default=True, help="who checks the Groth16 proofs; `all` runs the three and requires agreement")
 @click.option("--require-ceremony", is_flag=True, help="fail a bundle made with a development setup")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def verify_command(bundle, require_ceremony, as_json) -> None:
+def verify_command(bundle, backend, require_ceremony, as_json) -> None:
     """Verify a proof bundle (exit 0 valid, 1 invalid, 2 unreadable)."""
-    from .verify import verify_bundle
+    from .verify import select_backends, verify_bundle
 
-    report = verify_bundle(bundle, require_ceremony=require_ceremony)
+    report = verify_bundle(bundle, backends=select_backends(backend), require_ceremony=require_ceremony)
     if as_json:
         emit_json(report.document())
     else:
@@ -317,3 +319,18 @@ def demo_command(out_dir, n_accounts, batch_size, as_json) -> None:
     if as_json:
         emit_json(summary)
     sys.exit(0 if summary["valid"] else EXIT_FALSE)
+
+
+@main.group()
+def export() -> None:
+    """Export parts of a bundle for other tools."""
+
+
+@export.command("calldata")
+@click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def export_calldata_command(bundle) -> None:
+    """Print verifyProof calldata for each batch (JSON), for submitting to a real chain."""
+    from .evm import export_calldata
+
+    emit_json(export_calldata(bundle))

@@ -72,7 +72,30 @@ def snarkjs_backend(folder: Path, manifest: dict) -> list[bool]:
             for i in range(int(manifest["n_batches"]))]
 
 
-BACKENDS: dict[str, ProofBackend] = {"snarkjs": snarkjs_backend}
+def python_backend(folder: Path, manifest: dict) -> list[bool]:
+    """Pure-Python Groth16 on py_ecc (no Node needed)."""
+    from .groth16 import python_backend as backend
+
+    return backend(folder, manifest)
+
+
+def evm_backend(folder: Path, manifest: dict) -> list[bool]:
+    """The bundle's Verifier.sol on an in-process EVM (py-evm)."""
+    from .evm import evm_backend as backend
+
+    return backend(folder, manifest)
+
+
+BACKENDS: dict[str, ProofBackend] = {"snarkjs": snarkjs_backend, "python": python_backend, "evm": evm_backend}
+
+
+def select_backends(name: str) -> dict[str, ProofBackend]:
+    """`snarkjs`, `python`, `evm`, or `all` (every backend, which must then agree)."""
+    if name == "all":
+        return dict(BACKENDS)
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)} or all")
+    return {name: BACKENDS[name]}
 
 
 def _sha256(path: Path) -> str:
@@ -205,25 +228,38 @@ def _check_verification_key(folder: Path, manifest: dict, report: Report) -> boo
 
 
 def _check_verifier_contract(folder: Path, report: Report) -> None:
-    """Verifier.sol must be exactly snarkjs's contract for this verification key."""
+    """Verifier.sol must be snarkjs's contract for this verification key.
+
+    With Node: rendered from snarkjs's own template and compared byte for byte.
+    Without Node (the pure-Python path): every constant of the contract is
+    compared with the key.
+    """
     from .circuit import CircuitError, _node, node_modules
 
+    try:
+        sol = (folder / "Verifier.sol").read_text()
+        vkey = json.loads((folder / "verification_key.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        report.add("verifier contract", False, f"Verifier.sol or the key unreadable: {exc}")
+        return
     script = Path(__file__).resolve().parent / "js" / "render_verifier.js"
     try:
-        proc = subprocess.run([_node(), str(script), str(folder / "verification_key.json")], capture_output=True,
-                              text=True, env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
-    except CircuitError as exc:
-        report.warnings.append(f"Verifier.sol not checked: {exc}")
+        node = _node()
+        if not (node_modules() / "snarkjs").is_dir():
+            raise CircuitError("snarkjs not installed")
+    except CircuitError:
+        from .groth16 import verifier_contract_matches
+
+        ok = verifier_contract_matches(sol, vkey)
+        report.add("verifier contract", ok, "Verifier.sol holds this key's constants (Node absent: template not "
+                   "rendered)" if ok else "Verifier.sol's constants are not this verification key's")
         return
+    proc = subprocess.run([node, str(script), str(folder / "verification_key.json")], capture_output=True,
+                          text=True, env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
     if proc.returncode != 0:
         report.add("verifier contract", False, f"cannot render the verifier for this key: {proc.stderr.strip()[:200]}")
         return
-    try:
-        actual = (folder / "Verifier.sol").read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        report.add("verifier contract", False, f"Verifier.sol unreadable: {exc}")
-        return
-    ok = actual == proc.stdout
+    ok = sol == proc.stdout
     report.add("verifier contract", ok, "Verifier.sol is snarkjs's verifier for this key" if ok else
                "Verifier.sol is not snarkjs's verifier for this verification key")
 
