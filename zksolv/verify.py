@@ -294,6 +294,8 @@ def _check_accumulator_chain(manifest, params, publics, report) -> None:
         problems.append(f"final totals must be {2 * params.n_slots} integers in [0, 2^96)")
     elif accumulator(params_hash(params), totals, blinding) != publics[-1][2]:
         problems.append("the published totals and blinding do not open the last accumulator")
+    elif str(final.get("acc")) != str(publics[-1][2]):
+        problems.append("final_accumulator.acc is not the last batch's acc_out")
     elif manifest.get("totals") != totals_document(params, Totals.from_vector(totals, params)):
         problems.append("the human-readable totals differ from the proved ones")
     report.add("accumulator chain", not problems, "; ".join(problems) if problems else
