@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputError, Problem
 from .margin import Totals
@@ -19,6 +22,55 @@ from .units import from_units
 
 BUNDLE_FORMAT = "zksolv-bundle/1"
 TOP_FILES = ("params.json", "verification_key.json", "Verifier.sol", "batch_roots.json")
+
+
+FieldText = Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Count = Annotated[int, Field(ge=1, le=1 << 40)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CircuitInfo(_Strict):
+    id: str
+    n_assets: Count
+    n_markets: Count | Annotated[int, Field(ge=0, le=0)]
+    batch_size: Count
+    constraints: Count
+    r1cs_sha256: Sha256
+
+
+class SetupInfo(_Strict):
+    insecure_development: bool
+    ptau_power: Annotated[int, Field(ge=1, le=28)]
+
+
+class FinalAccumulator(_Strict):
+    acc: FieldText
+    totals: list[FieldText]
+    blinding: FieldText
+
+
+class Manifest(_Strict):
+    """`manifest.json`: validated before any check reads it."""
+
+    format: str
+    epoch: str
+    quote: str
+    root: FieldText
+    params_hash: FieldText
+    params_sha256: Sha256
+    capacity: Count
+    batch_size: Count
+    n_batches: Count
+    circuit: CircuitInfo
+    verification_key_sha256: Sha256
+    setup: SetupInfo
+    final_accumulator: FinalAccumulator
+    totals: dict
+    files: dict[str, Sha256]
 
 
 def batch_dir(index: int) -> str:

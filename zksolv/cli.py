@@ -286,11 +286,22 @@ def verify_command(bundle, backend, require_ceremony, as_json) -> None:
     from .verify import select_backends, verify_bundle
 
     report = verify_bundle(bundle, backends=select_backends(backend), require_ceremony=require_ceremony)
+    gas = None
+    if backend in ("evm", "all") and report.valid:
+        from .evm import evm_report
+
+        gas = evm_report(bundle)  # replays the publication on the in-process EVM: real receipts
     if as_json:
-        emit_json(report.document())
+        emit_json({**report.document(), **({"evm": gas} if gas else {})})
     else:
         for check in report.checks:
             click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        if gas:
+            click.echo(f"EVM ({gas['fork']}, solc {gas['solc']}): registry fully proven: {gas['fully_proven']}; "
+                       f"deploy gas {gas['deploy_gas']}")
+            for item in gas["batches"]:
+                click.echo(f"  batch {item['index']}: verifyProof {item['verify_proof_gas']:,} gas, "
+                           f"registry submit {item['submit_gas']:,} gas")
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
         if report.valid:

@@ -85,8 +85,20 @@ def load_keys(folder: Path | str) -> Keys:
         raise SetupError(f"{folder}: not a keys folder (run `zksolv setup`): {exc.strerror or exc}") from None
     except ValueError as exc:
         raise SetupError(f"{folder}/setup.json: not valid JSON: {exc}") from None
-    if info.get("format") != KEYS_FORMAT:
-        raise SetupError(f"{folder}/setup.json: unknown format {info.get('format')!r}")
+    if not isinstance(info, dict) or info.get("format") != KEYS_FORMAT:
+        found = info.get("format") if isinstance(info, dict) else type(info).__name__
+        raise SetupError(f"{folder}/setup.json: not a {KEYS_FORMAT} file (found {found!r})")
+    try:
+        shape = [info["n_assets"], info["n_markets"], info["batch_size"]]
+        ptau = info["ptau"]
+        hashes = [info[k] for k in ("zkey_sha256", "r1cs_sha256", "verification_key_sha256", "circuit_id",
+                                    "constraints")]
+    except KeyError as exc:
+        raise SetupError(f"{folder}/setup.json: missing {exc.args[0]!r}; rerun `zksolv setup`") from None
+    if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in shape) or \
+            not isinstance(ptau, dict) or not isinstance(ptau.get("power"), int) or \
+            not all(isinstance(h, (str, int)) for h in hashes):
+        raise SetupError(f"{folder}/setup.json: malformed; rerun `zksolv setup`")
     keys = Keys(folder, info)
     for path in (keys.zkey, keys.verification_key, keys.r1cs, keys.wasm, keys.witness_js):
         if not path.exists():

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bundle import BUNDLE_FORMAT, TOP_FILES, batch_dir, load_json, totals_document
+from pydantic import ValidationError
+
+from .bundle import BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, load_json, totals_document
 from .commitment import merkle_levels
 from .errors import InputError, Problem
 from .field import FIELD_MODULUS, TOTAL_BITS
@@ -113,8 +115,11 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
         raise InputError([Problem(str(folder / "manifest.json"), "manifest must be a JSON object")])
     report = Report(str(folder), manifest=manifest)
     structure_ok = _check_manifest(folder, manifest, report)
+    if not structure_ok:
+        report.add("proofs", False, "not checked: the manifest is broken")
+        return report
     params = _check_params(folder, manifest, report)
-    publics = _load_publics(folder, manifest, report) if structure_ok else None
+    publics = _load_publics(folder, manifest, report)
     vkey = _check_verification_key(folder, manifest, report)
     if vkey:
         _check_verifier_contract(folder, report)
@@ -125,20 +130,20 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
         if vkey:
             _check_proofs(folder, manifest, report, backends or {"snarkjs": snarkjs_backend})
     if publics is None:
-        report.add("proofs", False, "not checked: the bundle's structure is broken")
+        report.add("proofs", False, "not checked: the public signals are unreadable")
     return report
 
 
 def _check_manifest(folder: Path, manifest: dict, report: Report) -> bool:
     if manifest.get("format") != BUNDLE_FORMAT:
         return report.add("manifest", False, f"unknown format {manifest.get('format')!r} (expected {BUNDLE_FORMAT})")
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        return report.add("manifest", False, "no file list")
     try:
-        n_batches, batch_size, capacity = (int(manifest[k]) for k in ("n_batches", "batch_size", "capacity"))
-    except (KeyError, TypeError, ValueError):
-        return report.add("manifest", False, "n_batches, batch_size and capacity must be integers")
+        Manifest.model_validate(manifest)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        return report.add("manifest", False, f"malformed: {errors}")
+    files = manifest["files"]
+    n_batches, batch_size, capacity = (manifest[k] for k in ("n_batches", "batch_size", "capacity"))
     expected = set(TOP_FILES) | {f"{batch_dir(i)}/{name}" for i in range(n_batches)
                                  for name in ("proof.json", "public.json")}
     present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {"manifest.json"}

@@ -1,0 +1,161 @@
+"""Property-based robustness: whatever bytes or JSON arrive in any file the CLI
+reads, the outcome is a clear message with exit 1 or 2 — never a traceback,
+never an internal error, never partial output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zksolv.cli import main
+
+from .conftest import HEADER, PARAMS
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**300, max_value=2**300) | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+CELL = st.one_of(
+    st.just(""), st.integers(min_value=-10**30, max_value=10**30).map(str),
+    st.decimals(allow_nan=False, allow_infinity=False, places=12).map(str),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8),
+    st.sampled_from(["-0", "+1", "1e9", "0x10", " 5 ", "١٢", "NaN", "∞", "9" * 40, "-9223372036854775808"]),
+)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "params.json").write_text(json.dumps(PARAMS))
+    from zksolv.secret import generate_secret
+    generate_secret(folder / "venue.secret")
+    return folder
+
+
+@SETTINGS
+@given(doc=JSON)
+def test_params_json_of_any_shape(workdir, doc):
+    path = workdir / "fuzz-params.json"
+    path.write_text(json.dumps(doc))
+    (workdir / "a.csv").write_text(",".join(HEADER) + "\n")
+    result = invoke("check", "--params", str(path), "--accounts", str(workdir / "a.csv"))
+    assert result.exit_code in (0, 2)
+
+
+@SETTINGS
+@given(doc=JSON)
+def test_accounts_json_of_any_shape(workdir, doc):
+    path = workdir / "fuzz-accounts.json"
+    path.write_text(json.dumps(doc))
+    invoke("check", "--params", str(workdir / "params.json"), "--accounts", str(path))
+
+
+@SETTINGS
+@given(rows=st.lists(st.lists(CELL, min_size=5, max_size=6), max_size=6), bom=st.booleans(), crlf=st.booleans())
+def test_csv_cells_of_any_kind_commit_all_or_nothing(workdir, rows, bom, crlf):
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n" if crlf else "\n").writerows([HEADER, *rows])
+    path = workdir / "fuzz.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode())
+    out = workdir / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    result = invoke("commit", "--params", str(workdir / "params.json"), "--accounts", str(path),
+                    "--secret", str(workdir / "venue.secret"), "--out", str(out))
+    if result.exit_code == 0:
+        assert (out / "commitment.json").exists()
+    else:
+        assert not out.exists(), "bad input must leave no output"
+
+
+@SETTINGS
+@given(field=st.sampled_from(["format", "epoch", "root", "leaf_index", "leaf", "siblings", "salt", "account",
+                              "params"]), value=JSON)
+def test_inclusion_proof_fields_of_any_value(workdir, field, value):
+    from zksolv.api import commit
+
+    proof_path = workdir / "proof.json"
+    if not (workdir / "valid-proof.json").exists():
+        c = commit(workdir / "params.json", _tiny_accounts(workdir), workdir / "venue.secret")
+        index = next(i for i, s in enumerate(c.slots) if s.account_id)
+        (workdir / "valid-proof.json").write_text(json.dumps(c.inclusion_proof(index)))
+        (workdir / "root").write_text(str(c.root))
+    doc = json.loads((workdir / "valid-proof.json").read_text())
+    doc[field] = value
+    proof_path.write_text(json.dumps(doc))
+    result = invoke("inclusion", "verify", str(proof_path), "--root", (workdir / "root").read_text())
+    assert result.exit_code in (1, 2)
+
+
+@SETTINGS
+@given(data=st.binary(max_size=200))
+def test_inclusion_proof_random_bytes(workdir, data):
+    path = workdir / "bytes-proof.json"
+    path.write_bytes(data)
+    assert invoke("inclusion", "verify", str(path), "--root", "1").exit_code == 2
+
+
+def _tiny_accounts(workdir: Path) -> Path:
+    path = workdir / "tiny.csv"
+    path.write_text(",".join(HEADER) + "\nalice,100,,,\nbob,5,0.1,,\n")
+    return path
+
+
+@pytest.mark.node
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(field=st.sampled_from(["format", "epoch", "root", "params_hash", "params_sha256", "capacity", "batch_size",
+                              "n_batches", "circuit", "verification_key_sha256", "setup", "final_accumulator",
+                              "totals", "files"]), value=JSON)
+def test_manifest_fields_of_any_value(bundle, tmp_path_factory, field, value):
+    folder = tmp_path_factory.mktemp("manifest-fuzz") / "bundle"
+    shutil.copytree(bundle["bundle"], folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest[field] = value
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    result = invoke("verify", str(folder))
+    if field != "setup":  # the insecure flag is the venue's own statement (docs/SECURITY.md)
+        assert result.exit_code in (1, 2), result.output
+
+
+@pytest.mark.node
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=st.sampled_from(["manifest.json", "params.json", "verification_key.json", "batch_roots.json",
+                             "batches/000000/public.json", "batches/000001/proof.json"]),
+       data=st.binary(max_size=120))
+def test_bundle_files_replaced_by_random_bytes(bundle, tmp_path_factory, name, data):
+    folder = tmp_path_factory.mktemp("bytes-fuzz") / "bundle"
+    shutil.copytree(bundle["bundle"], folder)
+    (folder / name).write_bytes(data)
+    assert invoke("verify", str(folder)).exit_code in (1, 2)
+
+
+@pytest.mark.node
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=JSON)
+def test_keys_setup_json_of_any_shape(bundle, small_keys, tmp_path_factory, doc):
+    keys = tmp_path_factory.mktemp("keys-fuzz") / "keys"
+    shutil.copytree(small_keys.dir, keys)
+    (keys / "setup.json").write_text(json.dumps(doc))
+    out = keys.parent / "out"
+    result = invoke("prove", "--params", str(bundle["params"]), "--accounts", str(bundle["accounts"]),
+                    "--secret", str(bundle["secret"]), "--keys", str(keys), "--out", str(out))
+    assert result.exit_code == 2 and not out.exists()
