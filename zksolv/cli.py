@@ -276,8 +276,9 @@ def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, in
 
 @main.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["snarkjs", "python", "evm", "all"]), default="snarkjs",
-              show_default=True, help="who checks the Groth16 proofs; `all` runs the three and requires agreement")
+@click.option("--backend", type=click.Choice(["auto", "snarkjs", "python", "evm", "all"]), default="auto",
+              show_default=True, help="who checks the Groth16 proofs: auto = snarkjs if Node is installed, else "
+              "pure Python; all = the three, which must agree")
 @click.option("--require-ceremony", is_flag=True, help="fail a bundle made with a development setup")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors

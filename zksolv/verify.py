@@ -91,8 +91,21 @@ def evm_backend(folder: Path, manifest: dict) -> list[bool]:
 BACKENDS: dict[str, ProofBackend] = {"snarkjs": snarkjs_backend, "python": python_backend, "evm": evm_backend}
 
 
+def node_toolchain_available() -> bool:
+    from .circuit import CircuitError, _node, node_modules
+
+    try:
+        _node()
+    except CircuitError:
+        return False
+    return (node_modules() / "snarkjs").is_dir()
+
+
 def select_backends(name: str) -> dict[str, ProofBackend]:
-    """`snarkjs`, `python`, `evm`, or `all` (every backend, which must then agree)."""
+    """`auto` (snarkjs when Node is installed, else pure Python), `snarkjs`, `python`,
+    `evm`, or `all` (every backend, which must then agree)."""
+    if name == "auto":
+        name = "snarkjs" if node_toolchain_available() else "python"
     if name == "all":
         return dict(BACKENDS)
     if name not in BACKENDS:
