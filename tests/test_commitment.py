@@ -47,7 +47,7 @@ def test_every_account_verifies_and_padding_is_interleaved(params_dict):
     assert max(real_positions) > 20, "real accounts should be spread over the capacity, not packed first"
     for index in real_positions:
         proof = InclusionProofFile.model_validate(commitment.inclusion_proof(index))
-        result = verify_inclusion(proof, commitment.root, params.epoch, params_hash(params))
+        result = verify_inclusion(proof, commitment.root, commitment.capacity, params.epoch, params_hash(params))
         assert result.valid, result.reason
 
 
@@ -95,7 +95,7 @@ def test_flipping_any_field_fails(params_dict):
         forged = copy.deepcopy(doc)
         mutate(forged)
         proof = InclusionProofFile.model_validate(forged)
-        result = verify_inclusion(proof, commitment.root, params.epoch, params_hash(params))
+        result = verify_inclusion(proof, commitment.root, commitment.capacity, params.epoch, params_hash(params))
         assert not result.valid, f"mutation of {name} was accepted"
         assert result.reason, name
         names.append(name)
@@ -120,7 +120,8 @@ def test_commit_and_inclusion_cli(tmp_path, params_file, secret_file):
     ok = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(alice), "--commitment",
                          str(out / "commitment.json")], capture_output=True, text=True)
     assert ok.returncode == 0 and "balance  BTC: 0.1" in ok.stdout, ok.stdout + ok.stderr
-    wrong = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(alice), "--root", "12345"],
+    wrong = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(alice), "--root", "12345",
+                            "--capacity", "4"],
                            capture_output=True, text=True)
     assert wrong.returncode == 1 and "wrong root" in wrong.stdout
     doc = json.loads(alice.read_text())
@@ -128,7 +129,7 @@ def test_commit_and_inclusion_cli(tmp_path, params_file, secret_file):
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(doc))
     bad = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(forged), "--root",
-                          published["root"]], capture_output=True, text=True)
+                          published["root"], "--capacity", "4"], capture_output=True, text=True)
     assert bad.returncode == 1 and "wrong leaf" in bad.stdout
 
 

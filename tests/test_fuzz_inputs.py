@@ -99,10 +99,12 @@ def test_inclusion_proof_fields_of_any_value(workdir, field, value):
         index = next(i for i, s in enumerate(c.slots) if s.account_id)
         (workdir / "valid-proof.json").write_text(json.dumps(c.inclusion_proof(index)))
         (workdir / "root").write_text(str(c.root))
+        (workdir / "capacity").write_text(str(c.capacity))
     doc = json.loads((workdir / "valid-proof.json").read_text())
     doc[field] = value
     proof_path.write_text(json.dumps(doc))
-    result = invoke("inclusion", "verify", str(proof_path), "--root", (workdir / "root").read_text())
+    result = invoke("inclusion", "verify", str(proof_path), "--root", (workdir / "root").read_text(),
+                    "--capacity", (workdir / "capacity").read_text())
     assert result.exit_code in (1, 2)
 
 
@@ -111,7 +113,7 @@ def test_inclusion_proof_fields_of_any_value(workdir, field, value):
 def test_inclusion_proof_random_bytes(workdir, data):
     path = workdir / "bytes-proof.json"
     path.write_bytes(data)
-    assert invoke("inclusion", "verify", str(path), "--root", "1").exit_code == 2
+    assert invoke("inclusion", "verify", str(path), "--root", "1", "--capacity", "2").exit_code == 2
 
 
 def _tiny_accounts(workdir: Path) -> Path:

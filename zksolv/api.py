@@ -74,8 +74,8 @@ def load_commitment_document(path: Path | str) -> dict:
 
 def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
                           commitment_path: Path | str | None = None,
-                          bundle_path: Path | str | None = None) -> InclusionResult:
-    """Verify a holder's proof against an explicit root, a commitment.json or a bundle's manifest."""
+                          bundle_path: Path | str | None = None, capacity: int | None = None) -> InclusionResult:
+    """Verify a holder's proof against an explicit root and capacity, a commitment.json or a bundle's manifest."""
     proof = load_inclusion_proof(proof_path)
     if bundle_path is not None:
         from .bundle import load_json
@@ -83,16 +83,26 @@ def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
         manifest = load_json(Path(bundle_path) / "manifest.json", "bundle manifest")
         try:
             bundle_root, bundle_hash = int(manifest["root"]), int(manifest["params_hash"])
+            bundle_capacity = manifest["capacity"]
+            if not isinstance(bundle_capacity, int):
+                raise TypeError
         except (KeyError, TypeError, ValueError):
-            raise InputError([Problem(str(bundle_path), "manifest has no root/params_hash")]) from None
-        return verify_inclusion(proof, bundle_root, manifest.get("epoch"), bundle_hash, str(proof_path))
+            raise InputError([Problem(str(bundle_path), "manifest has no root/params_hash/capacity")]) from None
+        result = verify_inclusion(proof, bundle_root, bundle_capacity, manifest.get("epoch"), bundle_hash,
+                                  str(proof_path))
+        result.warnings.append("this checks the account against the bundle's root; run `zksolv verify` on the "
+                               "bundle to check its proofs")
+        return result
     if commitment_path is not None:
         published = load_commitment_document(commitment_path)
-        return verify_inclusion(proof, published["root"], published.get("epoch"), published["params_hash"],
-                                str(proof_path))
-    if root is None:
-        raise InputError([Problem(str(proof_path), "give the root to check against (--root or --commitment)")])
-    return verify_inclusion(proof, root, source=str(proof_path))
+        if not isinstance(published.get("capacity"), int):
+            raise InputError([Problem(str(commitment_path), "capacity must be an integer")])
+        return verify_inclusion(proof, published["root"], published["capacity"], published.get("epoch"),
+                                published["params_hash"], str(proof_path))
+    if root is None or capacity is None:
+        raise InputError([Problem(str(proof_path), "give what to check against: --bundle, --commitment, or "
+                                                   "--root with --capacity (the published tree capacity)")])
+    return verify_inclusion(proof, root, capacity, source=str(proof_path))
 
 
 def input_schemas() -> dict:

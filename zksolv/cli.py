@@ -121,13 +121,14 @@ def inclusion() -> None:
 
 @inclusion.command("verify")
 @click.argument("proof", type=existing_file)
-@click.option("--root", type=str, default=None, help="root to check against (decimal)")
+@click.option("--root", type=str, default=None, help="root to check against (decimal); needs --capacity")
+@click.option("--capacity", type=int, default=None, help="published tree capacity (fixes the path length)")
 @click.option("--commitment", "commitment_path", type=existing_file, default=None, help="published commitment.json")
 @click.option("--bundle", "bundle_path", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="published proof bundle (checks its root, epoch and params)")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def inclusion_verify(proof, root, commitment_path, bundle_path, as_json) -> None:
+def inclusion_verify(proof, root, capacity, commitment_path, bundle_path, as_json) -> None:
     """Verify an inclusion proof; prints the account's balances when valid."""
     root_value = None
     if root is not None:
@@ -135,7 +136,7 @@ def inclusion_verify(proof, root, commitment_path, bundle_path, as_json) -> None
             click.echo(f"error: --root must be a decimal field element, got {root!r}", err=True)
             sys.exit(EXIT_INPUT)
         root_value = int(root)
-    result = api.verify_inclusion_file(proof, root_value, commitment_path, bundle_path)
+    result = api.verify_inclusion_file(proof, root_value, commitment_path, bundle_path, capacity)
     if as_json:
         emit_json({"valid": result.valid, "reason": result.reason, "warnings": result.warnings,
                    "account": result.account.model_dump() if result.valid and result.account else None})

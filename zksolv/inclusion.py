@@ -68,9 +68,16 @@ def load_inclusion_proof(path: Path | str) -> InclusionProofFile:
     return proof
 
 
-def verify_inclusion(proof: InclusionProofFile, root: int, epoch: str | None = None,
+def verify_inclusion(proof: InclusionProofFile, root: int, capacity: int, epoch: str | None = None,
                      expected_params_hash: int | None = None, source: str = "inclusion proof") -> InclusionResult:
-    """Check the proof against `root` (and the epoch and params hash when known)."""
+    """Check the proof against a published `root` and `capacity` (and epoch and params hash when known).
+
+    The capacity fixes the tree depth. Without it a proof one level longer than
+    the tree could pass: with K + M ≤ 3 a leaf Poseidon(key, e_0) has the arity of
+    a tree node, so a venue could commit a dummy account whose *key* is the
+    holder's leaf and hide the holder's account one level below the proved
+    leaves (tests/test_attacks.py::test_inclusion_proof_cannot_pass_through_a_dummy_leaf).
+    """
     try:
         params = parse_params(proof.params, f"{source}: params")
     except InputError as exc:
@@ -102,8 +109,16 @@ def verify_inclusion(proof: InclusionProofFile, root: int, epoch: str | None = N
     if leaf_hash(account_key(proof.account.account_id, salt), amounts) != leaf:
         result.reason = "wrong leaf: the account's id, salt and amounts do not hash to the leaf"
         return result
-    if proof.leaf_index >> len(proof.siblings):
-        result.reason = "wrong path: leaf index does not fit the path length"
+    if capacity < 2 or capacity & (capacity - 1):
+        result.reason = f"wrong capacity: {capacity} is not a power of two ≥ 2"
+        return result
+    depth = capacity.bit_length() - 1
+    if len(proof.siblings) != depth:
+        result.reason = (f"wrong path: {len(proof.siblings)} siblings, but a tree of capacity {capacity} "
+                         f"has depth {depth}")
+        return result
+    if proof.leaf_index >= capacity:
+        result.reason = "wrong path: leaf index outside the capacity"
         return result
     node, index = leaf, proof.leaf_index
     for sibling in proof.siblings:
