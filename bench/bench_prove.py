@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zksolv import snarkjs  # noqa: E402
 from zksolv.accounts import Account  # noqa: E402
-from zksolv.circuit import _node  # noqa: E402
+from zksolv.circuit import _jsonable, _node  # noqa: E402
 from zksolv.commitment import build_commitment  # noqa: E402
 from zksolv.demo import DEMO_PARAMS, synthetic_accounts  # noqa: E402
 from zksolv.params import parse_params  # noqa: E402
@@ -51,8 +51,8 @@ def bench(batch_size: int, repeat: int) -> dict:
     plan = plan_batches(build_commitment(accounts, params, bytes(32), batch_size=batch_size), bytes(32), batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        (tmp / "input.json").write_text(json.dumps({k: (str(v) if isinstance(v, int) else v) for k, v in
-                                                    plan.batch_input(0).items()}, default=str))
+        # Field elements as decimal strings: JSON numbers would lose precision in Node.
+        (tmp / "input.json").write_text(json.dumps(_jsonable(plan.batch_input(0))))
         witness, prove, verify = [], [], []
         for _ in range(repeat):
             witness.append(timed([_node(), str(keys.witness_js), str(keys.wasm), str(tmp / "input.json"),
