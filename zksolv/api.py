@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .accounts import AccountsFile, read_accounts
 from .commitment import COMMITMENT_FORMAT, Commitment, build_commitment, inclusion_filename
 from .errors import InputError, Problem
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
-from .io import atomic_directory, dumps_json
+from .io import atomic_directory, dumps_json, read_json
 from .margin import SolvencyReport, check_solvency
 from .params import ParamsFile, RiskParams, load_params
 from .secret import load_secret
@@ -57,12 +56,7 @@ def write_commitment(commitment: Commitment, out_dir: Path | str, force: bool = 
 
 def load_commitment_document(path: Path | str) -> dict:
     path = Path(path)
-    try:
-        data = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise InputError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}")]) from None
+    data = read_json(path, "commitment")
     if not isinstance(data, dict) or data.get("format") != COMMITMENT_FORMAT:
         raise InputError([Problem(str(path), f"not a {COMMITMENT_FORMAT} file")])
     try:
@@ -78,9 +72,9 @@ def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
     """Verify a holder's proof against an explicit root and capacity, a commitment.json or a bundle's manifest."""
     proof = load_inclusion_proof(proof_path)
     if bundle_path is not None:
-        from .bundle import load_json
-
-        manifest = load_json(Path(bundle_path) / "manifest.json", "bundle manifest")
+        manifest = read_json(Path(bundle_path) / "manifest.json", "bundle manifest")
+        if not isinstance(manifest, dict):
+            raise InputError([Problem(str(bundle_path), "manifest must be a JSON object")])
         try:
             bundle_root, bundle_hash = int(manifest["root"]), int(manifest["params_hash"])
             bundle_capacity = manifest["capacity"]

@@ -9,13 +9,10 @@ edit before looking at a proof.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import InputError, Problem
 from .margin import Totals
 from .params import RiskParams
 from .units import from_units
@@ -86,12 +83,3 @@ def totals_document(params: RiskParams, totals: Totals) -> dict:
                                "net": from_units(lg - sh, m.decimals)}
                     for m, lg, sh in zip(params.markets, totals.long, totals.short)},
     }
-
-
-def load_json(path: Path, what: str):
-    try:
-        return json.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise InputError([Problem(str(path), f"cannot read {what}: {exc.strerror or exc}")]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"{what} is not valid JSON: {exc}")]) from None

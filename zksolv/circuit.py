@@ -290,29 +290,23 @@ def r1cs_info(r1cs: Path) -> dict[str, int]:
     """Header of a .r1cs file: constraints, wires, public inputs, private
     inputs, outputs, labels and the field prime.
 
-    Parsed in Python (section 1 of the iden3 r1cs format) because it is a
-    few fixed-width integers and shelling out to ``snarkjs r1cs info`` costs
-    a second of Node start-up per call.
+    Parsed in Python (zksolv.r1cs) because it is a few fixed-width integers
+    and shelling out to ``snarkjs r1cs info`` costs a second of Node start-up.
     """
-    data = Path(r1cs).read_bytes()
-    _, sections = _sections(data, b"r1cs")
-    if 1 not in sections:
-        raise CircuitError(f"{r1cs}: no header section")
-    pos, _ = sections[1][0]
-    (n8,) = struct.unpack_from("<I", data, pos)
-    prime = int.from_bytes(data[pos + 4 : pos + 4 + n8], "little")
-    pos += 4 + n8
-    n_wires, n_out, n_pub_in, n_prv_in = struct.unpack_from("<IIII", data, pos)
-    (n_labels,) = struct.unpack_from("<Q", data, pos + 16)
-    (n_constraints,) = struct.unpack_from("<I", data, pos + 24)
+    from .r1cs import R1CSFormatError, read_header
+
+    try:
+        header = read_header(r1cs)
+    except (R1CSFormatError, struct.error) as exc:
+        raise CircuitError(f"{r1cs}: not a valid r1cs file: {exc}") from None
     return {
-        "constraints": n_constraints,
-        "wires": n_wires,
-        "public_inputs": n_pub_in,
-        "private_inputs": n_prv_in,
-        "outputs": n_out,
-        "labels": n_labels,
-        "prime": prime,
+        "constraints": header.n_constraints,
+        "wires": header.n_wires,
+        "public_inputs": header.n_pub_in,
+        "private_inputs": header.n_prv_in,
+        "outputs": header.n_pub_out,
+        "labels": header.n_labels,
+        "prime": header.prime,
     }
 
 

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .bundle import batch_dir, load_json
+from .bundle import batch_dir
+from .io import read_json
 from .errors import ZksolvError
 from .params import epoch_seconds
 
@@ -170,7 +171,7 @@ def export_calldata(folder: Path | str) -> list[dict]:
     Raises ValueError for a proof that cannot be verifyProof's arguments.
     """
     folder = Path(folder)
-    manifest = load_json(folder / "manifest.json", "manifest")
+    manifest = read_json(folder / "manifest.json", "manifest")
     out = []
     for index in range(int(manifest["n_batches"])):
         cd = _batch_calldata(folder, index)
@@ -190,7 +191,7 @@ def export_calldata(folder: Path | str) -> list[dict]:
 
 def _batch_calldata(folder: Path, index: int) -> ProofCalldata:
     base = folder / batch_dir(index)
-    return proof_calldata(load_json(base / "proof.json", "proof"), load_json(base / "public.json", "public signals"))
+    return proof_calldata(read_json(base / "proof.json", "proof"), read_json(base / "public.json", "public signals"))
 
 
 # ---------------------------------------------------------------------------
@@ -379,8 +380,8 @@ class Publication:
 def publication(folder: Path, manifest: dict) -> Publication:
     """The publication of a bundle: acc_0 is batch 0's public acc_in (an off-chain
     verifier re-derives it from params.json), acc_n the manifest's final accumulator."""
-    roots = tuple(int(r) for r in load_json(folder / "batch_roots.json", "batch roots"))
-    first = load_json(folder / batch_dir(0) / "public.json", "public signals")
+    roots = tuple(int(r) for r in read_json(folder / "batch_roots.json", "batch roots"))
+    first = read_json(folder / batch_dir(0) / "public.json", "public signals")
     return Publication(epoch=epoch_seconds(manifest["epoch"]), root=int(manifest["root"]),
                        params_hash=int(manifest["params_hash"]), acc_0=int(first[1]),
                        acc_n=int(manifest["final_accumulator"]["acc"]), batch_roots=roots)
@@ -459,7 +460,7 @@ def evm_report(folder: Path | str) -> dict:
     the root and chain checks and storage), and ``fully_proven``.
     """
     folder = Path(folder)
-    manifest = load_json(folder / "manifest.json", "manifest")
+    manifest = read_json(folder / "manifest.json", "manifest")
     compiled = compile_bundle(folder)
     chain = EvmChain()
     verifier, verifier_gas = chain.deploy(artefact(compiled, VERIFIER_CONTRACT))

@@ -9,7 +9,6 @@ holder's balances are encoded.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +19,7 @@ from .accounts import AccountRecord
 from .commitment import INCLUSION_FORMAT, account_key, leaf_hash
 from .errors import InputError, Problem
 from .field import AMOUNT_MAX, AMOUNT_MIN, FIELD_MODULUS
+from .io import read_json
 from .params import RiskParams, params_hash, parse_params
 from .poseidon import poseidon
 from .units import UnitError, to_units
@@ -51,12 +51,7 @@ class InclusionResult:
 
 def load_inclusion_proof(path: Path | str) -> InclusionProofFile:
     path = Path(path)
-    try:
-        data = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise InputError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}")]) from None
+    data = read_json(path, "inclusion proof")
     try:
         proof = InclusionProofFile.model_validate(data)
     except ValidationError as exc:

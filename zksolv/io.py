@@ -11,11 +11,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import ZksolvError
+from .errors import InputError, Problem, ZksolvError
 
 
 class OutputError(ZksolvError):
     """The output location cannot be written (exists, unwritable, disk full)."""
+
+
+def read_json(path: Path | str, what: str = "") -> Any:
+    """Parse a JSON file; any failure is an InputError naming the file (never a traceback)."""
+    path = Path(path)
+    label = f"{what} " if what else ""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"cannot read {label}{exc.strerror or exc}".strip())]) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(str(path), f"{label}is not valid JSON: {exc}")]) from None
 
 
 def dumps_json(data: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InputError, Problem
 from .field import BPS, PRICE_BITS, WEIGHT_BITS
+from .io import read_json
 from .poseidon import hash_chain
 from .units import UnitError, fraction_digits, normalize, split_decimal
 
@@ -188,14 +189,7 @@ def parse_params(data: Any, source: str = "params.json") -> RiskParams:
 
 
 def load_params(path: Path | str) -> RiskParams:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise InputError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(str(path), f"not valid JSON: {exc}")]) from None
-    return parse_params(data, str(path))
+    return parse_params(read_json(path), str(path))
 
 
 def _pydantic_problem(source: str, err: dict, data: Any) -> Problem:

@@ -58,21 +58,25 @@ class R1CSFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class R1CS:
-    """A parsed constraint system. ``constraints[i]`` is ``(A, B, C)``."""
+class R1CSHeader:
+    """Section 1 of an r1cs file: the field and the sizes."""
 
+    n8: int  # bytes per field element
     prime: int
     n_wires: int
     n_pub_out: int
     n_pub_in: int
     n_prv_in: int
     n_labels: int
-    constraints: tuple[Constraint, ...]
-    wire_to_label: tuple[int, ...] | None = None
+    n_constraints: int
 
-    @property
-    def n_constraints(self) -> int:
-        return len(self.constraints)
+
+@dataclass(frozen=True)
+class R1CS(R1CSHeader):
+    """A parsed constraint system. ``constraints[i]`` is ``(A, B, C)``."""
+
+    constraints: tuple[Constraint, ...] = ()
+    wire_to_label: tuple[int, ...] | None = None
 
     @property
     def n_public(self) -> int:
@@ -114,12 +118,10 @@ def _sections(data: bytes) -> dict[int, tuple[int, int]]:
     return out
 
 
-def load_r1cs(path: str | Path) -> R1CS:
-    """Parse a circom ``.r1cs`` file (header, constraints, wire-to-label map)."""
-    data = Path(path).read_bytes()
-    sections = _sections(data)
-
-    pos, size = sections[1]
+def _header(data: bytes, sections: dict[int, tuple[int, int]]) -> R1CSHeader:
+    if 1 not in sections:
+        raise R1CSFormatError("no header section")
+    pos, _ = sections[1]
     (n8,) = struct.unpack_from("<I", data, pos)
     prime = int.from_bytes(data[pos + 4 : pos + 4 + n8], "little")
     pos += 4 + n8
@@ -128,6 +130,22 @@ def load_r1cs(path: str | Path) -> R1CS:
     (n_constraints,) = struct.unpack_from("<I", data, pos + 24)
     if prime < 2 or n_wires < 1 + n_pub_out + n_pub_in + n_prv_in:
         raise R1CSFormatError("inconsistent header")
+    return R1CSHeader(n8, prime, n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, n_constraints)
+
+
+def read_header(path: str | Path) -> R1CSHeader:
+    """Only the header (sizes): cheap even for circuits of millions of constraints."""
+    data = Path(path).read_bytes()
+    return _header(data, _sections(data))
+
+
+def load_r1cs(path: str | Path) -> R1CS:
+    """Parse a circom ``.r1cs`` file (header, constraints, wire-to-label map)."""
+    data = Path(path).read_bytes()
+    sections = _sections(data)
+    header = _header(data, sections)
+    prime, n_wires, n_constraints = header.prime, header.n_wires, header.n_constraints
+    n8 = header.n8
 
     pos, size = sections[2]
     end = pos + size
@@ -162,16 +180,9 @@ def load_r1cs(path: str | Path) -> R1CS:
             raise R1CSFormatError("wire2label section has the wrong size")
         wire_to_label = struct.unpack_from(f"<{n_wires}Q", data, pos)
 
-    return R1CS(
-        prime=prime,
-        n_wires=n_wires,
-        n_pub_out=n_pub_out,
-        n_pub_in=n_pub_in,
-        n_prv_in=n_prv_in,
-        n_labels=n_labels,
-        constraints=tuple(constraints),
-        wire_to_label=wire_to_label,
-    )
+    if len(constraints) != n_constraints:
+        raise R1CSFormatError("constraint count differs from the header")
+    return R1CS(**vars(header), constraints=tuple(constraints), wire_to_label=wire_to_label)
 
 
 # --------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .bundle import BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, load_json, totals_document
+from .bundle import BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, totals_document
 from .commitment import merkle_levels
 from .errors import InputError, Problem
 from .field import FIELD_MODULUS, TOTAL_BITS
+from .io import read_json
 from .margin import Totals
 from .params import canonical_params_json, params_hash, parse_params
 from .witness import accumulator, zero_accumulator
@@ -123,7 +124,7 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError([Problem(str(folder), "not a bundle folder")])
-    manifest = load_json(folder / "manifest.json", "manifest")
+    manifest = read_json(folder / "manifest.json", "manifest")
     if not isinstance(manifest, dict):
         raise InputError([Problem(str(folder / "manifest.json"), "manifest must be a JSON object")])
     report = Report(str(folder), manifest=manifest)
