@@ -33,3 +33,13 @@ def test_example_inclusion_proof():
                           str(REPO / "proofs" / "example-inclusion.json"), "--bundle", str(EXAMPLE)],
                          capture_output=True, text=True)
     assert run.returncode == 0 and "VALID" in run.stdout, run.stdout + run.stderr
+
+
+@pytest.mark.node
+def test_example_bundle_passes_all_three_backends():
+    pytest.importorskip("web3")
+    from zksolv.verify import select_backends
+
+    report = verify_bundle(EXAMPLE, backends=select_backends("all"))
+    assert report.valid, [c for c in report.checks if not c.ok]
+    assert {c.name for c in report.checks} >= {"proofs (snarkjs)", "proofs (python)", "proofs (evm)", "backends agree"}
