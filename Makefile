@@ -8,8 +8,8 @@ PYTEST := $(BIN)/python -m pytest
 
 install: $(VENV)/.installed node_modules/.installed
 
-# Re-run only when the pins change; `pip install -e` keeps code edits live.
-$(VENV)/.installed: pyproject.toml requirements.lock
+# Re-run only when the pins or the C extension change; `pip install -e` keeps Python edits live.
+$(VENV)/.installed: pyproject.toml requirements.lock zksolv/_native/poseidon.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

@@ -17,7 +17,9 @@ STEPS = [
     ("Constraint counts per template (K=4, M=4)", ["constraint_counts.py", "4", "4", "--batch", "16", "64"]),
     ("Development powers of tau", ["bench_ptau.py", "12", "14", "16"]),
     ("Prover per batch size (snarkjs)", ["bench_prove.py", "--batch", "16", "64"]),
-    ("Bundle verification per backend", ["bench_verify.py"]),
+    ("Pure-Python bundle verification", ["bench_verify.py"]),
+    ("Commitment at scale (2^16, 2^18, 2^20 accounts)", ["bench_commitment.py"]),
+    ("Parallel proving and prover backends", ["bench_parallel.py"]),
 ]
 
 

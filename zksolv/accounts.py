@@ -10,7 +10,7 @@ callers must consume the whole iterator before writing any output.
 from __future__ import annotations
 
 import csv
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from .errors import InputError, Problem
 from .field import AMOUNT_MAX, AMOUNT_MIN
+from .io import read_json
 from .params import RiskParams
 from .units import UnitError, to_units
 
 MAX_PROBLEMS = 100
 ID_COLUMN = "account_id"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 AccountId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
 AmountText = Annotated[str, Field(description="signed decimal string, at most the slot's decimals")]
 
@@ -100,7 +102,7 @@ def _convert(log: _ProblemLog, source: str, row: int, account: str | None, colum
 
 
 def _check_id(log: _ProblemLog, seen: set[str], source: str, row: int, account_id: str) -> bool:
-    if not account_id or len(account_id) > 256 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in account_id):
+    if not account_id or len(account_id) > 256 or _CONTROL_CHARACTER.search(account_id):
         log.add(Problem(source, "account_id must be 1–256 characters without control characters",
                         row=row, account=account_id or None, column=ID_COLUMN))
         return False
@@ -127,20 +129,44 @@ def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
             columns = _csv_columns(source, header, symbols)
             id_index = columns[ID_COLUMN]
             slot_index = [columns[s] for s in symbols]
+            n_cells = len(header)
+            cells = list(zip(slot_index, decimals, symbols))
+            control = _CONTROL_CHARACTER.search
+            # Per row, plain Python with a fast path for the common case (a well-formed id, amounts
+            # like "-12.50"); anything else goes through _check_id / _convert, which report problems.
             for fields in reader:
-                row = reader.line_num
-                if not fields or fields == [""]:
-                    continue  # blank line
-                if len(fields) != len(header):
-                    log.add(Problem(source, f"expected {len(header)} cells, found {len(fields)}", row=row,
+                if len(fields) != n_cells:
+                    if not fields or fields == [""]:
+                        continue  # blank line
+                    log.add(Problem(source, f"expected {n_cells} cells, found {len(fields)}", row=reader.line_num,
                                     account=fields[id_index] if len(fields) > id_index else None))
                     continue
                 account_id = fields[id_index]
-                valid = _check_id(log, seen, source, row, account_id)
-                amounts = tuple(_convert(log, source, row, account_id, symbols[i], fields[j], decimals[i])
-                                for i, j in enumerate(slot_index))
+                if account_id and len(account_id) <= 256 and account_id not in seen and not control(account_id):
+                    seen.add(account_id)
+                    valid = True
+                else:
+                    valid = _check_id(log, seen, source, reader.line_num, account_id)
+                amounts = []
+                for j, places, symbol in cells:
+                    text = fields[j]
+                    if not text:
+                        amounts.append(0)
+                        continue
+                    whole, dot, frac = text.partition(".")
+                    digits = whole[1:] if whole[:1] == "-" else whole
+                    if digits.isdecimal() and (not dot or frac.isdecimal()):
+                        frac = frac.rstrip("0")
+                        if len(frac) <= places:
+                            value = int(digits + frac.ljust(places, "0"))
+                            if digits is not whole:
+                                value = -value
+                            if AMOUNT_MIN <= value <= AMOUNT_MAX:
+                                amounts.append(value)
+                                continue
+                    amounts.append(_convert(log, source, reader.line_num, account_id, symbol, text, places))
                 if valid and not log.problems:
-                    yield Account(account_id, amounts)
+                    yield Account(account_id, tuple(amounts))
     except UnicodeDecodeError as exc:
         log.add(Problem(source, f"not UTF-8 text (byte {exc.start} of a decoded chunk): {exc.reason}"))
     except csv.Error as exc:
@@ -171,12 +197,7 @@ def _csv_columns(source: str, header: list[str], symbols: tuple[str, ...]) -> di
 
 def _read_json(path: Path, params: RiskParams) -> Iterator[Account]:
     source = str(path)
-    try:
-        data: Any = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except OSError as exc:
-        raise InputError([Problem(source, f"cannot read: {exc.strerror or exc}")]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(source, f"not valid JSON: {exc}")]) from None
+    data: Any = read_json(path, "accounts")
     if not isinstance(data, list):
         raise InputError([Problem(source, "expected a JSON list of accounts")])
     log = _ProblemLog()

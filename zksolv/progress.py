@@ -1,15 +1,31 @@
-"""Progress for long jobs: a rich bar for people, JSON lines for pipelines."""
+"""Progress for long jobs: one rich bar for people, JSON lines for pipelines.
+
+Events of `zksolv.prove.prove` (each a dict with "event"):
+  committed  root, capacity, accounts, batches
+  batch      index, of, resumed, done (batches finished, resumed ones included); when proved now
+             also seconds, cpu_seconds (this batch), accounts, worker (host:pid), worker_cpu_seconds
+             (that worker process so far), accounts_per_s, eta_s
+  proving    batches (to prove now), resumed, prover, executor
+  retry      index, attempt, reason (a worker failed or died; the batch is proved again)
+  done       bundle, seconds
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "ETA -:--:--"
+    seconds = int(round(seconds))
+    return f"ETA {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 @contextmanager
@@ -23,20 +39,29 @@ def event_printer(as_json: bool) -> Iterator[Callable[[dict], None]]:
         return
     console = Console(stderr=True)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("{task.fields[eta]}")]
     with Progress(*columns, console=console, transient=False) as bar:
-        state: dict = {"task": None, "accounts": 0, "started": time.monotonic()}
+        state: dict = {"task": None}
 
         def on_event(event: dict) -> None:
             kind = event.get("event")
+            task = state["task"]
             if kind == "committed":
                 console.print(f"committed {event['accounts']} accounts (capacity {event['capacity']}), "
                               f"root {event['root']}")
-                state["task"] = bar.add_task("proving batches", total=event["batches"], rate="")
-                state["started"] = time.monotonic()
-            elif kind == "batch" and state["task"] is not None:
+                state["task"] = bar.add_task("proving batches", total=event["batches"], rate="", eta=_eta(None))
+            elif kind == "proving" and task is not None:
+                resumed = f", {event['resumed']} resumed" if event.get("resumed") else ""
+                bar.update(task, description=f"proving ({event['prover']}, {event['executor']}{resumed})")
+            elif kind == "batch" and task is not None:
+                fields = {}
                 if not event.get("resumed"):
-                    state["accounts"] += event.get("accounts", 0)
-                elapsed = max(time.monotonic() - state["started"], 1e-9)
-                bar.update(state["task"], advance=1, rate=f"{state['accounts'] / elapsed:.1f} accounts/s")
+                    fields = {"rate": f"{event['accounts_per_s']:.1f} accounts/s", "eta": _eta(event["eta_s"])}
+                if "done" in event:
+                    bar.update(task, completed=event["done"], **fields)
+                else:
+                    bar.update(task, advance=1, **fields)
+            elif kind == "retry":
+                console.print(f"batch {event['index']}: attempt {event['attempt']} failed ({event['reason']}); "
+                              "proving it again")
         yield on_event

@@ -1,9 +1,11 @@
 """Prove: snapshot → commitment → batch witnesses → Groth16 proofs → bundle.
 
-Refuses to start while any account is below maintenance (naming them). Proofs
-are made one batch at a time into a work folder beside the output, so an
-interrupted run resumes where it stopped; the bundle appears in one rename
-only when every batch is proved and checked.
+Refuses to start while any account is below maintenance (naming them). Batches
+are proved independently — in this process, in local worker processes or on a
+Dask cluster (zksolv.scheduler), with snarkjs or arkworks (zksolv.provers) —
+and each proof is checked here and renamed into a work folder beside the
+output as it arrives, so an interrupted run resumes where it stopped; the
+bundle appears in one rename only when every batch is proved and checked.
 """
 
 from __future__ import annotations
@@ -13,20 +15,21 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import snarkjs
 from .accounts import read_accounts
 from .api import write_inclusion_proofs
 from .bundle import BUNDLE_FORMAT, batch_dir, totals_document
-from .circuit import CompiledCircuit, compute_witness
 from .commitment import Commitment, build_commitment, merkle_levels
 from .errors import InputError, Problem, ZksolvError
 from .io import atomic_directory, dumps_json, ensure_output_free
 from .margin import SolvencyReport, check_solvency
 from .params import canonical_params_json, load_params, params_document, params_hash
+from .provers import PROVERS, get_prover, proof_verifier
+from .scheduler import BatchResult, BatchTask, Executor, default_workers, make_executor
 from .secret import load_secret
 from .setup import Keys, load_keys, sha256_file
 from .witness import BatchPlan, plan_batches
@@ -53,9 +56,27 @@ class ProveResult:
 
 def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path | str, keys_dir: Path | str,
           out: Path | str, inclusion_out: Path | str | None = None, capacity: int | None = None,
-          force: bool = False, on_event: Event = lambda _: None) -> ProveResult:
+          force: bool = False, on_event: Event = lambda _: None, *, workers: int | None = None,
+          scheduler: str | None = None, prover: str = "snarkjs", retries: int = 2,
+          worker_keys: Path | str | None = None, executor: Executor | None = None) -> ProveResult:
+    """Prove every batch and write the bundle.
+
+    Where the batches are proved (zksolv.scheduler): `scheduler` (a Dask scheduler
+    address, tcp://host:port), else `workers` local processes (default
+    `default_workers(prover)`; 1 = this process), or a ready `executor`.
+    `prover` is "snarkjs" or "arkworks" (zksolv.provers). `worker_keys` is the keys
+    folder as the workers see it (default: `keys_dir`, absolute). A batch is retried
+    `retries` times when its worker fails or dies."""
     started = time.monotonic()
     out = Path(out)
+    if prover not in PROVERS:
+        raise ZksolvError(f"unknown prover {prover!r}; choose one of {', '.join(PROVERS)}")
+    if scheduler is None:
+        get_prover(prover)  # fails early when the prover's package is missing here
+    if workers is None:
+        workers = default_workers(prover)
+    if workers < 1 or retries < 0:
+        raise ZksolvError("workers must be ≥ 1 and retries ≥ 0")
     params = load_params(params_path)
     seed = load_secret(secret_path)
     keys = load_keys(keys_dir)
@@ -79,7 +100,14 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     on_event({"event": "committed", "root": str(commitment.root), "capacity": commitment.capacity,
               "accounts": commitment.n_accounts, "batches": plan.n_batches})
     work = _work_dir(out, commitment, keys)
-    proved = _prove_batches(plan, keys, work, on_event)
+    local = executor is None and scheduler is None
+    if executor is None:
+        executor, where = make_executor(workers, scheduler, retries)
+    else:
+        where = getattr(executor, "description", "custom executor")
+    shipped = str(Path(worker_keys).absolute() if worker_keys is not None else keys.dir.resolve())
+    proved = _prove_batches(plan, keys, work, on_event, executor, where, prover, shipped,
+                            str(work.resolve()) if local else None)
     with atomic_directory(out, replace=force) as tmp:
         _assemble(tmp, plan, keys, work)
     if inclusion_out is not None:
@@ -99,51 +127,87 @@ def _work_dir(out: Path, commitment: Commitment, keys: Keys) -> Path:
     return work
 
 
-def _circuit(keys: Keys) -> CompiledCircuit:
-    n_assets, n_markets, batch_size = keys.shape
-    return CompiledCircuit(dir=keys.dir, r1cs=keys.r1cs, wasm=keys.wasm, sym=keys.dir / "circuit.sym",
-                           K=n_assets, M=n_markets, B=batch_size)
-
-
-def _prove_batches(plan: BatchPlan, keys: Keys, work: Path, on_event: Event) -> int:
-    circuit = _circuit(keys)
-    proved = 0
+def _prove_batches(plan: BatchPlan, keys: Keys, work: Path, on_event: Event, executor: Executor, where: str,
+                   prover: str, worker_keys_dir: str, scratch_dir: str | None) -> int:
+    """Resume what the work folder already holds, prove the rest wherever `executor` runs,
+    check each proof here and rename it into the work folder (one batch = one rename)."""
+    verify = proof_verifier(keys.verification_key)
+    expected = {s.index: [str(x) for x in s.public_signals()] for s in plan.statements}
+    todo: list[int] = []
+    done = 0
     for statement in plan.statements:
         index = statement.index
-        final = work / batch_dir(index)
-        expected = [str(x) for x in statement.public_signals()]
-        if _already_proved(final, expected, keys):
-            on_event({"event": "batch", "index": index, "of": plan.n_batches, "resumed": True})
-            continue
-        t = time.monotonic()
-        scratch = Path(tempfile.mkdtemp(prefix=".batch-", dir=work))
-        try:
-            compute_witness(circuit, plan.batch_input(index), scratch / "witness.wtns")
-            snarkjs.prove(keys.zkey, scratch / "witness.wtns", scratch / "proof.json", scratch / "public.json")
-            public = json.loads((scratch / "public.json").read_text())
-            if public != expected:
+        if _already_proved(work / batch_dir(index), expected[index], verify):
+            done += 1
+            on_event({"event": "batch", "index": index, "of": plan.n_batches, "resumed": True, "done": done})
+        else:
+            todo.append(index)
+    on_event({"event": "proving", "batches": len(todo), "resumed": done, "prover": prover, "executor": where})
+
+    def tasks() -> Iterator[BatchTask]:  # built one at a time, as executors ask for them
+        for index in todo:
+            yield BatchTask(index, plan.batch_input(index), tuple(expected[index]), worker_keys_dir,
+                            keys.info["zkey_sha256"], prover, plan.batch_size, scratch_dir)
+
+    def on_retry(index: int, attempt: int, reason: str) -> None:
+        on_event({"event": "retry", "index": index, "attempt": attempt, "reason": reason})
+
+    started = time.monotonic()
+    proved = 0
+    remaining = set(todo)
+    with closing(executor(tasks(), on_retry)) as results:
+        for result in results:
+            index = result.index
+            if index not in remaining:
+                raise ZksolvError(f"internal error: a result for batch {index}, which is not (or no longer) due")
+            try:
+                proof, public = json.loads(result.proof_json), json.loads(result.public_json)
+            except ValueError:
+                raise ZksolvError(f"batch {index}: worker {result.worker} returned unreadable JSON") from None
+            if public != expected[index]:
                 raise ZksolvError(f"batch {index}: the proof's public signals {public} differ from the "
-                                  f"statement {expected}")
-            (scratch / "witness.wtns").unlink()
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if final.exists():
-                shutil.rmtree(final)
-            scratch.rename(final)
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        proved += 1
-        on_event({"event": "batch", "index": index, "of": plan.n_batches, "resumed": False,
-                  "seconds": round(time.monotonic() - t, 2), "accounts": plan.batch_size})
+                                  f"statement {expected[index]}")
+            if not verify(proof, public):
+                raise ZksolvError(f"batch {index}: the proof from worker {result.worker} ({prover}) does not verify")
+            _store(work, index, result)
+            remaining.discard(index)
+            proved += 1
+            done += 1
+            elapsed = max(time.monotonic() - started, 1e-9)
+            on_event({"event": "batch", "index": index, "of": plan.n_batches, "resumed": False, "done": done,
+                      "seconds": round(result.seconds, 2), "cpu_seconds": round(result.cpu_seconds, 2),
+                      "accounts": plan.batch_size, "worker": result.worker,
+                      "worker_cpu_seconds": result.worker_cpu_seconds,
+                      "accounts_per_s": round(proved * plan.batch_size / elapsed, 2),
+                      "eta_s": round((len(todo) - proved) * elapsed / proved, 1)})
+    if remaining:
+        raise ZksolvError(f"internal error: batches {sorted(remaining)} were not proved")
     return proved
 
 
-def _already_proved(folder: Path, expected: list[str], keys: Keys) -> bool:
+def _store(work: Path, index: int, result: BatchResult) -> None:
+    """proof.json + public.json into a scratch folder, then one rename into place."""
+    final = work / batch_dir(index)
+    scratch = Path(tempfile.mkdtemp(prefix=".batch-", dir=work))
+    try:
+        (scratch / "proof.json").write_text(result.proof_json)
+        (scratch / "public.json").write_text(result.public_json)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            shutil.rmtree(final)
+        scratch.rename(final)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _already_proved(folder: Path, expected: list[str], verify) -> bool:
     try:
         public = json.loads((folder / "public.json").read_text())
+        proof = json.loads((folder / "proof.json").read_text())
     except (OSError, ValueError):
         return False
-    return public == expected and snarkjs.verify(keys.verification_key, folder / "public.json", folder / "proof.json")
+    return public == expected and verify(proof, public)
 
 
 def _assemble(tmp: Path, plan: BatchPlan, keys: Keys, work: Path) -> None:
