@@ -32,22 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-PARAMS = {
-    "epoch": "2026-11-24T00:00:00Z",
-    "quote": "USD",
-    "assets": [
-        {"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000, "liability_weight_bps": 10000},
-        {"symbol": "BTC", "decimals": 8, "price": "50000", "asset_weight_bps": 9000, "liability_weight_bps": 11000},
-        {"symbol": "ETH", "decimals": 8, "price": "2000", "asset_weight_bps": 9000, "liability_weight_bps": 11000},
-        {"symbol": "SOL", "decimals": 6, "price": "150", "asset_weight_bps": 8000, "liability_weight_bps": 12000},
-    ],
-    "markets": [
-        {"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500},
-        {"symbol": "ETH-PERP", "decimals": 3, "mark_price": "2000.5", "maintenance_margin_bps": 300},
-        {"symbol": "SOL-PERP", "decimals": 2, "mark_price": "150", "maintenance_margin_bps": 500},
-        {"symbol": "DOGE-PERP", "decimals": 0, "mark_price": "0.1", "maintenance_margin_bps": 1000},
-    ],
-}
+from zksolv.demo import DEMO_PARAMS as PARAMS  # the demo venue: 4 assets + 4 perps
+
 SEED = bytes(range(32))
 
 

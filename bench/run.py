@@ -18,6 +18,7 @@ STEPS = [
     ("Development powers of tau", ["bench_ptau.py", "12", "14", "16"]),
     ("Prover per batch size (snarkjs)", ["bench_prove.py", "--batch", "16", "64"]),
     ("Pure-Python bundle verification", ["bench_verify.py"]),
+    ("Whole-bundle verification per backend (16 and 256 batches)", ["bench_bundle_verify.py"]),
     ("Commitment at scale (2^16, 2^18, 2^20 accounts)", ["bench_commitment.py"]),
     ("Parallel proving and prover backends", ["bench_parallel.py"]),
 ]

@@ -28,13 +28,13 @@ import ast
 import hashlib
 import json
 import os
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from .bundle import batch_dir
+from .groth16 import MalformedError, canonical_integer
 from .io import read_json
 from .errors import ZksolvError
 from .params import epoch_seconds
@@ -114,18 +114,13 @@ def _hex256(value: int) -> str:
 # itself also reads hex, leading zeros, Jacobian z ≠ 1 and [x, y] arrays; accepting
 # other spellings than the published one would let the backends disagree about
 # what a bundle says.
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,99}")
-
-
 def _uint(value: Any) -> int:
     """A canonical decimal string (as snarkjs writes numbers) that fits a uint256.
     Values ≥ q or ≥ r are passed on: the precompiles and the verifier reject them."""
-    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-        raise ValueError(f"{str(value)[:40]!r} is not a canonical decimal string")
-    number = int(value)
-    if number >= _UINT256:
-        raise ValueError(f"{value[:20]}… does not fit in a uint256")
-    return number
+    try:
+        return canonical_integer(value, _UINT256, "calldata value")
+    except MalformedError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _affine(point: Any, one: Any) -> list:

@@ -120,7 +120,7 @@ class RandomBits(Protocol):
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,99}")
 
 
-def _integer(value: Any, bound: int, what: str) -> int:
+def canonical_integer(value: Any, bound: int, what: str) -> int:
     """A canonical decimal string (as snarkjs writes numbers) below `bound`."""
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
         raise MalformedError(f"{what}: expected a decimal string, got {str(value)[:40]!r}")
@@ -138,7 +138,7 @@ def _list_of(doc: Any, length: int, what: str) -> list:
 
 def parse_g1(doc: Any, what: str = "G1 point") -> G1Point:
     """[x, y, "1"] on y² = x³ + 3, or ["0", "1", "0"] for the point at infinity."""
-    x, y, z = (_integer(c, Q_MODULUS, what) for c in _list_of(doc, 3, what))
+    x, y, z = (canonical_integer(c, Q_MODULUS, what) for c in _list_of(doc, 3, what))
     if z == 0:
         if (x, y) != (0, 1):
             raise MalformedError(f"{what}: infinity must be written [0, 1, 0]")
@@ -152,7 +152,7 @@ def parse_g1(doc: Any, what: str = "G1 point") -> G1Point:
 
 
 def _fq2(doc: Any, what: str) -> tuple[int, int]:
-    c0, c1 = (_integer(c, Q_MODULUS, what) for c in _list_of(doc, 2, what))
+    c0, c1 = (canonical_integer(c, Q_MODULUS, what) for c in _list_of(doc, 2, what))
     return c0, c1
 
 
@@ -245,7 +245,7 @@ def parse_public(doc: Any) -> tuple[int, ...]:
     verifier reject it too)."""
     if not isinstance(doc, list):
         raise MalformedError("public signals: expected a JSON list")
-    return tuple(_integer(v, R_ORDER, f"public signal {i}") for i, v in enumerate(doc))
+    return tuple(canonical_integer(v, R_ORDER, f"public signal {i}") for i, v in enumerate(doc))
 
 
 def _as_key(vk: VerificationKey | dict) -> VerificationKey:

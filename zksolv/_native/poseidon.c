@@ -93,7 +93,8 @@ static inline int geq_p(const u64 a[4]) {
     return 1;
 }
 
-static inline void sub_p(u64 a[4]) {
+/* a -= p; returns the borrow out of the top limb. */
+static inline u64 sub_p(u64 a[4]) {
     u128 d;
     u64 borrow = 0;
     for (int i = 0; i < 4; i++) {
@@ -101,6 +102,7 @@ static inline void sub_p(u64 a[4]) {
         a[i] = (u64)d;
         borrow = (u64)(d >> 64) & 1;
     }
+    return borrow;
 }
 
 /* r = a + b mod p, a, b < p (p < 2^254, so no carry out of 256 bits). */
@@ -184,16 +186,7 @@ static inline void redc9(u64 r[4], u64 T[9]) {
     /* T >> 256 < T / 2^256 + p < (MAX_T / 4 + 1) p: subtract p until canonical. */
     u64 hi = T[8];
     r[0] = T[4]; r[1] = T[5]; r[2] = T[6]; r[3] = T[7];
-    while (hi || geq_p(r)) {
-        u128 d;
-        u64 borrow = 0;
-        for (int i = 0; i < 4; i++) {
-            d = (u128)r[i] - P[i] - borrow;
-            r[i] = (u64)d;
-            borrow = (u64)(d >> 64) & 1;
-        }
-        hi -= borrow;
-    }
+    while (hi || geq_p(r)) hi -= sub_p(r);
 }
 
 static inline void pow5(u64 x[4]) {
