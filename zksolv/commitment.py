@@ -9,6 +9,7 @@ capacity, and each real account gets an inclusion proof for its holder.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from array import array
 from collections.abc import Iterable, Sequence
@@ -199,18 +200,14 @@ def build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, ca
 
 
 def _hmac_sha256(seed: bytes):
-    """HMAC-SHA256 under `seed` with the key schedule done once (RFC 2104): same digests as
-    hmac.digest(seed, msg, "sha256") at half the cost per message."""
-    block = (hashlib.sha256(seed).digest() if len(seed) > 64 else seed).ljust(64, b"\x00")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block)).copy
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block)).copy
+    """HMAC-SHA256 under `seed` with the key schedule done once (stdlib `HMAC.copy`):
+    the same digests as secret.derive_field computes one at a time."""
+    keyed = hmac.new(seed, digestmod="sha256")
 
     def mac(message: bytes) -> bytes:
-        i = inner()
-        i.update(message)
-        o = outer()
-        o.update(i.digest())
-        return o.digest()
+        h = keyed.copy()
+        h.update(message)
+        return h.digest()
 
     return mac
 
