@@ -109,7 +109,7 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
     say(f"2/3 prove: {n_accounts} accounts")
     t = time.monotonic()
     result = prove(params_path, accounts_path, secret_path, keys.dir, out / "bundle", out / "inclusion",
-                   on_event=lambda e: say(f"    batch {e['index'] + 1}/{e['of']} proved")
+                   on_event=lambda e: say(f"    {e['done']}/{e['of']} batches proved (batch {e['index']})")
                    if e.get("event") == "batch" else None)
     timings["prove_s"] = round(time.monotonic() - t, 1)
     say("3/3 verify")
