@@ -217,6 +217,16 @@ static inline void store_be(unsigned char *s, const u64 a[4]) {
     }
 }
 
+/* x = 2x mod p, for x < p (used to derive the Montgomery constants). */
+static inline void double_mod(u64 x[4]) {
+    u64 top = x[3] >> 63;
+    x[3] = (x[3] << 1) | (x[2] >> 63);
+    x[2] = (x[2] << 1) | (x[1] >> 63);
+    x[1] = (x[1] << 1) | (x[0] >> 63);
+    x[0] <<= 1;
+    if (top || geq_p(x)) sub_p(x);
+}
+
 static void init_field(void) {
     /* PINV = -p^-1 mod 2^64 by Newton iteration (p odd). */
     u64 inv = 1;
@@ -224,14 +234,7 @@ static void init_field(void) {
     PINV = (u64)0 - inv;
     /* R2 = 2^512 mod p by doubling 1 512 times. */
     u64 x[4] = {1, 0, 0, 0};
-    for (int i = 0; i < 512; i++) {
-        u64 top = x[3] >> 63;
-        x[3] = (x[3] << 1) | (x[2] >> 63);
-        x[2] = (x[2] << 1) | (x[1] >> 63);
-        x[1] = (x[1] << 1) | (x[0] >> 63);
-        x[0] <<= 1;
-        if (top || geq_p(x)) sub_p(x);
-    }
+    for (int i = 0; i < 512; i++) double_mod(x);
     memcpy(R2, x, sizeof R2);
 }
 
@@ -323,12 +326,7 @@ static void init_field52(void) {
     u64 x[4] = {1, 0, 0, 0};
     for (int i = 0; i < 520; i++) {
         if (i == 260) split52(ONE52, x);
-        u64 top = x[3] >> 63;
-        x[3] = (x[3] << 1) | (x[2] >> 63);
-        x[2] = (x[2] << 1) | (x[1] >> 63);
-        x[1] = (x[1] << 1) | (x[0] >> 63);
-        x[0] <<= 1;
-        if (top || geq_p(x)) sub_p(x);
+        double_mod(x);
     }
     split52(R2_52, x);
 }
