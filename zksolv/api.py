@@ -32,15 +32,13 @@ def commit(params_path: Path | str, accounts_path: Path | str, secret_path: Path
     return commitment
 
 
-def write_inclusion_proofs(commitment: Commitment, folder: Path, root_override: int | None = None) -> int:
+def write_inclusion_proofs(commitment: Commitment, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     count = 0
     for index, slot in enumerate(commitment.slots):
         if slot.account_id is None:
             continue
         document = commitment.inclusion_proof(index)
-        if root_override is not None:
-            document["root"] = str(root_override)
         (folder / inclusion_filename(slot.account_id)).write_text(dumps_json(document), encoding="utf-8")
         count += 1
     return count

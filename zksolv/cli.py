@@ -75,18 +75,16 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
     params, report = api.check(params_path, accounts_path)
     below = [{"account_id": i.account_id, "health": str(health_to_quote(i.health, params)),
               "shortfall": str(i.shortfall(params))} for i in report.insolvent]
+    totals = totals_document(params, report.totals)
     if as_json:
         emit_json({"solvent": report.solvent, "accounts": report.accounts, "quote": params.quote,
-                   "below_maintenance": below, "totals": totals_document(params, report.totals)})
+                   "below_maintenance": below, "totals": totals})
     else:
         for item in below:
             click.echo(f"BELOW MAINTENANCE  {item['account_id']}: health {item['health']} {params.quote}, "
                        f"shortfall {item['shortfall']} {params.quote}")
         click.echo(f"accounts: {report.accounts}; below maintenance: {len(below)}")
-        for symbol, t in totals_document(params, report.totals)["assets"].items():
-            click.echo(f"  {symbol}: credits {t['credit']}, debits {t['debit']}")
-        for symbol, t in totals_document(params, report.totals)["markets"].items():
-            click.echo(f"  {symbol}: long {t['long']}, short {t['short']}, net {t['net']}")
+        print_totals(totals)
         click.echo("OK: every account is at or above maintenance" if report.solvent
                    else "FAIL: some accounts are below maintenance")
     sys.exit(0 if report.solvent else EXIT_FALSE)
