@@ -1,33 +1,56 @@
 pragma circom 2.1.0;
 
+include "circomlib/circuits/poseidon.circom";
 include "./hashchain.circom";
 
-// Accumulator(T): acc = HashChain(params_hash, totals[0..T-1], blinding)
-// (PROTOCOL.md §5).
+// Shape(K, M, B) = K + 2^16 M + 2^32 B: the circuit's shape as one field
+// element (PROTOCOL.md §5). A compile-time constant of each circuit.
+function Shape(K, M, B) {
+    return K + 65536 * M + 4294967296 * B;
+}
+
+// Accumulator(T, shape): a hiding commitment to the running totals, bound to
+// the params and to the circuit's shape (PROTOCOL.md §5):
+//
+//   totals_commitment = HashChain(shape, totals[0..T-1], blinding)
+//   acc               = Poseidon(params_hash, totals_commitment)
 //
 // params_hash is inside every accumulator, so the chain that starts at the
-// public acc_0 = acc(published params hash, 0…0, 0) can only continue through
-// batches proved with the published prices and weights: a batch proved with
-// other params would need acc_in to open to another params hash, i.e. a
-// Poseidon collision. That is what lets params_hash stay out of the public
-// signals (3 instead of 4: ≈ 6.6k gas less per on-chain verification).
+// public acc_0 = Poseidon(published params hash, Z), Z = HashChain(shape,
+// 0…0, 0), can only continue through batches proved with the published prices
+// and weights: a batch proved with other params would need acc_in to open to
+// another params hash, i.e. a Poseidon collision. That is what lets
+// params_hash stay out of the public signals.
 //
-// A hiding commitment to the running totals. The blinding (secret, per batch)
-// stops a verifier from confirming guessed totals by hashing them; collision
-// resistance of Poseidon binds the prover to one totals vector per
-// accumulator value, which is what chains the batches together.
-// Cost: HashChain(T + 2).
-template Accumulator(T) {
+// shape is a constant of the circuit, not an input: it stops presenting
+// proofs of one shape as another. A venue that proves with SolvencyBatch(K, M,
+// B) and publishes batch size 2B (so that a holder's path runs through an
+// account no batch proved) fails at acc_0, which the verifier derives from the
+// published shape: the proofs' chain starts from HashChain(Shape(K, M, B), …).
+//
+// The two-level form makes acc_0 a single Poseidon(2) of the registered params
+// hash and a per-shape constant Z, which the on-chain registry can compute.
+//
+// The blinding (secret, per batch) stops a verifier from confirming guessed
+// totals by hashing them; collision resistance of Poseidon binds the prover
+// to one totals vector per accumulator value, which is what chains the
+// batches together.
+// Cost: HashChain(T + 2) + Poseidon(2).
+template Accumulator(T, shape) {
     signal input params_hash;
     signal input totals[T];
     signal input blinding;
     signal output acc;
 
-    component h = HashChain(T + 2);
-    h.in[0] <== params_hash;
+    component commitment = HashChain(T + 2);
+    commitment.in[0] <== shape;
     for (var i = 0; i < T; i++) {
-        h.in[1 + i] <== totals[i];
+        commitment.in[1 + i] <== totals[i];
     }
-    h.in[T + 1] <== blinding;
+    commitment.in[T + 1] <== blinding;
+
+    component h = Poseidon(2);
+    h.inputs[0] <== params_hash;
+    h.inputs[1] <== commitment.out;
     acc <== h.out;
 }

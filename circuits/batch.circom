@@ -13,7 +13,7 @@ include "./accumulator.circom";
 // batch's coefficients (MaintenanceHealth), and leaf = AccountLeaf(key, u).
 // Outputs the account's positive and negative parts for the totals:
 //   pos[i] = max(x_i, 0),  neg[i] = pos[i] - x_i = max(-x_i, 0)   (linear, free).
-// Cost: 64 n + n + 2 n + (144 + ceil(log2 n)) + Poseidon(1 + ceil(n/3)).
+// Cost: 64 n + n + 2 n + (144 + ceil(log2 n)) + Poseidon(2 + ceil(n/3)).
 template SolventAccount(K, M) {
     var n = K + M;
 
@@ -62,9 +62,10 @@ template SolventAccount(K, M) {
 //   * every amount[a][i] < 2^64 and every account's health >= 0 under those
 //     parameters;
 //   * batch_root = SubtreeRoot over AccountLeaf(key[a], amount[a]);
-//   * acc_in  = acc(ph, totals_in, blinding_in);
-//   * acc_out = acc(ph, totals_in + batch totals, blinding_out), with the batch
-//     totals credit/debit per asset and long/short per market (§5 order).
+//   * acc_in  = acc(ph, Shape(K, M, B), totals_in, blinding_in);
+//   * acc_out = acc(ph, Shape(K, M, B), totals_in + batch totals, blinding_out),
+//     with the batch totals credit/debit per asset and long/short per market
+//     (§5 order). The shape constant binds K, M and B into every proof.
 //
 // Every public input is tied by an equality constraint; there is no public
 // signal the constraints ignore.
@@ -153,8 +154,8 @@ template SolvencyBatch(K, M, B) {
     tree.root === batch_root;
 
     // --- accumulator ------------------------------------------------------
-    component accIn = Accumulator(T);
-    component accOut = Accumulator(T);
+    component accIn = Accumulator(T, Shape(K, M, B));
+    component accOut = Accumulator(T, Shape(K, M, B));
     for (var j = 0; j < T; j++) {
         accIn.totals[j] <== totals_in[j];
     }

@@ -14,18 +14,53 @@ interface IGroth16Verifier {
     ) external view returns (bool);
 }
 
-/// @title zksolv solvency registry
-/// @notice The venue (owner) publishes one epoch's claim; anyone then submits
-/// the batch proofs of the bundle. The registry says an epoch is fully proven
-/// only when every batch 0..n-1 carries a valid proof for the published batch
-/// root and the accumulators link acc_0 -> batch 0 -> ... -> batch n-1 -> acc_n.
+/// circomlib's Poseidon with 2 inputs, as deployed from the bytecode circomlibjs
+/// 0.1.7 generates (`poseidonContract.createCode(2)`; zksolv/js/poseidon_contract.js).
+/// Inputs are reduced mod r by that code, so the registry passes only canonical ones.
+interface IPoseidon2 {
+    function poseidon(uint256[2] calldata inputs) external pure returns (uint256);
+}
+
+/// @title zksolv solvency registry (statement format 2)
+/// @notice One registry per circuit shape SolvencyBatch(K, M, B) and audited
+/// verification key. The venue (owner) publishes one epoch's claim; anyone then
+/// submits the batch proofs of the bundle.
 ///
-/// What stays off-chain (Poseidon is too expensive to recompute here): that
-/// acc_0 = acc(params_hash, 0…0, 0) for the published params, that the batch
-/// roots hash to `root`, and that the published totals open acc_n. Every
-/// off-chain verifier (`zksolv verify`) re-derives those from the bundle and
-/// compares them with the values stored here, so the registry fixes *which*
-/// values the venue committed to, on a timeline nobody can rewrite.
+/// WHAT isFullyProven(epoch) GUARANTEES ON-CHAIN, BY ITSELF (given the immutables
+/// below, which a reader checks once per registry):
+///   1. every batch 0..n-1 has a proof accepted by `verifier` (fixed at
+///      construction, no setter) for public signals [batchRoots[i], accIn_i, accOut_i],
+///      batchRoots[i] being exactly the root the owner registered for index i;
+///   2. the accumulators link acc_0 -> accIn_0, accOut_{i-1} = accIn_i, accOut_{n-1} = accN,
+///      where acc_0 = Poseidon2(paramsHash, Z) is computed HERE, by `poseidon2`, from
+///      the registered paramsHash and the shape constant Z = zeroTotalsCommitment.
+///      No caller supplies acc_0. By the circuit (and Poseidon collision resistance),
+///      acc_0 opens to (paramsHash, Shape(K, M, B), all-zero totals, blinding 0), so
+///      every batch was proved under paramsHash for this shape and accN commits to the
+///      sum of all batches' totals under that paramsHash;
+///   3. root, paramsHash, accN and the batch roots are the values the owner
+///      registered, once, in field range, and can never be changed.
+///
+/// WHAT STAYS OFF-CHAIN (`zksolv verify` re-derives it from the bundle and compares
+/// with the values stored here):
+///   * paramsHash <-> params.json (PROTOCOL §5 params hash of the published prices);
+///   * the batch roots hash to `root` (a Poseidon tree: too expensive here), and
+///     nBatches * batchSize is the published capacity;
+///   * the opening of accN by the published totals and final blinding.
+///
+/// WHAT A READER CHECKS ONCE PER REGISTRY (`zksolv.evm.audit_registry` does it):
+///   * keccak256 of `verifier`'s runtime code = that of the audited key's
+///     Verifier.sol compiled with the pinned solc settings (zksolv/js/compile_solidity.js:
+///     solc 0.8.37, optimizer 200 runs, evmVersion cancun). The snarkjs template has no
+///     SELFDESTRUCT, DELEGATECALL or storage, so that code is all it does;
+///   * zeroTotalsCommitment = Z = HashChain(Shape(K, M, B), 0, ..., 0) with 2(K+M) zero totals
+///     and a zero blinding, Shape = K + 2^16 M + 2^32 B (PROTOCOL §5;
+///     `zksolv.witness.zero_totals_commitment(K, M, B)`), and batchSize = B;
+///   * `poseidon2`'s code: enforced by the constructor, whose codehash must equal
+///     POSEIDON2_CODEHASH (the circomlibjs 0.1.7 bytecode; tests/test_evm.py checks it
+///     against circomlibjs and zksolv.poseidon);
+///   * this contract's own runtime code against this source (standard source
+///     verification: the immutables are the only parts that differ).
 ///
 /// Design: the batch roots are stored in full (one word per batch), not as a
 /// Merkle root. The top tree over batch roots is a Poseidon tree, which the
@@ -39,12 +74,17 @@ interface IGroth16Verifier {
 /// submission that records its second end. So submissions may arrive in any
 /// order, each costs O(1), and one broken link marks the epoch for good.
 contract SolvencyRegistry {
+    /// BN254 scalar field (the circuit's field; Groth16 public signals and Poseidon values are < R).
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+
+    /// keccak256 of the runtime code of circomlibjs 0.1.7 `poseidonContract.createCode(2)`.
+    bytes32 public constant POSEIDON2_CODEHASH = 0x354b26999e434f8256d168395315e1f51fc15bf49bf2e6bb58fc549bd597e7da;
+
     struct Epoch {
         uint256 root;        // Poseidon root of all accounts (checked off-chain against the batch roots)
         uint256 paramsHash;  // PROTOCOL §5 params hash (checked off-chain against params.json)
-        uint256 acc0;        // accumulator of the published params with zero totals (off-chain re-derived)
+        uint256 acc0;        // Poseidon2(paramsHash, Z), computed on-chain at publication
         uint256 accN;        // final accumulator, opened off-chain by the published totals
-        address verifier;    // Groth16 verifier for this epoch's circuit and key
         uint24 nBatches;
         uint24 rootsPublished;
         uint24 proven;
@@ -57,14 +97,24 @@ contract SolvencyRegistry {
     }
 
     address public immutable owner;
+    /// Groth16 verifier of the one audited key of this registry's circuit shape.
+    IGroth16Verifier public immutable verifier;
+    /// circomlib Poseidon with 2 inputs (code pinned by POSEIDON2_CODEHASH).
+    IPoseidon2 public immutable poseidon2;
+    /// B: accounts per batch of the shape (an epoch's capacity is nBatches * batchSize).
+    uint256 public immutable batchSize;
+    /// Z = HashChain(Shape(K, M, B), 2(K+M) zero totals, zero blinding): acc_0 = Poseidon2(paramsHash, Z).
+    uint256 public immutable zeroTotalsCommitment;
 
     mapping(uint64 => Epoch) private _epochs;
     mapping(uint64 => mapping(uint256 => uint256)) private _batchRoots;
     mapping(uint64 => mapping(uint256 => BatchRecord)) private _records;
     mapping(uint64 => mapping(uint256 => uint256)) private _provenBits; // bitmap: batch index -> proven
 
+    event RegistryCreated(address indexed owner, address verifier, address poseidon2, uint256 batchSize,
+                          uint256 zeroTotalsCommitment);
     event EpochPublished(uint64 indexed epoch, uint256 root, uint256 paramsHash, uint256 acc0, uint256 accN,
-                         uint256 nBatches, address verifier);
+                         uint256 nBatches);
     event BatchRootsPublished(uint64 indexed epoch, uint256 firstIndex, uint256 count);
     event BatchAccepted(uint64 indexed epoch, uint256 indexed index, uint256 batchRoot, uint256 accIn,
                         uint256 accOut, address submitter);
@@ -74,11 +124,14 @@ contract SolvencyRegistry {
     event EpochFullyProven(uint64 indexed epoch, uint256 root, uint256 accN);
 
     error NotOwner();
+    error VerifierHasNoCode(address verifier);
+    error WrongPoseidonCode(address poseidon2, bytes32 codehash);
+    error ZeroBatchSize();
+    error NotAFieldElement(uint256 value);
     error EpochAlreadyPublished(uint64 epoch);
     error EpochNotPublished(uint64 epoch);
     error NoBatches();
     error TooManyBatches(uint256 nBatches);
-    error VerifierHasNoCode(address verifier);
     error TooManyBatchRoots(uint256 published, uint256 nBatches);
     error IndexOutOfRange(uint256 index, uint256 nBatches);
     error BatchRootNotPublished(uint256 index);
@@ -86,20 +139,35 @@ contract SolvencyRegistry {
     error WrongBatchRoot(uint256 index, uint256 expected, uint256 given);
     error InvalidProof(uint64 epoch, uint256 index);
 
-    constructor() {
+    /// @param verifier_ the audited key's Groth16Verifier; fixed for the registry's life.
+    /// @param poseidon2_ a deployment of the circomlibjs Poseidon-2 bytecode.
+    /// @param batchSize_ B of the circuit shape.
+    /// @param zeroTotalsCommitment_ Z of the circuit shape (`zksolv.witness.zero_totals_commitment(K, M, B)`).
+    constructor(address verifier_, address poseidon2_, uint256 batchSize_, uint256 zeroTotalsCommitment_) {
+        // A verifier address without code would make every call fail; catch the typo here.
+        if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
+        // Stops a look-alike hash from deriving acc_0: only circomlibjs's Poseidon code is accepted.
+        if (poseidon2_.codehash != POSEIDON2_CODEHASH) revert WrongPoseidonCode(poseidon2_, poseidon2_.codehash);
+        if (batchSize_ == 0) revert ZeroBatchSize();
+        // Poseidon reduces its inputs mod R: a non-canonical Z would be an alias, never a new shape.
+        if (zeroTotalsCommitment_ >= R) revert NotAFieldElement(zeroTotalsCommitment_);
         owner = msg.sender;
+        verifier = IGroth16Verifier(verifier_);
+        poseidon2 = IPoseidon2(poseidon2_);
+        batchSize = batchSize_;
+        zeroTotalsCommitment = zeroTotalsCommitment_;
+        emit RegistryCreated(msg.sender, verifier_, poseidon2_, batchSize_, zeroTotalsCommitment_);
     }
 
     /// @notice Publish an epoch's claim (and the first batch roots; the rest via appendBatchRoots).
+    /// acc_0 is not an argument: the registry derives it as Poseidon2(paramsHash, Z).
     /// @param epoch Unix seconds of params.json's epoch; an epoch is published once and never changed.
     function publishEpoch(
         uint64 epoch,
         uint256 root,
         uint256 paramsHash,
-        uint256 acc0,
         uint256 accN,
         uint256 nBatches,
-        address verifier,
         uint256[] calldata batchRoots
     ) external {
         // Only the venue speaks for the venue: stops anyone else from publishing a claim in its name.
@@ -109,16 +177,22 @@ contract SolvencyRegistry {
         // An epoch with no batches would be "fully proven" by nothing.
         if (nBatches == 0) revert NoBatches();
         if (nBatches > type(uint24).max) revert TooManyBatches(nBatches);
-        // A verifier address without code would make every staticcall fail; catch the typo here.
-        if (verifier.code.length == 0) revert VerifierHasNoCode(verifier);
+        // Canonical values only: paramsHash + R would derive the same acc_0 as paramsHash (Poseidon
+        // reduces mod R) yet differ from params.json's hash as an integer; root and accN >= R could
+        // never be matched by a proof.
+        if (root >= R) revert NotAFieldElement(root);
+        if (paramsHash >= R) revert NotAFieldElement(paramsHash);
+        if (accN >= R) revert NotAFieldElement(accN);
+        // acc_0 from what is registered: stops a chain that starts anywhere but at
+        // (paramsHash, zero totals, zero blinding) -- e.g. one that starts with made-up totals.
+        uint256 acc0 = poseidon2.poseidon([paramsHash, zeroTotalsCommitment]);
         Epoch storage e = _epochs[epoch];
         e.root = root;
         e.paramsHash = paramsHash;
         e.acc0 = acc0;
         e.accN = accN;
-        e.verifier = verifier;
         e.nBatches = uint24(nBatches);
-        emit EpochPublished(epoch, root, paramsHash, acc0, accN, nBatches, verifier);
+        emit EpochPublished(epoch, root, paramsHash, acc0, accN, nBatches);
         _appendRoots(epoch, e, batchRoots);
     }
 
@@ -135,7 +209,10 @@ contract SolvencyRegistry {
         // Roots are append-only and at most n: a published root can never be replaced.
         if (first + batchRoots.length > e.nBatches) revert TooManyBatchRoots(first + batchRoots.length, e.nBatches);
         for (uint256 k = 0; k < batchRoots.length; ++k) {
-            _batchRoots[epoch][first + k] = batchRoots[k];
+            uint256 batchRoot = batchRoots[k];
+            // A root >= R could never be proven (the verifier rejects such signals): refuse it now.
+            if (batchRoot >= R) revert NotAFieldElement(batchRoot);
+            _batchRoots[epoch][first + k] = batchRoot;
         }
         e.rootsPublished = uint24(first + batchRoots.length);
         if (batchRoots.length != 0) emit BatchRootsPublished(epoch, first, batchRoots.length);
@@ -162,18 +239,16 @@ contract SolvencyRegistry {
         if (index >= e.rootsPublished) revert BatchRootNotPublished(index);
         // First valid proof wins: stops a later submission from replacing a recorded
         // accumulator (and so from repairing or breaking the chain after the fact).
-        if (_provenBits[epoch][index >> 8] & (1 << (index & 0xff)) != 0) revert BatchAlreadyProven(epoch, index);
+        if (_isProven(epoch, index)) revert BatchAlreadyProven(epoch, index);
         // Stops a valid proof of some other set of accounts (another epoch, another
         // venue, a made-up batch) from standing in for the published batch `index`.
         uint256 expected = _batchRoots[epoch][index];
         if (batchRoot != expected) revert WrongBatchRoot(index, expected, batchRoot);
-        // The proof: every account of this batch is above maintenance, its leaves hash
-        // to batchRoot, and acc_out = acc_in + this batch's totals under the same params.
-        // Stops any statement the circuit does not prove (the verifier also rejects
-        // public signals >= r, i.e. aliases of the same field element).
-        if (!IGroth16Verifier(e.verifier).verifyProof(a, b, c, [batchRoot, accIn, accOut])) {
-            revert InvalidProof(epoch, index);
-        }
+        // The proof, by the pinned verifier only: every account of this batch is above
+        // maintenance, its leaves hash to batchRoot, and acc_out = acc_in + this batch's
+        // totals under the same params. Stops any statement the circuit does not prove
+        // (the verifier also rejects public signals >= R, i.e. aliases of the same field element).
+        if (!verifier.verifyProof(a, b, c, [batchRoot, accIn, accOut])) revert InvalidProof(epoch, index);
 
         _provenBits[epoch][index >> 8] |= 1 << (index & 0xff);
         _records[epoch][index] = BatchRecord(accIn, accOut);
@@ -211,19 +286,20 @@ contract SolvencyRegistry {
         return _provenBits[epoch][index >> 8] & (1 << (index & 0xff)) != 0;
     }
 
-    /// @notice True iff every batch has a valid proof and the accumulator chain links acc_0 to acc_n.
+    /// @notice True iff every batch has a proof accepted by the pinned verifier for its
+    /// registered batch root and the accumulator chain links Poseidon2(paramsHash, Z) to accN
+    /// (see the contract header for what this does and does not establish by itself).
     function isFullyProven(uint64 epoch) external view returns (bool) {
         Epoch storage e = _epochs[epoch];
         return e.nBatches != 0 && e.proven == e.nBatches && !e.chainBroken;
     }
 
     function epochInfo(uint64 epoch) external view returns (
-        uint256 root, uint256 paramsHash, uint256 acc0, uint256 accN, address verifier,
-        uint256 nBatches, uint256 rootsPublished, uint256 proven, bool chainBroken
+        uint256 root, uint256 paramsHash, uint256 acc0, uint256 accN, uint256 nBatches, uint256 rootsPublished,
+        uint256 proven, bool chainBroken
     ) {
         Epoch storage e = _epochs[epoch];
-        return (e.root, e.paramsHash, e.acc0, e.accN, e.verifier, e.nBatches, e.rootsPublished, e.proven,
-                e.chainBroken);
+        return (e.root, e.paramsHash, e.acc0, e.accN, e.nBatches, e.rootsPublished, e.proven, e.chainBroken);
     }
 
     function publishedBatchRoot(uint64 epoch, uint256 index) external view returns (uint256) {

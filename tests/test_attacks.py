@@ -97,6 +97,7 @@ from .test_circuits import (
     health,
     keys_for,
     leaf,
+    shape,
 )
 
 pytestmark = pytest.mark.node
@@ -994,7 +995,7 @@ def _(sh):
     totals = batch_totals(batch.accounts)
     totals[1] = 0
     f = pin_all(Forge(sh, batch), batch)
-    return f.pin("acc_out", acc(P.hash(), totals, batch.blinding_out)).solve()
+    return f.pin("acc_out", acc(P.hash(), batch.shape, totals, batch.blinding_out)).solve()
 
 
 # ---- params binding (acc_in = acc_0 of the published params) --------------------------
@@ -1050,23 +1051,33 @@ def _(sh):
 
 
 @attack("hashchain_link_forged", "HashChain(18): link[0] <== first.out (hashchain.circom:34-35)",
-        r"^main\.accOut\.h\.(link\[0\]$|first\.)", shape="444")
+        r"^main\.accOut\.commitment\.(link\[0\]$|first\.)", shape="444")
 def _(sh):
-    # K = M = 4: the accumulator is Poseidon(16) then Poseidon(link, 2 more).
+    # K = M = 4: the totals commitment is Poseidon(16) then Poseidon(link, 2 more).
     # The link is forged so acc_out opens to totals with the first credit zeroed.
     batch = batch44()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
     totals[0] = 0
-    xs = [P44.hash(), *totals, batch.blinding_out]
-    f = Forge(sh, batch).force("main.accOut.h.link[0]", poseidon(xs[:16]))
+    xs = [batch.shape, *totals, batch.blinding_out]
+    f = Forge(sh, batch).force("main.accOut.commitment.link[0]", poseidon(xs[:16]))
     w = f.solve()
-    assert w[sh.w("main.acc_out")] == acc(P44.hash(), totals, batch.blinding_out)
+    assert w[sh.w("main.acc_out")] == acc(P44.hash(), batch.shape, totals, batch.blinding_out)
     return w
+
+
+@attack("acc_in_of_another_shape", PBIND, ACC_IN)
+def _(sh):
+    # Issue 9 §1: a proof of SolvencyBatch(K, M, B) presented as batch size 2B. The verifier's acc_0
+    # for the published (lied) shape is Poseidon(ph, HashChain(Shape(K, M, 2B), 0…0, 0)); the circuit
+    # hashes its own compile-time Shape(K, M, B), so the pinned acc_in cannot open.
+    batch = base_batch()
+    lied_shape = shape(P.K, P.M, 2 * len(batch.keys))
+    return Forge(sh, batch).pin("acc_in", acc(P.hash(), lied_shape, [0] * 8, 0)).solve()
 
 
 # ---- leaves and tree ------------------------------------------------------------
 
-LEAF = "AccountLeaf: Poseidon(key, e_0, ...) (leaf.circom:26-37)"
+LEAF = "AccountLeaf: Poseidon(LEAF_TAG, key, e_0, ...) (leaf.circom:39-51)"
 ROOT = "SolvencyBatch: tree.root === batch_root (batch.circom:153; merkle.circom)"
 
 
@@ -1081,6 +1092,17 @@ def _(sh):
     batch = base_batch()
     shown = [x + OFFSET for x in (0, 10**6, -5, 7)]
     return Forge(sh, batch).force(f"{A}[2].leaf", leaf(batch.keys[2], shown)).solve()
+
+
+@attack("leaf_without_domain_tag", LEAF, leaf_group(1))
+def _(sh):
+    # Issue 9 §1: a leaf hashed as an inner node would be, Poseidon(key, e_0, ...) without LEAF_TAG (the
+    # format-1 leaf, whose arity equals a node's when K + M <= 3). The tag is a circuit constant.
+    batch = base_batch()
+    u = [x + OFFSET for x in batch.accounts[1]]
+    untagged = poseidon([batch.keys[1], *[sum(u[j] << (64 * t) for t, j in enumerate(range(i, min(i + 3, len(u)))))
+                                          for i in range(0, len(u), 3)]])
+    return Forge(sh, batch).force(f"{A}[1].leaf", untagged).solve()
 
 
 @attack("accounts_swapped_keeping_root", ROOT, TREE_ROOT)
@@ -1324,9 +1346,9 @@ def test_snarkjs_agrees(shapes, generated, tmp_path):
 
 def test_inclusion_proof_cannot_pass_through_a_dummy_leaf():
     """With one asset and one market, the venue commits (and proves: the
-    circuit takes any key) a zero-balance dummy whose key is Alice's leaf, so
-    the dummy's leaf is Poseidon(leaf_A, e_0(0, 0)), a "node" above Alice's
-    leaf. Alice's proof, one level longer than the tree, then verifies,
+    circuit takes any key) a zero-balance dummy whose key is Alice's leaf. In
+    format 1 the dummy's leaf Poseidon(leaf_A, e_0(0, 0)) was a "node" above
+    Alice's leaf, and Alice's proof, one level longer than the tree, verified
     although her 10000 USDC were never in a proved batch (nor in the totals)."""
     from zksolv.commitment import Commitment, Slot, account_key, derive_padding_key, derive_salt, inclusion_document
     from zksolv.commitment import leaf_hash, merkle_levels
@@ -1353,3 +1375,9 @@ def test_inclusion_proof_cannot_pass_through_a_dummy_leaf():
     assert not result.valid and result.reason.startswith("wrong path"), result.reason
     # Alice's honest-looking proof is exactly one level too long for the published capacity.
     assert len(doc["siblings"]) == tree.capacity.bit_length()
+    # Second line (format 2): even with a capacity lie that makes the depth check pass (issue 9 §1: batch
+    # size and capacity both doubled), the path does not reach the root, because the dummy's leaf is
+    # Poseidon(LEAF_TAG, leaf_A, e_0) and no inner node Poseidon(leaf_A, sibling) can equal it.
+    lied = verify_inclusion(InclusionProofFile.model_validate(doc), tree.root, 2 * tree.capacity, params.epoch,
+                            params_hash(params))
+    assert not lied.valid and lied.reason == "wrong path: the Merkle path does not lead to the root", lied.reason

@@ -129,6 +129,37 @@ def _replay_other_epoch(folder: Path, ctx: dict) -> None:
     write(folder, "manifest.json", manifest)
 
 
+def _claim_batch_size(manifest: dict, batch_size: int) -> None:
+    """Every shape field of the manifest says `batch_size`, as a forger keeping them consistent would."""
+    circuit = manifest["circuit"]
+    manifest["batch_size"] = circuit["batch_size"] = batch_size
+    circuit["id"] = f"SolvencyBatch({circuit['n_assets']},{circuit['n_markets']},{batch_size})/" + \
+        circuit["id"].split("/", 1)[1]
+
+
+def _batch_size_and_capacity_doubled(folder: Path, ctx: dict) -> None:
+    """Issue 9 §1 (audit F1): proofs of SolvencyBatch(K, M, B) published as batch size 2B and capacity ×2,
+    so that a holder's path can run one level deeper, through an account no batch proved. Every
+    arithmetic check of the manifest still holds (capacity = n_batches × batch_size)."""
+    manifest = read(folder, "manifest.json")
+    _claim_batch_size(manifest, 2 * manifest["batch_size"])
+    manifest["capacity"] *= 2
+    write(folder, "manifest.json", manifest)
+
+
+def _batch_size_doubled_batches_halved(folder: Path, ctx: dict) -> None:
+    """The same capacity cut into half as many batches of twice the size: only the last batches are
+    dropped, so the remaining files, roots and sizes agree with each other."""
+    manifest = read(folder, "manifest.json")
+    n = manifest["n_batches"] // 2
+    for index in range(n, manifest["n_batches"]):
+        shutil.rmtree(folder / f"batches/{index:06d}")
+    _claim_batch_size(manifest, 2 * manifest["batch_size"])
+    manifest["n_batches"] = n
+    write(folder, "manifest.json", manifest)
+    write(folder, "batch_roots.json", read(folder, "batch_roots.json")[:n])
+
+
 def _extra_file(folder: Path, ctx: dict) -> None:
     (folder / "batches/000000/extra.json").write_text("{}")
 
@@ -193,6 +224,11 @@ MUTATIONS: list[Mutation] = [
     Mutation("quote changed", edit("params.json", set_in(("quote",), lambda v: "EUR")), "params"),
     Mutation("two prices swapped", edit("params.json", lambda d: d["markets"].reverse()), "params"),
     Mutation("replayed as another epoch", _replay_other_epoch, "accumulator chain"),
+    # --- self-consistent lies about the shape, rehashed (issue 9 §1) --------------------------------
+    Mutation("batch size and capacity doubled together", _batch_size_and_capacity_doubled, "accumulator chain"),
+    Mutation("batch size doubled, batches halved", _batch_size_doubled_batches_halved, "accumulator chain"),
+    Mutation("circuit batch size differs from the published one", edit("manifest.json",
+             set_in(("circuit", "batch_size"), lambda v: 2 * v)), "manifest"),
     # --- verification key and contract, rehashed -----------------------------------------
     Mutation("IC point changed", edit("verification_key.json", set_in(("IC", 1, 0), bump)), "verification key"),
     Mutation("key from another setup", _foreign_key, "proofs"),

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.node
 R = BN254_R
 OFFSET = 1 << 63
 PARAMS_TAG = int.from_bytes(b"zksolv.params.v1", "big")
+LEAF_TAG = int.from_bytes(b"zksolv.leaf.v2", "big")
 MAX = (1 << 63) - 1           # largest amount
 MIN = -(1 << 63)              # smallest amount
 P_MAX = (1 << 64) - 1         # largest scaled price
@@ -93,7 +94,7 @@ def health(amounts: tuple[int, ...], p: Params) -> int:
 
 def leaf(key: int, u: list[int]) -> int:
     e = [sum(u[j] << (64 * t) for t, j in enumerate(range(i, min(i + 3, len(u))))) % R for i in range(0, len(u), 3)]
-    return poseidon([key, *e])
+    return poseidon([LEAF_TAG, key, *e])
 
 
 def root(leaves: list[int]) -> int:
@@ -111,8 +112,12 @@ def batch_totals(accounts: list[tuple[int, ...]]) -> list[int]:
     return out
 
 
-def acc(params_hash: int, totals: list[int], blinding: int) -> int:
-    return hash_chain([params_hash, *totals, blinding])
+def shape(K: int, M: int, B: int) -> int:
+    return K + (M << 16) + (B << 32)
+
+
+def acc(params_hash: int, shape_value: int, totals: list[int], blinding: int) -> int:
+    return poseidon([params_hash, hash_chain([shape_value, *totals, blinding])])
 
 
 @dataclass
@@ -129,6 +134,10 @@ class Batch:
     u: list[list[int]] | None = None
     public: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def shape(self) -> int:
+        return shape(self.params.K, self.params.M, len(self.keys))
+
     def offsets(self) -> list[list[int]]:
         return self.u if self.u is not None else [[x + OFFSET for x in a] for a in self.accounts]
 
@@ -137,8 +146,8 @@ class Batch:
         totals_out = [a + b for a, b in zip(self.totals_in, batch_totals(self.accounts))]
         honest = {
             "batch_root": root(leaves),
-            "acc_in": acc(self.params.hash(), self.totals_in, self.blinding_in),
-            "acc_out": acc(self.params.hash(), totals_out, self.blinding_out),
+            "acc_in": acc(self.params.hash(), self.shape, self.totals_in, self.blinding_in),
+            "acc_out": acc(self.params.hash(), self.shape, totals_out, self.blinding_out),
         }
         honest.update(self.public)
         return [honest[k] for k in ("batch_root", "acc_in", "acc_out")]
@@ -352,13 +361,13 @@ def test_wrong_acc_out(circ22, tmp_path):
     batch = small_batch()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
     totals[0] += 1      # one more unit of credit than the accounts hold
-    batch.public["acc_out"] = acc(batch.params.hash(), totals, batch.blinding_out)
+    batch.public["acc_out"] = acc(batch.params.hash(), batch.shape, totals, batch.blinding_out)
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accOut.acc === acc_out")
 
 
 def test_wrong_acc_in(circ22, tmp_path):
     batch = large_batch()
-    batch.public["acc_in"] = acc(batch.params.hash(), [0] * 8, batch.blinding_in)   # pretend to start from zero
+    batch.public["acc_in"] = acc(batch.params.hash(), batch.shape, [0] * 8, batch.blinding_in)   # pretend to start from zero
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accIn.acc === acc_in")
 
 
@@ -466,7 +475,7 @@ def test_forged_public_signal(circ22, valid_wtns, tmp_path):
     batch = small_batch()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
     totals[1] = 0   # hide the debit
-    bad = forged(circ22, valid_wtns, {"main.acc_out": acc(batch.params.hash(), totals, batch.blinding_out)}, tmp_path)
+    bad = forged(circ22, valid_wtns, {"main.acc_out": acc(batch.params.hash(), batch.shape, totals, batch.blinding_out)}, tmp_path)
     with pytest.raises(CircuitError):
         check_witness(circ22.r1cs, bad)
 

@@ -155,7 +155,9 @@ def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
                         continue
                     whole, dot, frac = text.partition(".")
                     digits = whole[1:] if whole[:1] == "-" else whole
-                    if digits.isdecimal() and (not dot or frac.isdecimal()):
+                    # isascii(): isdecimal() alone accepts "৭" or "７", which int() reads as 7; anything
+                    # non-ASCII goes to to_units, which allows only [0-9] and reports the cell.
+                    if text.isascii() and digits.isdecimal() and (not dot or frac.isdecimal()):
                         frac = frac.rstrip("0")
                         if len(frac) <= places:
                             value = int(digits + frac.ljust(places, "0"))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from . import audit
 from .accounts import AccountsFile, read_accounts
+from .audit import AuditReport
 from .commitment import COMMITMENT_FORMAT, Commitment, build_commitment, inclusion_filename
 from .errors import InputError, Problem
+from .field import FIELD_MODULUS, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
 from .io import atomic_directory, dumps_json, read_json
 from .margin import SolvencyReport, check_solvency
 from .params import ParamsFile, RiskParams, load_params
 from .secret import load_secret
+from .verify import Report, select_backends, verify_bundle
 
 
 def check(params_path: Path | str, accounts_path: Path | str) -> tuple[RiskParams, SolvencyReport]:
@@ -59,7 +64,8 @@ def load_commitment_document(path: Path | str) -> dict:
     if not isinstance(data, dict) or data.get("format") != COMMITMENT_FORMAT:
         raise InputError([Problem(str(path), f"not a {COMMITMENT_FORMAT} file")])
     try:
-        data["root"], data["params_hash"] = int(data["root"]), int(data["params_hash"])
+        data["root"], data["params_hash"] = (parse_canonical_uint(data[k], FIELD_MODULUS, k)
+                                             for k in ("root", "params_hash"))
     except (KeyError, TypeError, ValueError):
         raise InputError([Problem(str(path), "root and params_hash must be decimal strings")]) from None
     return data
@@ -75,7 +81,8 @@ def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
         if not isinstance(manifest, dict):
             raise InputError([Problem(str(bundle_path), "manifest must be a JSON object")])
         try:
-            bundle_root, bundle_hash = int(manifest["root"]), int(manifest["params_hash"])
+            bundle_root, bundle_hash = (parse_canonical_uint(manifest[k], FIELD_MODULUS, k)
+                                        for k in ("root", "params_hash"))
             bundle_capacity = manifest["capacity"]
             if not isinstance(bundle_capacity, int):
                 raise TypeError
@@ -96,6 +103,23 @@ def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
         raise InputError([Problem(str(proof_path), "give what to check against: --bundle, --commitment, or "
                                                    "--root with --capacity (the published tree capacity)")])
     return verify_inclusion(proof, root, capacity, source=str(proof_path))
+
+
+def verify(bundle_path: Path | str, backend: str = "auto", require_ceremony: bool = False,
+           trusted_vkeys: Iterable[str] = (), trusted_keys: Iterable[Path | str] = ()) -> Report:
+    """Verify a bundle (zksolv.verify.verify_bundle) with the named proof backend(s).
+
+    `trusted_vkeys` / `trusted_keys` pin the verification key (see audit_setup); without
+    them the report's `trust` says what the claim then rests on."""
+    return verify_bundle(bundle_path, backends=select_backends(backend), require_ceremony=require_ceremony,
+                         trusted_vkeys=trusted_vkeys, trusted_keys=trusted_keys)
+
+
+def audit_setup(keys_dir: Path | str, ptau: Path | str,
+                progress: Callable[[str], None] = lambda _: None) -> AuditReport:
+    """Audit a keys folder against zksolv's own circuits and a ptau (zksolv.audit.audit_setup):
+    the result's `document()` is the trust file `verify --trusted-keys` reads."""
+    return audit.audit_setup(keys_dir, ptau, progress)
 
 
 def input_schemas() -> dict:

@@ -17,7 +17,13 @@ from .margin import Totals
 from .params import RiskParams
 from .units import from_units
 
-BUNDLE_FORMAT = "zksolv-bundle/1"
+BUNDLE_FORMAT = "zksolv-bundle/2"
+# Formats this zksolv knows but no longer accepts, with the reason shown to whoever verifies one.
+RETIRED_FORMATS = {
+    "zksolv-bundle/1": "format 1 (zksolv ≤ 0.1) did not bind the batch size and circuit shape into the proofs "
+                       "and did not domain-separate leaves from tree nodes (SECURITY.md, issue 9): its claims "
+                       "cannot be checked soundly; ask the venue for a bundle in format 2",
+}
 TOP_FILES = ("params.json", "verification_key.json", "Verifier.sol", "batch_roots.json")
 
 
@@ -68,6 +74,13 @@ class Manifest(_Strict):
     final_accumulator: FinalAccumulator
     totals: dict
     files: dict[str, Sha256]
+
+
+def format_refusal(found: object) -> str:
+    """Why a bundle whose manifest says format `found` is refused."""
+    if isinstance(found, str) and found in RETIRED_FORMATS:
+        return f"bundle {found} is no longer accepted: {RETIRED_FORMATS[found]}"
+    return f"unknown format {found!r} (this zksolv verifies {BUNDLE_FORMAT})"
 
 
 def batch_dir(index: int) -> str:

@@ -14,7 +14,7 @@ import click
 from . import api
 from .commitment import CapacityError
 from .errors import InputError, ZksolvError
-from .field import FIELD_MODULUS
+from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .io import OutputError
 from .margin import health_to_quote
 from .secret import generate_secret
@@ -130,20 +130,21 @@ def inclusion_verify(proof, root, capacity, commitment_path, bundle_path, as_jso
     """Verify an inclusion proof; prints the account's balances when valid."""
     root_value = None
     if root is not None:
-        if not root.isdigit() or int(root) >= FIELD_MODULUS:
-            click.echo(f"error: --root must be a decimal field element, got {root!r}", err=True)
+        try:
+            root_value = parse_canonical_uint(root, FIELD_MODULUS, "--root", "the field modulus r")
+        except EncodingError as exc:
+            click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INPUT)
-        root_value = int(root)
     result = api.verify_inclusion_file(proof, root_value, commitment_path, bundle_path, capacity)
+    # What is shown is what the leaf hashes: every slot of the params, rendered from the integers.
+    shown = result.shown_account()
     if as_json:
-        emit_json({"valid": result.valid, "reason": result.reason, "warnings": result.warnings,
-                   "account": result.account.model_dump() if result.valid and result.account else None})
-    elif result.valid:
-        account = result.account
-        click.echo(f"VALID: account {account.account_id!r} is in the commitment")
-        for symbol, value in account.balances.items():
+        emit_json({"valid": result.valid, "reason": result.reason, "warnings": result.warnings, "account": shown})
+    elif shown is not None:
+        click.echo(f"VALID: account {shown['account_id']!r} is in the commitment")
+        for symbol, value in shown["balances"].items():
             click.echo(f"  balance  {symbol}: {value}")
-        for symbol, value in account.positions.items():
+        for symbol, value in shown["positions"].items():
             click.echo(f"  position {symbol}: {value}")
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -300,14 +301,21 @@ def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, in
 @click.option("--backend", type=click.Choice(["auto", "snarkjs", "python", "evm", "all"]), default="auto",
               show_default=True, help="who checks the Groth16 proofs: auto = snarkjs if Node is installed, else "
               "pure Python; all = the three, which must agree")
-@click.option("--require-ceremony", is_flag=True, help="fail a bundle made with a development setup")
+@click.option("--trusted-vkey", "trusted_vkeys", multiple=True, metavar="SHA256",
+              help="pin the verification key: the bundle's key must have this SHA-256 (repeatable)")
+@click.option("--trusted-keys", "trusted_keys", multiple=True, type=existing_file, metavar="FILE",
+              help="pin the key by a trust file (`zksolv audit-setup --json` output, one document or a list): "
+                   "the key must be an audited one, for the bundle's shape (repeatable)")
+@click.option("--require-ceremony", is_flag=True,
+              help="fail unless the key is pinned by a trust file whose audit found a published ceremony ptau")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def verify_command(bundle, backend, require_ceremony, as_json) -> None:
-    """Verify a proof bundle (exit 0 valid, 1 invalid, 2 unreadable)."""
-    from .verify import select_backends, verify_bundle
+def verify_command(bundle, backend, trusted_vkeys, trusted_keys, require_ceremony, as_json) -> None:
+    """Verify a proof bundle (exit 0 valid, 1 invalid, 2 unreadable).
 
-    report = verify_bundle(bundle, backends=select_backends(backend), require_ceremony=require_ceremony)
+    The verification key comes with the bundle, chosen by the venue: pin it (--trusted-keys from
+    `zksolv audit-setup`, or --trusted-vkey) or the claim holds only if that key is the right one."""
+    report = api.verify(bundle, backend, require_ceremony, trusted_vkeys, trusted_keys)
     gas = None
     if backend in ("evm", "all") and report.valid:
         from .evm import evm_report
@@ -334,7 +342,54 @@ def verify_command(bundle, backend, require_ceremony, as_json) -> None:
         else:
             failed = ", ".join(c.name for c in report.checks if not c.ok)
             click.echo(f"INVALID: failed check(s): {failed}")
+        trust = report.trust or {}
+        if trust and not trust.get("pinned"):
+            # On stdout next to the verdict, not among the warnings: it qualifies the verdict itself.
+            click.echo(f"KEY NOT PINNED: {trust['statement']}.")
+            click.echo(f"  to audit it: {trust['how_to_audit']}")
+        elif trust.get("by"):
+            click.echo(f"key pinned ({'audit' if trust['by'] == 'audit' else '--trusted-vkey'}): "
+                       f"{trust['statement']}")
     sys.exit(0 if report.valid else EXIT_FALSE)
+
+
+@main.command("audit-setup")
+@click.argument("keys_dir", type=click.Path(path_type=Path))
+@click.option("--ptau", required=True, type=existing_file,
+              help="the powers of tau the keys were made from (the one setup.json names)")
+@click.option("--json", "as_json", is_flag=True, help="print the audit as one JSON document: the trust file "
+              "that `zksolv verify --trusted-keys` reads")
+@handle_errors
+def audit_setup_command(keys_dir, ptau, as_json) -> None:
+    """Audit a keys folder once per shape (exit 0 passed, 1 failed, 2 unreadable).
+
+    Recompiles the circuit for the keys' shape from this zksolv's circuits/ and checks that
+    circuit.r1cs is that circuit, that circuit.zkey follows from it and PTAU (snarkjs zkey
+    verify), that verification_key.json and Verifier.sol are exported from that zkey, and names
+    the ptau by its published hash. Then pin the printed key hash when verifying bundles."""
+    report = api.audit_setup(keys_dir, ptau, progress=(lambda _: None) if as_json else
+                             (lambda msg: click.echo(msg, err=True)))
+    if as_json:
+        emit_json(report.document())
+    else:
+        for check in report.checks:
+            click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        click.echo(f"shape: {report.shape}")
+        click.echo(f"r1cs SHA-256: {report.r1cs_sha256}")
+        click.echo(f"ptau: {report.ptau.label} (blake2b {report.ptau.blake2b[:32]}…, power {report.ptau.power})")
+        for c in report.phase2_contributions:
+            click.echo(f"phase-2 contribution #{c.index} {c.name or '(unnamed)'}: {c.hash}")
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if report.passed:
+            click.echo(f"PASSED ({report.ptau.label}): pin verification key SHA-256 "
+                       f"{report.verification_key_sha256} for {report.shape} "
+                       f"(zksolv verify --trusted-vkey HASH, or save --json output for --trusted-keys)")
+        else:
+            failed = ", ".join(c.name for c in report.checks if not c.ok)
+            click.echo(f"FAILED: failed check(s): {failed}; do not trust verification key SHA-256 "
+                       f"{report.verification_key_sha256}")
+    sys.exit(0 if report.passed else EXIT_FALSE)
 
 
 @main.command("demo")

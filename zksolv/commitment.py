@@ -23,11 +23,14 @@ from .poseidon import _native, poseidon, poseidon_batch
 from .secret import derive_field
 from .units import from_units
 
-INCLUSION_FORMAT = "zksolv-inclusion/1"
-COMMITMENT_FORMAT = "zksolv-commitment/1"
+INCLUSION_FORMAT = "zksolv-inclusion/2"
+COMMITMENT_FORMAT = "zksolv-commitment/2"
 ID_TAG = b"zksolv/account-id/v1"
 SALT_TAG = b"zksolv/salt/v1"
-PADDING_TAG = b"zksolv/padding/v1"
+PADDING_TAG = b"zksolv/padding/v2"
+# First input of every leaf hash (PROTOCOL.md §4): domain-separates leaves from inner nodes.
+LEAF_TAG = int.from_bytes(b"zksolv.leaf.v2", "big")
+_LEAF_TAG_WORD = LEAF_TAG.to_bytes(32, "big")
 BLINDING_TAG = b"zksolv/blinding/v1"
 
 
@@ -49,7 +52,11 @@ def derive_salt(seed: bytes, epoch_seconds: int, account_id: str) -> int:
 
 
 def derive_padding_key(seed: bytes, epoch_seconds: int, index: int) -> int:
-    return derive_field(seed, PADDING_TAG, be64(epoch_seconds), be64(index))
+    """Key of padding slot `index`: Poseidon(HMAC-derived value, 0), a Poseidon output spread over
+    [0, r) exactly like a real key Poseidon(id_field, salt), so sorting by key interleaves padding
+    and real slots and a holder's leaf index says nothing about the number of accounts. (A real
+    salt is a 248-bit HMAC output, never 0 in practice, so no padding key equals a real key.)"""
+    return poseidon([derive_field(seed, PADDING_TAG, be64(epoch_seconds), be64(index)), 0])
 
 
 def derive_blinding(seed: bytes, epoch_seconds: int, batch_number: int) -> int:
@@ -62,7 +69,7 @@ def account_key(account_id: str, salt: int) -> int:
 
 
 def leaf_hash(key: int, amounts: tuple[int, ...]) -> int:
-    return poseidon([key, *pack_amounts(amounts)])
+    return poseidon([LEAF_TAG, key, *pack_amounts(amounts)])
 
 
 def default_capacity(n_accounts: int, batch_size: int | None = None) -> int:
@@ -266,8 +273,9 @@ def _build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, c
     if batch_size and capacity % batch_size:
         raise CapacityError(f"capacity {capacity} is not a multiple of the batch size {batch_size}")
     padding_prefix = PADDING_TAG + b"\x00" + epoch
-    for j in range(capacity - n):
-        keys += b"\x00" + mac(padding_prefix + be64(j))[:31]
+    zero_word = bytes(32)
+    keys += poseidon_batch(2, b"".join(b"\x00" + mac(padding_prefix + be64(j))[:31] + zero_word
+                                       for j in range(capacity - n)))
     salts += bytes(32 * (capacity - n))
     if flat is not None:
         flat.extend(bytes(capacity - n) * width)  # zero amounts of the padding slots
@@ -329,17 +337,17 @@ def leaf_hashes(slots: Sequence[Slot]) -> FieldVector:
             flat = array("q", [a for row in amounts for a in row])
         except OverflowError:  # not signed 64-bit: pack_amounts below, checked as leaf_hash would
             flat = None
-    n_inputs = 1 + -(-width // 3)
+    n_inputs = 2 + -(-width // 3)
     if _native is not None and flat is not None:
         leaves = bytearray()
         for start in range(0, len(keys) // 32, _CHUNK):
-            rows = _native.leaf_inputs(keys[32 * start:32 * (start + _CHUNK)],
+            rows = _native.leaf_inputs(_LEAF_TAG_WORD, keys[32 * start:32 * (start + _CHUNK)],
                                        flat[width * start:width * (start + _CHUNK)], width)
             leaves += poseidon_batch(n_inputs, rows)
         return FieldVector(leaves)
     if flat is not None:
         amounts = [flat[i:i + width] for i in range(0, len(flat), width)]
-    rows = b"".join(keys[32 * i:32 * i + 32] + FieldVector.from_ints(pack_amounts(a)).data
+    rows = b"".join(_LEAF_TAG_WORD + keys[32 * i:32 * i + 32] + FieldVector.from_ints(pack_amounts(a)).data
                     for i, a in enumerate(amounts))
     return FieldVector(poseidon_batch(n_inputs, rows))
 

@@ -7,9 +7,13 @@ precompiles (ecAdd, ecMul, ecPairing) — so a proof accepted off-chain is known
 to be accepted on-chain too, and the gas figures are those of real
 transactions.
 
-It also deploys ``contracts/SolvencyRegistry.sol``, replays the venue's
-publication of the epoch from the manifest and submits every batch proof, so
-the registry's own checks (batch roots, accumulator chain) run on the bundle.
+It also deploys ``contracts/SolvencyRegistry.sol`` — pinned at construction to
+the bundle's verifier, to circomlibjs's Poseidon-2 contract (which derives acc_0
+on-chain) and to the circuit shape's constants — replays the venue's publication
+of the epoch from the manifest and submits every batch proof, so the registry's
+own checks (batch roots, accumulator chain from Poseidon2(params_hash, Z)) run on
+the bundle. ``audit_registry`` is the once-per-registry check a reader makes of a
+deployed registry's immutables and code hashes.
 
 web3 / eth-tester / py-evm are an optional extra (``pip install 'zksolv[evm]'``)
 and are imported only when a chain is created, so ``import zksolv`` never
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .bundle import batch_dir
-from .groth16 import MalformedError, canonical_integer
+from .groth16 import MalformedError, canonical_integer, load_proof_document, load_public_signals
 from .io import read_json
 from .errors import ZksolvError
 from .params import epoch_seconds
@@ -42,10 +46,14 @@ from .params import epoch_seconds
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPILE_SCRIPT = Path(__file__).resolve().parent / "js" / "compile_solidity.js"
 RENDER_SCRIPT = Path(__file__).resolve().parent / "js" / "render_verifier.js"
+POSEIDON2_SCRIPT = Path(__file__).resolve().parent / "js" / "poseidon_contract.js"
 
 VERIFIER_CONTRACT = "Groth16Verifier"
 REGISTRY_CONTRACT = "SolvencyRegistry"
 VERIFIER_INTERFACE = "IGroth16Verifier"
+POSEIDON2_INTERFACE = "IPoseidon2"
+#: Name of the circomlibjs Poseidon-2 contract in reports (it has no Solidity source).
+POSEIDON2_CONTRACT = "Poseidon2"
 #: keccak256("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[3])")[:4]
 #: (hard-coded so export_calldata needs no keccak library; a test checks it against the ABI).
 VERIFY_PROOF_SELECTOR = "0x11479fea"
@@ -186,7 +194,10 @@ def export_calldata(folder: Path | str) -> list[dict]:
 
 def _batch_calldata(folder: Path, index: int) -> ProofCalldata:
     base = folder / batch_dir(index)
-    return proof_calldata(read_json(base / "proof.json", "proof"), read_json(base / "public.json", "public signals"))
+    # The same strict parsing verify runs before any backend (groth16.load_*): calldata only from files in
+    # snarkjs's canonical encoding, the signals rendered from the parsed integers.
+    public = [str(v) for v in load_public_signals(base / "public.json")]
+    return proof_calldata(load_proof_document(base / "proof.json"), public)
 
 
 # ---------------------------------------------------------------------------
@@ -272,6 +283,45 @@ def render_verifier(vkey_path: Path | str) -> str:
     return proc.stdout
 
 
+def poseidon2_artefact(cache_root: Path | None = None) -> dict:
+    """``{abi, bytecode, circomlibjs}`` of circomlib's Poseidon with 2 inputs: the bytecode
+    circomlibjs's ``poseidonContract.createCode(2)`` generates (no Solidity source exists),
+    called through the registry's ``IPoseidon2`` ABI. Cached by circomlibjs version and script.
+
+    The registry accepts only this code (its constructor compares EXTCODEHASH with
+    ``POSEIDON2_CODEHASH``), so the npm circomlibjs package is a runtime dependency.
+    """
+    from .circuit import CircuitError, _node, default_build_root, node_modules
+
+    try:
+        version = json.loads((node_modules() / "circomlibjs" / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        raise EvmError(f"{node_modules() / 'circomlibjs'} not found: run `npm ci` (circomlibjs generates the "
+                       f"Poseidon contract)") from None
+    digest = hashlib.sha256(version.encode() + b"\0" + POSEIDON2_SCRIPT.read_bytes()).hexdigest()[:24]
+    cache = (cache_root or default_build_root() / "solidity") / f"poseidon2-{digest}.json"
+    if cache.exists():
+        generated = json.loads(cache.read_text())
+    else:
+        try:
+            node = _node()
+        except CircuitError as exc:
+            raise EvmError(str(exc)) from None
+        proc = subprocess.run([node, str(POSEIDON2_SCRIPT)], capture_output=True, text=True,
+                              env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
+        if proc.returncode != 0:
+            raise EvmError(f"circomlibjs could not generate the Poseidon contract: {proc.stderr.strip()[:300]}")
+        generated = json.loads(proc.stdout)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(generated))
+        os.replace(tmp, cache)
+    abi = [{"type": "function", "name": "poseidon", "stateMutability": "pure",
+            "inputs": [{"name": "inputs", "type": "uint256[2]", "internalType": "uint256[2]"}],
+            "outputs": [{"name": "", "type": "uint256", "internalType": "uint256"}]}]
+    return {"abi": abi, "bytecode": generated["bytecode"], "circomlibjs": generated["circomlibjs"]}
+
+
 # ---------------------------------------------------------------------------
 # The chain
 
@@ -301,13 +351,17 @@ class EvmChain:
     def fork(self) -> str:
         return type(self.tester.backend.chain.get_vm()).__name__
 
-    def deploy(self, contract: dict, sender: str | None = None):
-        """Deploy ``{abi, bytecode}``; return (contract, deploy gasUsed)."""
+    def deploy(self, contract: dict, *args, sender: str | None = None):
+        """Deploy ``{abi, bytecode}`` with constructor ``args``; return (contract, deploy gasUsed)."""
         factory = self.w3.eth.contract(abi=contract["abi"], bytecode=contract["bytecode"])
-        receipt = self.transact(factory.constructor(), gas=DEPLOY_GAS, sender=sender)
+        receipt = self.transact(factory.constructor(*args), gas=DEPLOY_GAS, sender=sender)
         if receipt.status != 1 or not receipt.contractAddress:
             raise EvmError("contract deployment failed")
         return self.w3.eth.contract(address=receipt.contractAddress, abi=contract["abi"]), receipt.gasUsed
+
+    def codehash(self, address: str) -> str:
+        """keccak256 of the runtime code at ``address`` (what EXTCODEHASH / ``cast codehash`` give), 0x-hex."""
+        return "0x" + bytes(self.w3.keccak(bytes(self.w3.eth.get_code(address)))).hex()
 
     def at(self, address: str, abi: list):
         return self.w3.eth.contract(address=address, abi=abi)
@@ -357,13 +411,34 @@ class EvmChain:
 
 
 @dataclass(frozen=True)
+class RegistryShape:
+    """The constants a SolvencyRegistry is deployed with for one circuit shape SolvencyBatch(K, M, B)
+    (besides its verifier): B, and Z = HashChain(Shape(K, M, B), 0…0, 0), so that the registry
+    derives acc_0 = Poseidon2(params_hash, Z) itself."""
+
+    n_assets: int
+    n_markets: int
+    batch_size: int
+    zero_totals_commitment: int
+
+
+def registry_shape(manifest: dict) -> RegistryShape:
+    """The registry constants of a bundle's circuit (the manifest's ``circuit`` block)."""
+    from .witness import zero_totals_commitment
+
+    circuit = manifest["circuit"]
+    k, m, b = int(circuit["n_assets"]), int(circuit["n_markets"]), int(circuit["batch_size"])
+    return RegistryShape(k, m, b, zero_totals_commitment(k, m, b))
+
+
+@dataclass(frozen=True)
 class Publication:
-    """What the venue publishes for an epoch (SolvencyRegistry.publishEpoch)."""
+    """What the venue publishes for an epoch (SolvencyRegistry.publishEpoch). There is no
+    acc_0: the registry derives it from ``params_hash`` and its shape constant Z."""
 
     epoch: int  # Unix seconds of params.json's epoch
     root: int
     params_hash: int
-    acc_0: int
     acc_n: int
     batch_roots: tuple[int, ...]
 
@@ -373,12 +448,11 @@ class Publication:
 
 
 def publication(folder: Path, manifest: dict) -> Publication:
-    """The publication of a bundle: acc_0 is batch 0's public acc_in (an off-chain
-    verifier re-derives it from params.json), acc_n the manifest's final accumulator."""
+    """The publication of a bundle: acc_n is the manifest's final accumulator (an off-chain
+    verifier opens it with the published totals)."""
     roots = tuple(int(r) for r in read_json(folder / "batch_roots.json", "batch roots"))
-    first = read_json(folder / batch_dir(0) / "public.json", "public signals")
     return Publication(epoch=epoch_seconds(manifest["epoch"]), root=int(manifest["root"]),
-                       params_hash=int(manifest["params_hash"]), acc_0=int(first[1]),
+                       params_hash=int(manifest["params_hash"]),
                        acc_n=int(manifest["final_accumulator"]["acc"]), batch_roots=roots)
 
 
@@ -387,10 +461,24 @@ def compile_bundle(folder: Path) -> dict:
     return compile_contracts([registry_source(), Path(folder) / "Verifier.sol"])
 
 
-def publish(chain: EvmChain, registry, pub: Publication, verifier_address: str, gas: int = DEPLOY_GAS):
+def deploy_poseidon2(chain: EvmChain):
+    """Deploy circomlibjs's Poseidon-2 contract; return (contract, deploy gasUsed)."""
+    return chain.deploy(poseidon2_artefact())
+
+
+def deploy_registry(chain: EvmChain, compiled: dict, verifier_address: str, poseidon2_address: str,
+                    shape: RegistryShape, sender: str | None = None):
+    """Deploy a SolvencyRegistry pinned to ``verifier_address``, ``poseidon2_address`` and the
+    shape's (B, Z); return (contract, deploy gasUsed). Raises EvmError if the constructor
+    reverts (no verifier code, a Poseidon contract that is not circomlibjs's, Z ≥ r)."""
+    return chain.deploy(artefact(compiled, REGISTRY_CONTRACT), verifier_address, poseidon2_address,
+                        shape.batch_size, shape.zero_totals_commitment, sender=sender)
+
+
+def publish(chain: EvmChain, registry, pub: Publication, gas: int = DEPLOY_GAS):
     """The venue's publishEpoch transaction (all batch roots at once); returns the receipt."""
-    fn = registry.functions.publishEpoch(pub.epoch, pub.root, pub.params_hash, pub.acc_0, pub.acc_n,
-                                         pub.n_batches, verifier_address, list(pub.batch_roots))
+    fn = registry.functions.publishEpoch(pub.epoch, pub.root, pub.params_hash, pub.acc_n, pub.n_batches,
+                                         list(pub.batch_roots))
     return chain.transact(fn, gas=gas)
 
 
@@ -398,6 +486,53 @@ def submit_fn(registry, epoch: int, index: int, cd: ProofCalldata):
     """The registry's submitBatch call for one batch (public signals = batch_root, acc_in, acc_out)."""
     a, b, c, public = cd.args()
     return registry.functions.submitBatch(epoch, index, public[0], public[1], public[2], a, b, c)
+
+
+def runtime_codehash(chain: EvmChain, contract: dict) -> str:
+    """keccak256 of the runtime code ``{abi, bytecode}`` deploys (without constructor arguments):
+    for a snarkjs verifier, what a chain's EXTCODEHASH must show for the audited key."""
+    deployed, _ = chain.deploy(contract)
+    return chain.codehash(deployed.address)
+
+
+def audit_registry(chain: EvmChain, registry, expected_verifier_codehash: str, shape: RegistryShape,
+                   expected_owner: str | None = None) -> dict:
+    """The once-per-registry checks that make ``isFullyProven`` mean what the contract says:
+    its immutables (verifier, Poseidon-2, batch size, Z, owner) and the code behind them.
+
+    ``expected_verifier_codehash``: keccak256 of the audited key's verifier runtime code
+    (``runtime_codehash`` of Verifier.sol compiled with the pinned solc settings). Returns
+    ``{"ok", "checks": [{name, ok, expected, actual}], "registry": {...immutables}}``. The
+    registry's own code is not compared here (its runtime code embeds the immutables; a
+    chain explorer's source verification covers it).
+    """
+    fns = registry.functions
+    verifier = chain.call(fns.verifier())
+    poseidon = chain.call(fns.poseidon2())
+    pinned = "0x" + bytes(chain.call(fns.POSEIDON2_CODEHASH())).hex()
+    expected_poseidon = runtime_codehash(chain, poseidon2_artefact())
+    immutables = {
+        "owner": chain.call(fns.owner()),
+        "verifier": verifier,
+        "poseidon2": poseidon,
+        "batch_size": chain.call(fns.batchSize()),
+        "zero_totals_commitment": chain.call(fns.zeroTotalsCommitment()),
+        "verifier_codehash": chain.codehash(verifier),
+        "poseidon2_codehash": chain.codehash(poseidon),
+    }
+    checks = [
+        ("verifier code is the audited key's", expected_verifier_codehash, immutables["verifier_codehash"]),
+        ("Poseidon-2 code is circomlibjs's", expected_poseidon, immutables["poseidon2_codehash"]),
+        ("registry pins circomlibjs's Poseidon-2 code", expected_poseidon, pinned),
+        ("batch size is the shape's B", shape.batch_size, immutables["batch_size"]),
+        ("Z is the shape's zero-totals commitment", shape.zero_totals_commitment,
+         immutables["zero_totals_commitment"]),
+    ]
+    if expected_owner is not None:
+        checks.append(("owner is the venue", expected_owner, immutables["owner"]))
+    rows = [{"name": name, "ok": expected == actual, "expected": expected, "actual": actual}
+            for name, expected, actual in checks]
+    return {"ok": all(r["ok"] for r in rows), "checks": rows, "registry": immutables}
 
 
 def evm_backend(folder: Path, manifest: dict) -> list[bool]:
@@ -449,19 +584,25 @@ def evm_report(folder: Path | str) -> dict:
     """Deploy, publish and submit the whole bundle; report gas (receipt gasUsed of real
     transactions) and the registry's verdict.
 
-    ``deploy_gas`` per contract, ``publish_gas``, per batch ``verify_proof_gas`` (a
-    direct verifyProof transaction — the cost of verifying one batch on-chain) and
-    ``submit_gas`` / ``accepted`` (the registry's submitBatch: verifier call plus
-    the root and chain checks and storage), and ``fully_proven``.
+    ``deploy_gas`` per contract (verifier, circomlibjs Poseidon-2, registry), ``publish_gas``
+    (publishEpoch, including the on-chain acc_0 = Poseidon2(params_hash, Z)), per batch
+    ``verify_proof_gas`` (a direct verifyProof transaction — the cost of verifying one batch
+    on-chain) and ``submit_gas`` / ``accepted`` (the registry's submitBatch: verifier call
+    plus the root and chain checks and storage), ``fully_proven``, and under ``registry``
+    what a reader compares once per registry on a real chain: the code hashes of the
+    verifier and Poseidon contracts, B, Z, the derived acc_0, and ``audit_ok``.
     """
     folder = Path(folder)
     manifest = read_json(folder / "manifest.json", "manifest")
     compiled = compile_bundle(folder)
+    shape = registry_shape(manifest)
     chain = EvmChain()
-    verifier, verifier_gas = chain.deploy(artefact(compiled, VERIFIER_CONTRACT))
-    registry, registry_gas = chain.deploy(artefact(compiled, REGISTRY_CONTRACT))
+    verifier_artefact = artefact(compiled, VERIFIER_CONTRACT)
+    verifier, verifier_gas = chain.deploy(verifier_artefact)
+    poseidon, poseidon_gas = deploy_poseidon2(chain)
+    registry, registry_gas = deploy_registry(chain, compiled, verifier.address, poseidon.address, shape)
     pub = publication(folder, manifest)
-    published = publish(chain, registry, pub, verifier.address)
+    published = publish(chain, registry, pub)
     if published.status != 1:
         raise EvmError("publishEpoch reverted")
     batches = []
@@ -471,13 +612,27 @@ def evm_report(folder: Path | str) -> dict:
         submitted = chain.transact(submit_fn(registry, pub.epoch, index, cd))
         batches.append({"index": index, "verify_proof_gas": direct.gasUsed, "submit_gas": submitted.gasUsed,
                         "accepted": submitted.status == 1})
+    # What a reader does on a real chain: compare with a fresh deployment of the audited Verifier.sol.
+    audit = audit_registry(chain, registry, runtime_codehash(chain, verifier_artefact), shape,
+                           expected_owner=chain.owner)
+    info = chain.call(registry.functions.epochInfo(pub.epoch))
     return {
         "solc": compiled["solc"],
         "fork": chain.fork,
         "epoch": pub.epoch,
         "n_batches": pub.n_batches,
-        "deploy_gas": {VERIFIER_CONTRACT: verifier_gas, REGISTRY_CONTRACT: registry_gas},
+        "deploy_gas": {VERIFIER_CONTRACT: verifier_gas, POSEIDON2_CONTRACT: poseidon_gas,
+                       REGISTRY_CONTRACT: registry_gas},
         "publish_gas": published.gasUsed,
         "batches": batches,
         "fully_proven": bool(chain.call(registry.functions.isFullyProven(pub.epoch))),
+        "registry": {
+            "batch_size": shape.batch_size,
+            "zero_totals_commitment": str(shape.zero_totals_commitment),
+            "acc_0": str(info[2]),
+            "verifier_codehash": audit["registry"]["verifier_codehash"],
+            "poseidon2_codehash": audit["registry"]["poseidon2_codehash"],
+            "circomlibjs": poseidon2_artefact()["circomlibjs"],
+            "audit_ok": audit["ok"],
+        },
     }

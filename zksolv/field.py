@@ -7,7 +7,9 @@ on input instead of discovering a violation at proving time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
@@ -20,6 +22,30 @@ WEIGHT_BITS = 16
 BPS = 10_000
 TOTAL_BITS = 96
 PACK_PER_ELEMENT = 3  # 3 × 64-bit offsets per field element (192 < 253 bits)
+
+# ASCII digits only, no sign, no leading zero: the one spelling of each integer. Python's int()
+# also reads "０１", "৭", " 1_0\n" and so on, so a number a human reads one way could count as another.
+_CANONICAL_UINT = re.compile(r"0|[1-9][0-9]*", re.ASCII)
+
+
+class EncodingError(ValueError):
+    """A number that is not written in its one canonical decimal spelling, or out of range."""
+
+
+def parse_canonical_uint(text: Any, bound: int, what: str = "value", bound_name: str = "") -> int:
+    """`text` as an integer in [0, bound), accepting only the canonical spelling `0|[1-9][0-9]*` (ASCII).
+
+    Every integer zksolv reads from a file goes through here, so that each value has exactly
+    one spelling: the string a reader sees is then the one that was hashed or verified."""
+    if not isinstance(text, str) or not _CANONICAL_UINT.fullmatch(text):
+        shown = (repr(text[:40]) + ("…" if len(text) > 40 else "")) if isinstance(text, str) else type(text).__name__
+        raise EncodingError(f"{what}: expected a decimal string (ASCII digits, no sign, no leading zeros), "
+                            f"got {shown}")
+    # Length first: int() of a huge digit string is slow (and refused above 4300 digits).
+    if len(text) > len(str(bound)) or int(text) >= bound:
+        raise EncodingError(f"{what}: {text[:20]}{'…' if len(text) > 20 else ''} is not below "
+                            f"{bound_name or bound}")
+    return int(text)
 
 
 def to_field_bytes(x: int) -> bytes:

@@ -30,7 +30,6 @@ snarkjs JSON, for reference: numbers are decimal strings; G1 = [x, y, "1"]
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -60,6 +59,10 @@ from py_ecc.optimized_bn128 import (
     normalize,
 )
 from py_ecc.optimized_bn128.optimized_pairing import pseudo_binary_encoding
+
+from .errors import InputError, Problem
+from .field import EncodingError, parse_canonical_uint
+from .io import parse_json, read_json
 
 Q_MODULUS = field_modulus   # base field F_q
 R_ORDER = curve_order       # scalar field F_r = order of G1, G2, G_T
@@ -117,17 +120,13 @@ class RandomBits(Protocol):
 # than the ones snarkjs writes, and a verifier that accepts several encodings of
 # one proof invites confusion about what was published.
 
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,99}")
-
-
 def canonical_integer(value: Any, bound: int, what: str) -> int:
-    """A canonical decimal string (as snarkjs writes numbers) below `bound`."""
-    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
-        raise MalformedError(f"{what}: expected a decimal string, got {str(value)[:40]!r}")
-    number = int(value)
-    if number >= bound:
-        raise MalformedError(f"{what}: {value[:20]}… is not below the modulus")
-    return number
+    """A canonical decimal string (as snarkjs writes numbers) below `bound`: zksolv's one
+    strict number parser (field.parse_canonical_uint), raising MalformedError."""
+    try:
+        return parse_canonical_uint(value, bound, what, "the modulus")
+    except EncodingError as exc:
+        raise MalformedError(str(exc)) from None
 
 
 def _list_of(doc: Any, length: int, what: str) -> list:
@@ -163,9 +162,9 @@ def in_g2_subgroup(point: G2Point) -> bool:
     return is_inf(multiply(point, R_ORDER))
 
 
-def parse_g2(doc: Any, what: str = "G2 point") -> G2Point:
-    """[[x.c0, x.c1], [y.c0, y.c1], ["1", "0"]] on the twist and in the order-r subgroup;
-    [[0, 0], [1, 0], [0, 0]] for infinity."""
+def parse_g2(doc: Any, what: str = "G2 point", subgroup: bool = True) -> G2Point:
+    """[[x.c0, x.c1], [y.c0, y.c1], ["1", "0"]] on the twist and (unless `subgroup` is False)
+    in the order-r subgroup; [[0, 0], [1, 0], [0, 0]] for infinity."""
     x, y, z = (_fq2(c, what) for c in _list_of(doc, 3, what))
     if z == (0, 0):
         if (x, y) != ((0, 0), (1, 0)):
@@ -176,7 +175,7 @@ def parse_g2(doc: Any, what: str = "G2 point") -> G2Point:
     point = (FQ2(list(x)), FQ2(list(y)), FQ2.one())
     if not is_on_curve(point, b2):
         raise MalformedError(f"{what}: not on the twist y² = x³ + 3/(9 + u)")
-    if not in_g2_subgroup(point):
+    if subgroup and not in_g2_subgroup(point):
         raise MalformedError(f"{what}: not in the prime-order subgroup")
     return point
 
@@ -224,17 +223,21 @@ def parse_verification_key(doc: Any) -> VerificationKey:
     return VerificationKey(alpha, beta, gamma, delta, ic, miller_loop([(alpha, beta)]))
 
 
-def parse_proof(doc: Any) -> Proof:
-    """snarkjs's proof.json → Proof (raises MalformedError). `protocol`/`curve`,
-    when present, must name Groth16 on BN254."""
+def _proof_points(doc: Any, subgroup: bool) -> tuple[G1Point, G2Point, G1Point]:
     if not isinstance(doc, dict):
         raise MalformedError("proof: expected a JSON object")
     if "protocol" in doc and doc["protocol"] != "groth16":
         raise MalformedError("proof: not a Groth16 proof")
     if "curve" in doc and not _curve_name_ok(doc["curve"]):
         raise MalformedError("proof: not on BN254")
-    return Proof(parse_g1(doc.get("pi_a"), "pi_a"), parse_g2(doc.get("pi_b"), "pi_b"),
-                 parse_g1(doc.get("pi_c"), "pi_c"))
+    return (parse_g1(doc.get("pi_a"), "pi_a"), parse_g2(doc.get("pi_b"), "pi_b", subgroup),
+            parse_g1(doc.get("pi_c"), "pi_c"))
+
+
+def parse_proof(doc: Any) -> Proof:
+    """snarkjs's proof.json → Proof (raises MalformedError). `protocol`/`curve`,
+    when present, must name Groth16 on BN254."""
+    return Proof(*_proof_points(doc, subgroup=True))
 
 
 def parse_public(doc: Any) -> tuple[int, ...]:
@@ -246,6 +249,37 @@ def parse_public(doc: Any) -> tuple[int, ...]:
     if not isinstance(doc, list):
         raise MalformedError("public signals: expected a JSON list")
     return tuple(canonical_integer(v, R_ORDER, f"public signal {i}") for i, v in enumerate(doc))
+
+
+# ---------------------------------------------------------------------------
+# Bundle files. verify.py runs these on every batch before any backend sees the files:
+# snarkjs alone would also take other spellings of a proof (see "Parsing" above), and the
+# verdict must not depend on which backend, or whether Node, is there.
+
+def load_proof_document(path: Path | str) -> dict:
+    """A batch's proof.json, checked to be exactly in the encoding snarkjs writes: strict JSON
+    (io.parse_json, no BOM), canonical decimal coordinates below q, affine z = 1 or the one
+    infinity form, points on their curves. Returns the document; raises InputError naming
+    the file and the field.
+
+    The G2 subgroup check of B (≈ 40 ms a proof) is left to the backends: it is not a question
+    of encoding, and all three make it (tests/malformed_proofs.py)."""
+    doc = read_json(path, "proof", allow_bom=False)
+    try:
+        _proof_points(doc, subgroup=False)
+    except MalformedError as exc:
+        raise InputError([Problem(str(path), str(exc))]) from None
+    return doc
+
+
+def load_public_signals(path: Path | str) -> tuple[int, ...]:
+    """A batch's public.json as ints, each a canonical decimal string below r (parse_public);
+    raises InputError naming the file and the signal."""
+    doc = read_json(path, "public signals", allow_bom=False)
+    try:
+        return parse_public(doc)
+    except MalformedError as exc:
+        raise InputError([Problem(str(path), str(exc))]) from None
 
 
 def _as_key(vk: VerificationKey | dict) -> VerificationKey:
@@ -555,7 +589,7 @@ def verify_many(vk: VerificationKey | dict, items: Sequence[tuple[Any, Any]], wo
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_bytes())
+        return parse_json(path.read_bytes())
     except (OSError, ValueError):
         return None
 

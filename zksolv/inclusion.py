@@ -13,18 +13,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .accounts import AccountRecord
 from .commitment import INCLUSION_FORMAT, account_key, leaf_hash
 from .errors import InputError, Problem
-from .field import AMOUNT_MAX, AMOUNT_MIN, FIELD_MODULUS
+from .field import AMOUNT_MAX, AMOUNT_MIN, FIELD_MODULUS, parse_canonical_uint
 from .io import read_json
 from .params import RiskParams, params_hash, parse_params
 from .poseidon import poseidon
-from .units import UnitError, to_units
+from .units import UnitError, from_units, to_units
 
-FieldText = Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]
+
+def _field_text(value: str) -> str:
+    # One spelling per field element (no leading zeros, ASCII digits, below r): the root the
+    # holder compares with the published one is then the number that was checked.
+    parse_canonical_uint(value, FIELD_MODULUS, "field element", "the field modulus r")
+    return value
+
+
+FieldText = Annotated[str, AfterValidator(_field_text)]
 
 
 class InclusionProofFile(BaseModel):
@@ -47,6 +55,20 @@ class InclusionResult:
     account: AccountRecord | None = None
     params: RiskParams | None = None
     warnings: list[str] = field(default_factory=list)
+    amounts: tuple[int, ...] | None = None  # every slot of the leaf, as hashed (set when valid)
+
+    def shown_account(self) -> dict | None:
+        """The account as the leaf encodes it: every asset and market of the params, zeros
+        included, rendered from the hashed integers (never the proof file's own strings, which
+        could spell a value otherwise or leave a slot out)."""
+        if not self.valid or self.account is None or self.params is None or self.amounts is None:
+            return None
+        n_assets = len(self.params.assets)
+        return {"account_id": self.account.account_id,
+                "balances": {a.symbol: from_units(v, a.decimals)
+                             for a, v in zip(self.params.assets, self.amounts[:n_assets])},
+                "positions": {m.symbol: from_units(v, m.decimals)
+                              for m, v in zip(self.params.markets, self.amounts[n_assets:])}}
 
 
 def load_inclusion_proof(path: Path | str) -> InclusionProofFile:
@@ -55,11 +77,14 @@ def load_inclusion_proof(path: Path | str) -> InclusionProofFile:
     try:
         proof = InclusionProofFile.model_validate(data)
     except ValidationError as exc:
-        raise InputError([Problem(str(path), e.get("msg", "invalid"),
+        raise InputError([Problem(str(path), e.get("msg", "invalid").removeprefix("Value error, "),
                                   column=".".join(str(x) for x in e.get("loc", ())) or None)
                           for e in exc.errors()]) from None
     if proof.format != INCLUSION_FORMAT:
-        raise InputError([Problem(str(path), f"unknown format {proof.format!r}", column="format")])
+        why = (" (format 1 leaves were not domain-separated from tree nodes; ask the venue for this epoch's "
+               "format-2 proof)" if proof.format == "zksolv-inclusion/1" else "")
+        raise InputError([Problem(str(path), f"unknown format {proof.format!r}: this zksolv checks "
+                                             f"{INCLUSION_FORMAT}{why}", column="format")])
     return proof
 
 
@@ -67,14 +92,14 @@ def verify_inclusion(proof: InclusionProofFile, root: int, capacity: int, epoch:
                      expected_params_hash: int | None = None, source: str = "inclusion proof") -> InclusionResult:
     """Check the proof against a published `root` and `capacity` (and epoch and params hash when known).
 
-    The capacity fixes the tree depth. Without it a proof one level longer than
-    the tree could pass: with K + M ≤ 3 a leaf Poseidon(key, e_0) has the arity of
-    a tree node, so a venue could commit a dummy account whose *key* is the
-    holder's leaf and hide the holder's account one level below the proved
-    leaves (tests/test_attacks.py::test_inclusion_proof_cannot_pass_through_a_dummy_leaf).
+    The capacity fixes the tree depth. Leaves are domain-separated from nodes
+    (LEAF_TAG), so a path one level longer than the tree cannot pass through a
+    dummy account whose key is the holder's leaf; the depth check is the second
+    line against that attack (tests/test_attacks.py::
+    test_inclusion_proof_cannot_pass_through_a_dummy_leaf).
     """
     try:
-        params = parse_params(proof.params, f"{source}: params")
+        params = parse_params(proof.params, f"{source}: params", canonical=True)
     except InputError as exc:
         return InclusionResult(False, f"wrong params: {exc}")
     result = InclusionResult(False, None, proof.account, params)
@@ -122,7 +147,7 @@ def verify_inclusion(proof: InclusionProofFile, root: int, capacity: int, epoch:
     if node != root:
         result.reason = "wrong path: the Merkle path does not lead to the root"
         return result
-    result.valid = True
+    result.valid, result.amounts = True, amounts
     return result
 
 
@@ -135,6 +160,8 @@ def _amounts(account: AccountRecord, params: RiskParams) -> tuple[int, ...]:
             raise ValueError(f"unknown {kind} {sorted(unknown)}")
         for spec in specs:
             try:
+                # A slot missing from the file counts as 0: if the leaf holds anything else the leaf
+                # hash fails, and if it is 0 the output shows the 0 (InclusionResult.shown_account).
                 value = to_units(values.get(spec.symbol, "0"), spec.decimals)
             except UnitError as exc:
                 raise ValueError(f"{kind}.{spec.symbol}: {exc}") from None

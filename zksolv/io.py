@@ -18,15 +18,48 @@ class OutputError(ZksolvError):
     """The output location cannot be written (exists, unwritable, disk full)."""
 
 
-def read_json(path: Path | str, what: str = "") -> Any:
-    """Parse a JSON file; any failure is an InputError naming the file (never a traceback)."""
+class JsonError(ValueError):
+    """JSON that parses but that zksolv refuses: a duplicate key, NaN or Infinity."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the *last* of two equal keys, while a person (or another JSON
+    # reader) may take the first: the value shown would then not be the value used.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise JsonError(f"duplicate key {key!r} (JSON readers disagree on which one counts, so zksolv "
+                            f"refuses the file)")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonError(f"{name} is not a JSON number")
+
+
+def parse_json(data: bytes | str) -> Any:
+    """zksolv's one strict JSON parser: no duplicate keys, no NaN/Infinity; bytes must be
+    UTF-8 without a byte-order mark. Raises ValueError (JsonError, JSONDecodeError or
+    UnicodeDecodeError, all ValueError subclasses)."""
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
+def read_json(path: Path | str, what: str = "", allow_bom: bool = True) -> Any:
+    """Parse a JSON file strictly (parse_json); any failure is an InputError naming the file
+    (never a traceback). A UTF-8 byte-order mark is skipped unless `allow_bom` is False
+    (files that snarkjs also reads: Node's JSON.parse rejects a BOM)."""
     path = Path(path)
     label = f"{what} " if what else ""
     try:
-        return json.loads(path.read_bytes().decode("utf-8-sig"))
+        raw = path.read_bytes()
+        return parse_json(raw.decode("utf-8-sig") if allow_bom else raw)
     except OSError as exc:
         raise InputError([Problem(str(path), f"cannot read {label}{exc.strerror or exc}".strip())]) from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except JsonError as exc:
+        raise InputError([Problem(str(path), f"{label}refused: {exc}".strip())]) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise InputError([Problem(str(path), f"{label}is not valid JSON: {exc}")]) from None
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .errors import InputError, Problem
 from .field import BPS, PRICE_BITS, WEIGHT_BITS
@@ -29,14 +29,20 @@ Symbol = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9
 Decimals = Annotated[int, Field(ge=0, le=30)]
 
 
-def _check_price(value: str) -> str:
+def _check_price(value: str, info: ValidationInfo) -> str:
     try:
         sign, _, _ = split_decimal(value)
     except UnitError as exc:
         raise ValueError(str(exc)) from None
-    if sign < 0 and normalize(value) != "0":
+    canonical = normalize(value)
+    if sign < 0 and canonical != "0":
         raise ValueError(f"negative price {value!r}")
-    return normalize(value)
+    # Published params (a bundle's params.json, an inclusion proof's params) must already be in the
+    # form that is hashed, so that the string a reader sees is the hashed one (PROTOCOL.md §2).
+    if (info.context or {}).get("canonical") and value != canonical:
+        raise ValueError(f"price {value!r} is not in canonical form: published params must write it "
+                         f"{canonical!r}, the string that is hashed")
+    return canonical
 
 
 class AssetSpec(BaseModel):
@@ -129,6 +135,11 @@ class RiskParams:
         return tuple(a.decimals for a in self.assets) + tuple(m.decimals for m in self.markets)
 
     @property
+    def slot_prices(self) -> tuple[int, ...]:
+        """Scaled price of every slot (asset prices, then marks), in 10^-S quote per base unit."""
+        return tuple(a.scaled_price for a in self.assets) + tuple(m.scaled_price for m in self.markets)
+
+    @property
     def n_slots(self) -> int:
         return len(self.assets) + len(self.markets)
 
@@ -179,10 +190,14 @@ def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskPar
     return RiskParams(model.epoch, epoch_seconds(model.epoch), model.quote, value_scale, assets, markets)
 
 
-def parse_params(data: Any, source: str = "params.json") -> RiskParams:
-    """Validate a parsed JSON document as params; every problem becomes a located `Problem`."""
+def parse_params(data: Any, source: str = "params.json", canonical: bool = False) -> RiskParams:
+    """Validate a parsed JSON document as params; every problem becomes a located `Problem`.
+
+    `canonical`: also require every price to be written exactly as it is hashed ("97000.1",
+    not "97000.10", "+97000.1" or "097000.1"), as zksolv writes it into bundles and inclusion
+    proofs. A venue's own input may use any exact spelling."""
     try:
-        model = ParamsFile.model_validate(data)
+        model = ParamsFile.model_validate(data, context={"canonical": canonical})
     except ValidationError as exc:
         raise InputError([_pydantic_problem(source, err, data) for err in exc.errors()]) from None
     return params_from_model(model, source)

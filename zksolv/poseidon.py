@@ -46,7 +46,7 @@ else:
     except ImportError:  # no compiler at install time: light-poseidon / pure Python
         _native = None
     else:
-        if getattr(_native, "API_VERSION", None) != 1:  # a stale build of an older poseidon.c
+        if getattr(_native, "API_VERSION", None) != 2:  # a stale build of an older poseidon.c
             _native = None
         elif os.environ.get("ZKSOLV_NO_SIMD", "").strip() not in ("", "0"):
             _native.set_simd(False)

@@ -25,7 +25,7 @@ from .api import write_inclusion_proofs
 from .bundle import BUNDLE_FORMAT, batch_dir, totals_document
 from .commitment import Commitment, build_commitment, merkle_levels
 from .errors import InputError, Problem, ZksolvError
-from .io import atomic_directory, dumps_json, ensure_output_free
+from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
 from .margin import SolvencyReport, check_solvency
 from .params import canonical_params_json, load_params, params_document, params_hash
 from .provers import PROVERS, get_prover, proof_verifier
@@ -202,10 +202,13 @@ def _store(work: Path, index: int, result: BatchResult) -> None:
 
 
 def _already_proved(folder: Path, expected: list[str], verify) -> bool:
+    from .groth16 import load_proof_document
+
     try:
-        public = json.loads((folder / "public.json").read_text())
-        proof = json.loads((folder / "proof.json").read_text())
-    except (OSError, ValueError):
+        # Strictly, as verify will read them: a proof left in another encoding is proved again.
+        public = parse_json((folder / "public.json").read_bytes())
+        proof = load_proof_document(folder / "proof.json")
+    except (OSError, ValueError, InputError):
         return False
     return public == expected and verify(proof, public)
 

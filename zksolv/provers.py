@@ -212,6 +212,7 @@ def proof_verifier(verification_key: Path) -> Callable[[dict, list], bool]:
         return check
 
     from .groth16 import parse_verification_key, verify_proof
+    from .io import parse_json
 
-    vk = parse_verification_key(json.loads(Path(verification_key).read_text()))
+    vk = parse_verification_key(parse_json(Path(verification_key).read_bytes()))
     return lambda proof, public: verify_proof(vk, proof, public)

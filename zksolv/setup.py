@@ -22,7 +22,7 @@ from .errors import ZksolvError
 from .io import atomic_directory, dumps_json
 from .ptau import is_dev_ptau, make_dev_ptau, read_ptau_power, required_power
 
-KEYS_FORMAT = "zksolv-keys/1"
+KEYS_FORMAT = "zksolv-keys/2"
 
 
 class SetupError(ZksolvError):
@@ -139,6 +139,11 @@ def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau:
             raise SetupError(f"{ptau_path} has power {have}; this circuit ({info['constraints']} constraints) "
                              f"needs at least {power}")
     insecure = is_dev_ptau(ptau_path)
+    # An auditor (zksolv audit-setup) must know which ptau to rerun `zkey verify` with:
+    # record its BLAKE2b hash (the one ceremonies publish) and what that hash names.
+    from .audit import identify_ptau, tool_versions  # audit imports this module
+
+    ptau_identity = identify_ptau(ptau_path)
     with atomic_directory(out, replace=force) as tmp:
         progress(f"groth16 setup ({info['constraints']} constraints)")
         t = time.monotonic()
@@ -166,7 +171,9 @@ def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau:
             "zkey_sha256": sha256_file(tmp / "circuit.zkey"),
             "verification_key_sha256": sha256_file(tmp / "verification_key.json"),
             "ptau": {"power": read_ptau_power(ptau_path), "file": ptau_path.name,
-                     "insecure_development": insecure},
+                     "insecure_development": insecure, "blake2b": ptau_identity.blake2b,
+                     "identity": ptau_identity.kind, "label": ptau_identity.label, "name": ptau_identity.name},
+            "tools": tool_versions(),  # zksolv, circom and snarkjs versions
             "timings": {k: round(v, 2) for k, v in timings.items()},
         }
         (tmp / "setup.json").write_text(dumps_json(setup_info))

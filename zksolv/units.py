@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-_DECIMAL = re.compile(r"^([+-]?)(\d+)(?:\.(\d+))?$|^([+-]?)\.(\d+)$")
+# [0-9] and re.ASCII, not \d: \d also matches "৭" (Bengali 7) or "７", which int() then reads as 7,
+# so "9৭000" would look like 99000 to a reader and count as 97000.
+_DECIMAL = re.compile(r"([+-]?)([0-9]+)(?:\.([0-9]+))?|([+-]?)\.([0-9]+)", re.ASCII)
 
 
 class UnitError(ValueError):
@@ -18,7 +20,7 @@ class UnitError(ValueError):
 
 def split_decimal(text: str) -> tuple[int, str, str]:
     """Parse "[-]int[.frac]" into (sign, integer digits, fraction digits without trailing zeros)."""
-    match = _DECIMAL.match(text.strip())
+    match = _DECIMAL.fullmatch(text.strip())  # fullmatch: "$" would also accept a trailing newline
     if not match:
         raise UnitError(f"not a decimal number: {text!r}")
     if match.group(2) is not None:

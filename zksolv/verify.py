@@ -11,20 +11,21 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from .bundle import BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, totals_document
+from .audit import TrustAnchors, load_trust
+from .bundle import BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, format_refusal, totals_document
 from .commitment import merkle_levels
 from .errors import InputError, Problem
-from .field import FIELD_MODULUS, TOTAL_BITS
-from .io import read_json
+from .field import FIELD_MODULUS, TOTAL_BITS, parse_canonical_uint
+from .io import parse_json, read_json
 from .margin import Totals
 from .params import canonical_params_json, params_hash, parse_params
-from .witness import accumulator, zero_accumulator
+from .witness import accumulator, circuit_shape, zero_accumulator
 
 # A proof backend checks every batch proof of a bundle folder whose structure is
 # already verified, returning one verdict per batch index (0…n−1).
@@ -44,6 +45,8 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     manifest: dict | None = None
+    # Whether the verification key was pinned and what the claim rests on (see _check_verification_key).
+    trust: dict | None = None
 
     @property
     def valid(self) -> bool:
@@ -63,6 +66,7 @@ class Report:
             "epoch": manifest.get("epoch"),
             "root": manifest.get("root"),
             "totals": manifest.get("totals") if self.valid else None,
+            "trust": self.trust,
         }
 
 
@@ -119,8 +123,16 @@ def _sha256(path: Path) -> str:
 
 
 def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None = None,
-                  require_ceremony: bool = False) -> Report:
-    """Run every check; raise InputError only when the bundle cannot be read at all."""
+                  require_ceremony: bool = False, trusted_vkeys: Iterable[str] = (),
+                  trusted_keys: Iterable[Path | str] = ()) -> Report:
+    """Run every check; raise InputError only when the bundle or a trust file cannot be read at all.
+
+    `trusted_vkeys` (SHA-256 hashes) and `trusted_keys` (trust files: `zksolv audit-setup --json`
+    documents) pin the verification key. The key ships inside the bundle, chosen by the venue, so
+    without a pin the claim holds only if that key was made for the bundle's circuit, and the
+    report says so. `require_ceremony` passes only for a key pinned by an audit whose ptau is a
+    published ceremony file."""
+    trust = load_trust(trusted_vkeys, trusted_keys)
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError([Problem(str(folder), "not a bundle folder")])
@@ -134,7 +146,7 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
         return report
     params = _check_params(folder, manifest, report)
     publics = _load_publics(folder, manifest, report)
-    vkey = _check_verification_key(folder, manifest, report)
+    vkey = _check_verification_key(folder, manifest, report, trust)
     if vkey:
         _check_verifier_contract(folder, report)
     _check_setup(manifest, report, require_ceremony)
@@ -144,13 +156,13 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
         if vkey:
             _check_proofs(folder, manifest, report, backends or {"snarkjs": snarkjs_backend})
     if publics is None:
-        report.add("proofs", False, "not checked: the public signals are unreadable")
+        report.add("proofs", False, "not checked: a batch's public.json or proof.json is unreadable or not canonical")
     return report
 
 
 def _check_manifest(folder: Path, manifest: dict, report: Report) -> bool:
     if manifest.get("format") != BUNDLE_FORMAT:
-        return report.add("manifest", False, f"unknown format {manifest.get('format')!r} (expected {BUNDLE_FORMAT})")
+        return report.add("manifest", False, format_refusal(manifest.get("format")))
     try:
         Manifest.model_validate(manifest)
     except ValidationError as exc:
@@ -175,6 +187,10 @@ def _check_manifest(folder: Path, manifest: dict, report: Report) -> bool:
             or n_batches & (n_batches - 1):
         problems.append(f"inconsistent sizes: {n_batches} batches × {batch_size} ≠ capacity {capacity} "
                         f"(all powers of two)")
+    # The published batch size must be the circuit's: the proofs bind Shape(K, M, B) of the circuit into
+    # acc_0 (checked in the accumulator chain), and the inclusion depth follows from the capacity.
+    if batch_size != manifest["circuit"]["batch_size"]:
+        problems.append(f"batch size {batch_size} differs from the circuit's {manifest['circuit']['batch_size']}")
     if problems:
         return report.add("manifest", False, "; ".join(problems))
     return report.add("manifest", True, f"format {BUNDLE_FORMAT}; {len(files)} files, all hashes match; "
@@ -183,7 +199,8 @@ def _check_manifest(folder: Path, manifest: dict, report: Report) -> bool:
 
 def _check_params(folder: Path, manifest: dict, report: Report):
     try:
-        params = parse_params(json.loads((folder / "params.json").read_bytes()), str(folder / "params.json"))
+        params = parse_params(parse_json((folder / "params.json").read_bytes()), str(folder / "params.json"),
+                              canonical=True)  # the bundle shows exactly what it hashes (PROTOCOL.md §2)
     except (OSError, ValueError) as exc:
         report.add("params", False, f"params.json unreadable: {exc}")
         return None
@@ -208,42 +225,155 @@ def _check_params(folder: Path, manifest: dict, report: Report):
 
 
 def _load_publics(folder: Path, manifest: dict, report: Report) -> list[list[int]] | None:
+    """Every batch's public signals, or None (with the failed check named) when any batch's
+    public.json or proof.json is not in snarkjs's canonical encoding.
+
+    Why here, before any backend: snarkjs also reads hex, leading zeros, coordinates + q and
+    Jacobian z ≠ 1, while the Python and EVM backends refuse them, so without this step the
+    verdict on a re-encoded (and re-hashed) bundle would depend on the backend, or on whether
+    Node is installed."""
+    from .groth16 import load_public_signals
+
+    proofs_encoded = _check_proof_encoding(folder, manifest, report)
     publics = []
-    for index in range(int(manifest["n_batches"])):
-        path = folder / batch_dir(index) / "public.json"
+    for index in range(manifest["n_batches"]):
+        name = f"{batch_dir(index)}/public.json"
         try:
-            values = json.loads(path.read_text())
-            if not (isinstance(values, list) and len(values) == 3):
-                raise ValueError("expected 3 public signals")
-            numbers = [int(v) for v in values]
-            if any(not 0 <= v < FIELD_MODULUS for v in numbers) or any(not isinstance(v, str) for v in values):
-                raise ValueError("signals must be decimal strings of field elements")
-        except (OSError, ValueError, TypeError) as exc:
-            report.add("public signals", False, f"{batch_dir(index)}/public.json: {exc}")
+            values = load_public_signals(folder / name)
+        except InputError as exc:
+            report.add("public signals", False, f"{name}: {exc.problems[0].message}")
             return None
-        publics.append(numbers)
-    return publics
+        if len(values) != 3:
+            report.add("public signals", False, f"{name}: expected 3 public signals, got {len(values)}")
+            return None
+        publics.append(list(values))
+    report.add("public signals", True, f"{len(publics)} × 3 signals, canonical decimal strings below r")
+    return publics if proofs_encoded else None
 
 
-def _check_verification_key(folder: Path, manifest: dict, report: Report) -> bool:
-    from py_ecc.bn128 import G2
+def _check_proof_encoding(folder: Path, manifest: dict, report: Report) -> bool:
+    """Every batch's proof.json in exactly the encoding snarkjs writes (groth16.load_proof_document):
+    strict JSON, canonical decimal coordinates below q, affine points on their curves."""
+    from .groth16 import load_proof_document
 
+    for index in range(manifest["n_batches"]):
+        name = f"{batch_dir(index)}/proof.json"
+        try:
+            load_proof_document(folder / name)
+        except InputError as exc:
+            return report.add("proof encoding", False, f"{name}: {exc.problems[0].message}")
+    return report.add("proof encoding", True, f"all {manifest['n_batches']} proof.json files in snarkjs's canonical "
+                                              f"encoding (decimal strings below q, affine points on the curves)")
+
+
+def _check_verification_key(folder: Path, manifest: dict, report: Report, trust: TrustAnchors) -> bool:
     path = folder / "verification_key.json"
     try:
-        vkey = json.loads(path.read_text())
+        vkey = parse_json(path.read_bytes())
     except (OSError, ValueError) as exc:
         return report.add("verification key", False, f"unreadable: {exc}")
+    if not isinstance(vkey, dict):
+        return report.add("verification key", False, "verification_key.json is not a JSON object")
     problems = []
-    if _sha256(path) != manifest.get("verification_key_sha256"):
+    sha = _sha256(path)
+    if sha != manifest.get("verification_key_sha256"):
         problems.append("it is not the key the manifest names (SHA-256 differs)")
     if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128" or vkey.get("nPublic") != 3:
         problems.append("not a Groth16/BN254 key with 3 public signals")
-    generator = [[str(c) for c in G2[0].coeffs], [str(c) for c in G2[1].coeffs]]
-    if (vkey.get("vk_delta_2") or [None])[:2] == generator:
-        problems.append("δ is the G2 generator: the key has no phase-2 contribution (anyone could forge proofs)")
+    weak = _weak_delta(vkey)
+    if weak:
+        problems.append(weak)
+    pin = _check_pin(sha, manifest, report, trust)
+    if pin:
+        problems.append(pin)
     if problems:
         return report.add("verification key", False, "; ".join(problems))
-    return report.add("verification key", True, "the manifest's key; Groth16/BN254; has a phase-2 contribution")
+    pinned = report.trust or {}
+    how = ("pinned by an audit of " + pinned["audit"]["shape"] if pinned.get("audit") else
+           "pinned by --trusted-vkey" if pinned.get("pinned") else "NOT pinned")
+    return report.add("verification key", True, f"the manifest's key (SHA-256 {sha}), {how}; Groth16/BN254; "
+                                                f"δ is not a small multiple of G2 or γ")
+
+
+#: δ = ±k·G2 (or ±k·γ) for k up to this is rejected: see _weak_delta.
+SMALL_MULTIPLES = 256
+
+
+def _weak_delta(vkey: dict) -> str | None:
+    """Why δ is unusable, or None.
+
+    Whoever knows log δ forges a proof of any public input: A = α + r·G1, B = β + s·G2,
+    C = (s·α + r·β + rs·G1 − Σ aᵢ·ICᵢ)/δ. δ = G2 (no phase-2 contribution), −G2 or any small
+    multiple has a known log, which costs a few hundred additions to detect. This is only a
+    sanity check: a δ with a large known log looks like any other, and only the audit
+    (zksolv audit-setup, then a pinned key) ties δ to a real phase-2 transcript."""
+    from py_ecc.optimized_bn128 import G2, add, eq, is_inf, neg
+
+    from .groth16 import MalformedError, parse_g2
+
+    try:
+        delta = parse_g2(vkey.get("vk_delta_2"), "vk_delta_2")
+        gamma = parse_g2(vkey.get("vk_gamma_2"), "vk_gamma_2")
+    except MalformedError as exc:
+        return f"malformed: {exc}"
+    if is_inf(delta) or is_inf(gamma):
+        return "δ or γ is the point at infinity"
+    bases = [("G2", G2)] + ([] if eq(gamma, G2) else [("γ", gamma)])
+    for name, base in bases:
+        point = base
+        for k in range(1, SMALL_MULTIPLES + 1):
+            if eq(delta, point) or eq(delta, neg(point)):
+                what = "the G2 generator" if (name, k) == ("G2", 1) else f"{k}·{name}"
+                return (f"δ is ±{what}: its discrete log is known, so anyone can forge proofs "
+                        f"(a key without a real phase-2 contribution)")
+            point = add(point, base)
+    return None
+
+
+def _check_pin(sha: str, manifest: dict, report: Report, trust: TrustAnchors) -> str | None:
+    """Record in report.trust what the key is trusted as; return the problem if it is pinned wrongly.
+
+    Why: every check of the bundle holds for *some* circuit with 3 public inputs; only a key
+    audited for SolvencyBatch(K, M, B) (or pinned by someone who audited it) makes that circuit
+    zksolv's, with its health range check."""
+    circuit = manifest.get("circuit") or {}
+    shape = (circuit.get("n_assets"), circuit.get("n_markets"), circuit.get("batch_size"))
+    name = "SolvencyBatch({},{},{})".format(*shape)
+    statement = (f"the claim holds only if this verification key (SHA-256 {sha}) was made for {name} "
+                 f"as compiled from zksolv's published circuits, with a ceremony powers of tau and an "
+                 f"honest phase-2 contribution")
+    if not trust.pinned:
+        report.trust = {
+            "pinned": False,
+            "verification_key_sha256": sha,
+            "statement": statement + "; the key was chosen by the venue and nothing here checked that",
+            "how_to_audit": f"once per shape, with the venue's keys folder for {name} (its circuit.zkey) and the "
+                            f"ptau it names: `zksolv audit-setup KEYS --ptau PTAU --json > trusted-keys.json`, "
+                            f"then `zksolv verify BUNDLE --trusted-keys trusted-keys.json` every epoch",
+        }
+        return None
+    audits = trust.audits_of(sha)
+    matching = [a for a in audits if (a.shape.n_assets, a.shape.n_markets, a.shape.batch_size) == shape]
+    if matching:
+        audit = matching[0]
+        report.trust = {"pinned": True, "by": "audit", "verification_key_sha256": sha,
+                        "statement": f"the key is the one audited for {name}",
+                        "audit": {"shape": str(audit.shape), "keys": audit.keys, "ptau": audit.ptau.model_dump(),
+                                  "phase2_contributions": [c.model_dump() for c in audit.phase2_contributions],
+                                  "tools": audit.tools}}
+        return None
+    if sha in trust.hashes and not audits:
+        report.trust = {"pinned": True, "by": "hash", "verification_key_sha256": sha,
+                        "statement": f"the key is one given with --trusted-vkey; {statement}, which whoever "
+                                     f"chose that hash vouches for"}
+        return None
+    report.trust = {"pinned": True, "by": None, "verification_key_sha256": sha, "statement": statement}
+    if audits:
+        # An audit of this very key for another shape is conclusive, even if the hash is also pinned bare.
+        return (f"the key was audited for {', '.join(sorted({str(a.shape) for a in audits}))}, not for the "
+                f"bundle's {name}")
+    return (f"the key (SHA-256 {sha}) is not one of the pinned keys ({len(trust.hashes)} hash(es), "
+            f"{len(trust.audits)} audit(s) given)")
 
 
 def _check_verifier_contract(folder: Path, report: Report) -> None:
@@ -257,7 +387,7 @@ def _check_verifier_contract(folder: Path, report: Report) -> None:
 
     try:
         sol = (folder / "Verifier.sol").read_text()
-        vkey = json.loads((folder / "verification_key.json").read_text())
+        vkey = parse_json((folder / "verification_key.json").read_bytes())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         report.add("verifier contract", False, f"Verifier.sol or the key unreadable: {exc}")
         return
@@ -284,34 +414,61 @@ def _check_verifier_contract(folder: Path, report: Report) -> None:
 
 
 def _check_setup(manifest: dict, report: Report, require_ceremony: bool) -> None:
+    """The ceremony requirement rests only on a pinned audit: the manifest's
+    `insecure_development` flag is written by the venue, so it can warn but never vouch."""
     setup = manifest.get("setup") or {}
+    trust = report.trust or {}
+    audit = trust.get("audit")
     if setup.get("insecure_development", True):
-        message = ("made with an INSECURE local development powers of tau: whoever ran the setup could "
-                   "forge proofs; production bundles need a ceremony ptau (zksolv setup --ptau FILE)")
-        if require_ceremony:
-            report.add("ceremony", False, message)
-        else:
-            report.warnings.append(message)
+        report.warnings.append("made with an INSECURE local development powers of tau (the manifest says so): "
+                               "whoever ran the setup could forge proofs; production bundles need a ceremony "
+                               "ptau (zksolv setup --ptau FILE)")
+    if audit and audit["ptau"]["kind"] != "ceremony":
+        report.warnings.append(f"the pinned key was audited with a {audit['ptau']['label']}: whoever made that "
+                               f"ptau could forge proofs")
+    if not require_ceremony:
+        return
+    if audit and audit["ptau"]["kind"] == "ceremony":
+        n = len(audit["phase2_contributions"])
+        report.add("ceremony", True, f"the pinned key was audited against {audit['ptau']['name']} (a published "
+                                     f"public ceremony file); phase 2 has {n} contribution(s), listed in the trust "
+                                     f"file: sound if one of them was honest")
+    elif audit:
+        report.add("ceremony", False, f"the pinned key was audited with a {audit['ptau']['label']}, not a "
+                                      f"published ceremony file")
+    elif trust.get("pinned") and trust.get("by") == "hash":
+        report.add("ceremony", False, "the key is pinned only by a bare hash (--trusted-vkey), which says nothing "
+                                      "about its ptau; pin it with --trusted-keys FILE from `zksolv audit-setup`")
+    elif trust.get("pinned"):
+        report.add("ceremony", False, "the key is not one of the pinned keys")
+    else:
+        report.add("ceremony", False, "no audited key is pinned, and the manifest's insecure_development flag is "
+                                      "written by the venue, so it proves nothing; audit the keys "
+                                      "(`zksolv audit-setup KEYS --ptau PTAU --json > trusted-keys.json`) and "
+                                      "pass --trusted-keys trusted-keys.json")
 
 
 def _check_accumulator_chain(manifest, params, publics, report) -> None:
     final = manifest.get("final_accumulator") or {}
     try:
-        totals = [int(x) for x in final["totals"]]
-        blinding = int(final["blinding"])
+        totals = [parse_canonical_uint(x, FIELD_MODULUS, "final total") for x in final["totals"]]
+        blinding = parse_canonical_uint(final["blinding"], FIELD_MODULUS, "blinding")
     except (KeyError, TypeError, ValueError):
         report.add("accumulator chain", False, "final_accumulator must hold totals and blinding as decimal strings")
         return
     problems = []
-    if publics[0][1] != zero_accumulator(params):
-        problems.append("batch 0 does not start from acc_0 of the published params (other prices, weights "
-                        "or epoch, or non-zero starting totals)")
+    circuit = manifest["circuit"]
+    shape = circuit_shape(circuit["n_assets"], circuit["n_markets"], circuit["batch_size"])
+    if publics[0][1] != zero_accumulator(params, circuit["batch_size"]):
+        problems.append(f"batch 0 does not start from acc_0 of the published params and shape "
+                        f"SolvencyBatch({circuit['n_assets']},{circuit['n_markets']},{circuit['batch_size']}) "
+                        f"(other prices, weights, epoch or circuit shape, or non-zero starting totals)")
     for i in range(1, len(publics)):
         if publics[i][1] != publics[i - 1][2]:
             problems.append(f"batch {i} does not continue batch {i - 1}'s accumulator")
     if len(totals) != 2 * params.n_slots or any(not 0 <= t < 1 << TOTAL_BITS for t in totals):
         problems.append(f"final totals must be {2 * params.n_slots} integers in [0, 2^96)")
-    elif accumulator(params_hash(params), totals, blinding) != publics[-1][2]:
+    elif accumulator(params_hash(params), shape, totals, blinding) != publics[-1][2]:
         problems.append("the published totals and blinding do not open the last accumulator")
     elif str(final.get("acc")) != str(publics[-1][2]):
         problems.append("final_accumulator.acc is not the last batch's acc_out")
@@ -324,14 +481,15 @@ def _check_accumulator_chain(manifest, params, publics, report) -> None:
 
 def _check_roots(folder, manifest, publics, report) -> None:
     try:
-        roots = [int(r) for r in json.loads((folder / "batch_roots.json").read_text())]
+        roots = [parse_canonical_uint(r, FIELD_MODULUS, "batch root")
+                 for r in parse_json((folder / "batch_roots.json").read_bytes())]
     except (OSError, ValueError, TypeError) as exc:
         report.add("root", False, f"batch_roots.json unreadable: {exc}")
         return
     problems = []
     if roots != [p[0] for p in publics]:
         problems.append("batch_roots.json differs from the roots the proofs commit to")
-    elif merkle_levels(roots)[-1][0] != int(manifest.get("root", -1)):
+    elif str(merkle_levels(roots)[-1][0]) != manifest.get("root"):  # the displayed root, spelled canonically
         problems.append("the batch roots do not hash to the published root")
     report.add("root", not problems, "; ".join(problems) if problems else
                f"{len(roots)} batch roots hash to the published root")

@@ -13,17 +13,38 @@ from .commitment import Commitment, derive_blinding
 from .field import AMOUNT_OFFSET
 from .margin import Totals
 from .params import RiskParams, params_hash, params_meta
-from .poseidon import hash_chain
+from .poseidon import hash_chain, poseidon
 
 
-def accumulator(params_hash_value: int, totals: list[int], blinding: int) -> int:
-    """acc = HashChain(params_hash, totals…, blinding): binds the params into the chain."""
-    return hash_chain([params_hash_value, *totals, blinding])
+def circuit_shape(n_assets: int, n_markets: int, batch_size: int) -> int:
+    """Shape(K, M, B) = K + 2^16·M + 2^32·B, the constant every SolvencyBatch circuit hashes into its
+    accumulators (PROTOCOL.md §5): a proof of one shape cannot be presented as another."""
+    if not (0 < n_assets < 1 << 16 and 0 <= n_markets < 1 << 16 and 0 < batch_size < 1 << 31):
+        raise ValueError(f"shape ({n_assets}, {n_markets}, {batch_size}) out of range")
+    return n_assets + (n_markets << 16) + (batch_size << 32)
 
 
-def zero_accumulator(params: RiskParams) -> int:
-    """acc_0: the public commitment to the published params, all-zero totals and blinding 0."""
-    return accumulator(params_hash(params), [0] * (2 * params.n_slots), 0)
+def totals_commitment(shape: int, totals: list[int], blinding: int) -> int:
+    """HashChain(shape, totals…, blinding): the hiding commitment inside an accumulator."""
+    return hash_chain([shape, *totals, blinding])
+
+
+def zero_totals_commitment(n_assets: int, n_markets: int, batch_size: int) -> int:
+    """Z = HashChain(shape, 0…0, 0): a constant per circuit shape (the registry's immutable)."""
+    shape = circuit_shape(n_assets, n_markets, batch_size)
+    return totals_commitment(shape, [0] * (2 * (n_assets + n_markets)), 0)
+
+
+def accumulator(params_hash_value: int, shape: int, totals: list[int], blinding: int) -> int:
+    """acc = Poseidon(params_hash, HashChain(shape, totals…, blinding)): binds params and shape into the
+    chain."""
+    return poseidon([params_hash_value, totals_commitment(shape, totals, blinding)])
+
+
+def zero_accumulator(params: RiskParams, batch_size: int) -> int:
+    """acc_0 = Poseidon(params_hash, Z): the public start of the chain for the published params and shape."""
+    z = zero_totals_commitment(len(params.assets), len(params.markets), batch_size)
+    return poseidon([params_hash(params), z])
 
 
 @dataclass(frozen=True)
@@ -81,15 +102,16 @@ def plan_batches(commitment: Commitment, seed: bytes, batch_size: int) -> BatchP
         raise ValueError(f"batch size {batch_size} must be a power of two dividing the capacity")
     roots = commitment.levels[batch_size.bit_length() - 1]
     phash = params_hash(params)
+    shape = circuit_shape(len(params.assets), len(params.markets), batch_size)
     totals = Totals.zero(params)
-    acc_in = zero_accumulator(params)
+    acc_in = zero_accumulator(params, batch_size)
     statements, totals_in, blindings = [], [], [0]
     for index, root in enumerate(roots):
         totals_in.append(totals.vector())
         for slot in commitment.slots[index * batch_size:(index + 1) * batch_size]:
             totals.add(slot.amounts)
         blindings.append(derive_blinding(seed, params.epoch_seconds, index + 1))
-        acc_out = accumulator(phash, totals.vector(), blindings[-1])
+        acc_out = accumulator(phash, shape, totals.vector(), blindings[-1])
         statements.append(BatchStatement(index, root, acc_in, acc_out))
         acc_in = acc_out
     return BatchPlan(commitment, batch_size, statements, totals_in, blindings, totals)

@@ -1,5 +1,6 @@
 // Independent recomputation of a commitment root with circomlibjs:
-// key = Poseidon(SHA-256(tag ‖ 0 ‖ id) >> 8, salt); leaf = Poseidon(key, packed offsets); binary tree.
+// key = Poseidon(SHA-256(tag ‖ 0 ‖ id) >> 8, salt); leaf = Poseidon(LEAF_TAG, key, packed offsets);
+// binary tree.
 // Input (stdin): {"slots": [{"account_id": str|null, "salt": dec|null, "key": dec|null, "amounts": [dec...]}]}
 // in leaf order. Output: {"root": dec, "leaves": [dec...]}.
 const crypto = require("crypto");
@@ -12,6 +13,7 @@ async function main() {
     const poseidon = await buildPoseidon();
     const H = (xs) => poseidon.F.toObject(poseidon(xs));
     const OFFSET = 1n << 63n;
+    const LEAF_TAG = BigInt("0x" + Buffer.from("zksolv.leaf.v2").toString("hex"));
     const leaves = input.slots.map((slot) => {
         let key;
         if (slot.account_id !== null) {
@@ -28,7 +30,7 @@ async function main() {
             if (i % 3 === 0) packed.push(0n);
             packed[packed.length - 1] += u << BigInt(64 * (i % 3));
         });
-        return H([key, ...packed]);
+        return H([LEAF_TAG, key, ...packed]);
     });
     let level = leaves;
     while (level.length > 1) {

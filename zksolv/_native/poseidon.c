@@ -18,7 +18,7 @@
  * zksolv/data/poseidon_constants.json.gz and handed over by set_constants, so
  * there is a single source of truth.
  *
- * Python API (module zksolv._poseidon_c, API_VERSION 1):
+ * Python API (module zksolv._poseidon_c, API_VERSION 2):
  *   set_constants(t, n_partial, full, partial, m, pre, sparse_w, sparse_v)
  *       32-byte big-endian values: full 8*t (round constants of the full
  *       rounds), partial n_partial, m and pre t*t (row-major), sparse_w and
@@ -34,9 +34,9 @@
  *       words (native uint64 indices); gather_words(data, order, width,
  *       into=None) -> bytes: data's width-byte words in that order (written
  *       into the writable buffer `into` if given, then returns None).
- *   leaf_inputs(keys, amounts, n_amounts) -> bytes
- *       keys: n * 32 bytes; amounts: n * n_amounts native int64 (array('q'));
- *       returns n rows of [key, e_0 .. e_{ceil(n_amounts/3)-1}] as in
+ *   leaf_inputs(tag, keys, amounts, n_amounts) -> bytes
+ *       tag: 32 bytes (the leaf domain tag); keys: n * 32 bytes; amounts: n * n_amounts native
+ *       int64 (array('q')); returns n rows of [tag, key, e_0 .. e_{ceil(n_amounts/3)-1}] as in
  *       PROTOCOL.md section 4 (u = amount + 2^63, e_j = u_3j + 2^64 u_3j+1 + 2^128 u_3j+2).
  */
 #define PY_SSIZE_T_CLEAN
@@ -57,7 +57,7 @@ typedef unsigned __int128 u128;
 #define MAX_T 17
 #define FULL_ROUNDS 8
 #define MAX_THREADS 64
-#define API_VERSION 1 /* zksolv.poseidon ignores a stale build with another version */
+#define API_VERSION 2 /* zksolv.poseidon ignores a stale build with another version */
 
 /* r = 21888242871839275222246405745257275088548364400416034343698204186575808495617 */
 static const u64 P[4] = {0x43e1f593f0000001ULL, 0x2833e84879b97091ULL,
@@ -717,11 +717,15 @@ static PyObject *py_set_simd(PyObject *self, PyObject *args) {
 }
 
 static PyObject *py_leaf_inputs(PyObject *self, PyObject *args) {
-    Py_buffer keys, amounts;
+    Py_buffer tag, keys, amounts;
     int k;
-    if (!PyArg_ParseTuple(args, "y*y*i", &keys, &amounts, &k)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*y*y*i", &tag, &keys, &amounts, &k)) return NULL;
     PyObject *out = NULL;
-    if (k < 1 || k > 3 * (MAX_T - 2)) {
+    if (tag.len != 32) {
+        PyErr_SetString(PyExc_ValueError, "tag must be 32 bytes");
+        goto done;
+    }
+    if (k < 1 || k > 3 * (MAX_T - 3)) {
         PyErr_SetString(PyExc_ValueError, "number of amounts out of range");
         goto done;
     }
@@ -731,14 +735,15 @@ static PyObject *py_leaf_inputs(PyObject *self, PyObject *args) {
         goto done;
     }
     const int packed = (k + 2) / 3;
-    const size_t row = 32 * (size_t)(1 + packed);
+    const size_t row = 32 * (size_t)(2 + packed);
     out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * row));
     if (!out) goto done;
     unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
     const unsigned char *src = (const unsigned char *)amounts.buf;
     for (size_t r = 0; r < n; r++) {
         unsigned char *o = dst + r * row;
-        memcpy(o, (const unsigned char *)keys.buf + 32 * r, 32);
+        memcpy(o, tag.buf, 32);
+        memcpy(o + 32, (const unsigned char *)keys.buf + 32 * r, 32);
         for (int j = 0; j < packed; j++) {
             u64 e[4] = {0, 0, 0, 0};
             for (int i = 0; i < 3 && 3 * j + i < k; i++) {
@@ -746,10 +751,11 @@ static PyObject *py_leaf_inputs(PyObject *self, PyObject *args) {
                 memcpy(&a, src + 8 * (r * (size_t)k + 3 * (size_t)j + (size_t)i), 8);
                 e[i] = (u64)a ^ 0x8000000000000000ULL; /* a + 2^63 */
             }
-            store_be(o + 32 * (1 + j), e);
+            store_be(o + 32 * (2 + j), e);
         }
     }
 done:
+    PyBuffer_Release(&tag);
     PyBuffer_Release(&keys);
     PyBuffer_Release(&amounts);
     return out;
@@ -863,7 +869,7 @@ static PyMethodDef METHODS[] = {
     {"gather_words", py_gather_words, METH_VARARGS,
      "gather_words(data, order, width, into=None) -> bytes (or None when writing into `into`):\n"
      "the width-byte words of data in the given order"},
-    {"leaf_inputs", py_leaf_inputs, METH_VARARGS, "leaf_inputs(keys, amounts, n_amounts) -> bytes"},
+    {"leaf_inputs", py_leaf_inputs, METH_VARARGS, "leaf_inputs(tag, keys, amounts, n_amounts) -> bytes"},
     {NULL, NULL, 0, NULL},
 };
 
