@@ -33,19 +33,20 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="*", default=[16, 64])
     args = ap.parse_args()
     K, M = args.K, args.M
-    n, T = K + M, 2 * (K + M)
+    n, T = K + M, 2 * (K + M) + 4
     rows = [
         ("range.circom", "SignedAmount()", "per slot"),
         ("range.circom", "InRange(0, 10000)", "per aw / mmr"),
         ("range.circom", "InRange(10000, 65535)", "per lw"),
         ("params.circom", f"Params({K}, {M})", "per batch"),
-        ("health.circom", f"HealthCoefficients({K}, {M})", "per batch"),
         ("health.circom", f"MaintenanceHealth({K}, {M})", "per account"),
+        ("health.circom", f"AccountEquity({K}, {M})", "per account"),
+        ("sign.circom", "SignSplit(147)", "health sign (inside MaintenanceHealth)"),
         ("leaf.circom", f"AccountLeaf({n})", "per account"),
         ("merkle.circom", "SubtreeRoot(2)", "per inner node (Poseidon(2))"),
         ("hashchain.circom", f"HashChain({3 + n})", "params hash, per batch"),
-        ("accumulator.circom", f"Accumulator({T})", "twice per batch"),
-        ("batch.circom", f"SolventAccount({K}, {M})", "per account"),
+        ("accumulator.circom", f"Accumulator({T}, {K + (M << 16) + (64 << 32)})", "twice per batch"),
+        ("batch.circom", f"MarginAccount({K}, {M})", "per account"),
     ]
     print("| template | constraints | where |")
     print("|---|---:|---|")

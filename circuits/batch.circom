@@ -7,14 +7,18 @@ include "./leaf.circom";
 include "./merkle.circom";
 include "./accumulator.circom";
 
-// SolventAccount(K, M): one account of the batch.
+// MarginAccount(K, M): one account of the batch.
 //
-// Proves: every offset amount u_i < 2^64 (SignedAmount), health >= 0 under the
-// batch's coefficients (MaintenanceHealth), and leaf = AccountLeaf(key, u).
-// Outputs the account's positive and negative parts for the totals:
-//   pos[i] = max(x_i, 0),  neg[i] = pos[i] - x_i = max(-x_i, 0)   (linear, free).
-// Cost: 64 n + n + 2 n + (144 + ceil(log2 n)) + Poseidon(2 + ceil(n/3)).
-template SolventAccount(K, M) {
+// Proves: every offset amount u_i < 2^64 (SignedAmount) and leaf =
+// AccountLeaf(key, u); determines (MaintenanceHealth, AccountEquity) whether
+// the account is at or above maintenance and whether its equity is negative.
+// Outputs the account's contribution to the batch totals:
+//   pos[i] = max(x_i, 0),  neg[i] = pos[i] - x_i = max(-x_i, 0)   (linear, free)
+//   below     = 1 iff health < 0,  shortfall = max(-health, 0)
+//   bankrupt  = 1 iff equity < 0,  bad_debt  = max(-equity, 0)
+// Cost: 64 n + n + 2 n + (145 + ceil(log2 n)) + 1 + n + (128 + ceil(log2 n)) + 1
+//       + Poseidon(2 + ceil(n/3)).
+template MarginAccount(K, M) {
     var n = K + M;
 
     signal input key;
@@ -23,12 +27,19 @@ template SolventAccount(K, M) {
     signal input PD[K];
     signal input X[M];
     signal input QM[M];
+    signal input price[K];
+    signal input mark_price[M];
     signal output leaf;
     signal output pos[n];
     signal output neg[n];
+    signal output below;
+    signal output shortfall;
+    signal output bankrupt;
+    signal output bad_debt;
 
     component amount[n];
     component health = MaintenanceHealth(K, M);
+    component equity = AccountEquity(K, M);
     component hash = AccountLeaf(n);
     hash.key <== key;
     for (var i = 0; i < n; i++) {
@@ -37,6 +48,7 @@ template SolventAccount(K, M) {
         _ <== amount[i].nonneg;   // the sign enters through positive_part
         health.value[i] <== amount[i].value;
         health.positive_part[i] <== amount[i].positive_part;
+        equity.value[i] <== amount[i].value;
         // The leaf hashes the same u that was range-checked and decoded.
         hash.u[i] <== u[i];
         pos[i] <== amount[i].positive_part;
@@ -45,12 +57,18 @@ template SolventAccount(K, M) {
     for (var k = 0; k < K; k++) {
         health.PL[k] <== PL[k];
         health.PD[k] <== PD[k];
+        equity.price[k] <== price[k];
     }
     for (var m = 0; m < M; m++) {
         health.X[m] <== X[m];
         health.QM[m] <== QM[m];
+        equity.mark_price[m] <== mark_price[m];
     }
     leaf <== hash.leaf;
+    below <== 1 - health.nonneg;
+    shortfall <== health.shortfall;
+    bankrupt <== 1 - equity.nonneg;
+    bad_debt <== equity.bad_debt;
 }
 
 // SolvencyBatch(K, M, B): the batch statement of PROTOCOL.md §6.
@@ -59,26 +77,31 @@ template SolventAccount(K, M) {
 // Proves, for private inputs as listed in §6:
 //   * ph = §5 params hash of (params_meta, epoch, price, weights, marks, mmr),
 //     with prices, marks < 2^64, aw <= 10000 <= lw < 2^16, mmr <= 10000;
-//   * every amount[a][i] < 2^64 and every account's health >= 0 under those
-//     parameters;
+//   * every amount[a][i] < 2^64; every account's health and equity under
+//     those parameters, with their signs determined (not asserted);
 //   * batch_root = SubtreeRoot over AccountLeaf(key[a], amount[a]);
 //   * acc_in  = acc(ph, Shape(K, M, B), totals_in, blinding_in);
 //   * acc_out = acc(ph, Shape(K, M, B), totals_in + batch totals, blinding_out),
 //     with the batch totals credit/debit per asset and long/short per market
-//     (§5 order). The shape constant binds K, M and B into every proof.
+//     (§5 order), followed by the liquidation figures: the number of accounts
+//     below maintenance, their total shortfall, the number of accounts with
+//     negative equity and their total bad debt. The shape constant binds K, M
+//     and B into every proof.
 //
 // Every public input is tied by an equality constraint; there is no public
 // signal the constraints ignore.
 //
-// Why the totals cannot wrap: each pos/neg < 2^63 and the totals of a whole
-// snapshot are sums of at most (number of accounts) such terms, far below r.
+// Why the totals cannot wrap: each pos/neg <= 2^63, shortfall < 2^150,
+// bad_debt < 2^131, below/bankrupt in {0, 1}, and the totals of a whole
+// snapshot are sums of at most (number of accounts) < 2^40 such terms, far
+// below r.
 // totals_in needs no range check: it is bound by acc_in, which is acc_0 (all
 // zeros) for batch 0 and the previous batch's acc_out otherwise, so by
 // induction it is the honest running total. The same induction binds ph to
 // the published params hash, which the verifier puts into acc_0.
 template SolvencyBatch(K, M, B) {
     var n = K + M;
-    var T = 2 * n;
+    var T = 2 * n + 4;
 
     signal input batch_root;
     signal input acc_in;
@@ -129,8 +152,12 @@ template SolvencyBatch(K, M, B) {
         credit[i] = 0;
         debit[i] = 0;
     }
+    var below = 0;            // accounts below maintenance in this batch (linear)
+    var shortfall = 0;
+    var bankrupt = 0;         // accounts with negative equity
+    var bad_debt = 0;
     for (var a = 0; a < B; a++) {
-        account[a] = SolventAccount(K, M);
+        account[a] = MarginAccount(K, M);
         account[a].key <== key[a];
         for (var i = 0; i < n; i++) {
             account[a].u[i] <== amount[a][i];
@@ -138,16 +165,22 @@ template SolvencyBatch(K, M, B) {
         for (var k = 0; k < K; k++) {
             account[a].PL[k] <== coeff.PL[k];
             account[a].PD[k] <== coeff.PD[k];
+            account[a].price[k] <== price[k];
         }
         for (var m = 0; m < M; m++) {
             account[a].X[m] <== coeff.X[m];
             account[a].QM[m] <== coeff.QM[m];
+            account[a].mark_price[m] <== mark_price[m];
         }
         tree.leaves[a] <== account[a].leaf;
         for (var i = 0; i < n; i++) {
             credit[i] += account[a].pos[i];
             debit[i] += account[a].neg[i];
         }
+        below += account[a].below;
+        shortfall += account[a].shortfall;
+        bankrupt += account[a].bankrupt;
+        bad_debt += account[a].bad_debt;
     }
     // Stops proving health for accounts other than the committed ones: the
     // checked amounts are exactly the ones under batch_root.
@@ -163,6 +196,12 @@ template SolvencyBatch(K, M, B) {
         accOut.totals[2 * i] <== totals_in[2 * i] + credit[i];
         accOut.totals[2 * i + 1] <== totals_in[2 * i + 1] + debit[i];
     }
+    // The liquidation figures accumulate like the totals: a per-batch count or
+    // sum other than the one of its accounts breaks acc_out.
+    accOut.totals[2 * n] <== totals_in[2 * n] + below;
+    accOut.totals[2 * n + 1] <== totals_in[2 * n + 1] + shortfall;
+    accOut.totals[2 * n + 2] <== totals_in[2 * n + 2] + bankrupt;
+    accOut.totals[2 * n + 3] <== totals_in[2 * n + 3] + bad_debt;
     accIn.blinding <== blinding_in;
     accOut.blinding <== blinding_out;
     // Binds the params of this proof into both ends of its link of the chain

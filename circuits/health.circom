@@ -1,6 +1,7 @@
 pragma circom 2.1.0;
 
 include "circomlib/circuits/bitify.circom";
+include "./sign.circom";
 
 // ceil(log2(n)) for n >= 1. Compile-time only.
 function ceilLog2(n) {
@@ -48,29 +49,31 @@ template HealthCoefficients(K, M) {
     }
 }
 
-// MaintenanceHealth(K, M): one account is at or above maintenance margin.
+// MaintenanceHealth(K, M): one account's maintenance health and its sign.
 //
 // Computes (PROTOCOL.md §3)
 //   health = sum_k b_k P_k (b_k >= 0 ? aw_k : lw_k)
 //          + sum_m (s_m Q_m 10000 - |s_m| Q_m mmr_m)
 // from value[i] (the signed amount, slot order of §1), positive_part[i]
-// (= max(value[i], 0)) and the HealthCoefficients, and proves
-//   health in [0, 2^(144 + ceil(log2(K+M)))).
+// (= max(value[i], 0)) and the HealthCoefficients, and outputs
+//   nonneg    = 1 iff health >= 0 (the account is at or above maintenance)
+//   shortfall = max(-health, 0)   (what it lacks to get back to maintenance)
+// both determined by SignSplit(L), L = 144 + ceil(log2(K+M)).
 //
 // Preconditions, enforced by the caller: value/positive_part come from
-// SignedAmount (|x| < 2^63, positive_part = max(x, 0)); prices < 2^64,
+// SignedAmount (|x| <= 2^63, positive_part = max(x, 0)); prices < 2^64,
 // aw <= 10000 <= lw < 2^16, mmr <= 10000 (Params).
 //
-// Why the range check is sound: each term is an integer with
+// Why the sign is sound: each term is an integer with
 //   |b P w| < 2^63 * 2^64 * 2^16 = 2^143,  |s Q 10000| + |s| Q mmr < 2^63 2^64 2^15 = 2^142,
-// so the integer health satisfies |health| < n 2^143 < 2^(144 + ceil(log2 n)) <= 2^150
-// (n <= 45), and the field computation never wraps (2^150 << r). An insolvent
-// account (health = -d, d >= 1) is the field element r - d >= r - 2^150,
-// which is >= 2^(144 + ceil(log2 n)): it has no decomposition into that many
-// bits (2^L < r makes the decomposition unique), so it is rejected.
+// so the integer health satisfies |health| < n 2^143 <= 2^(143 + ceil(log2 n)) < 2^L <= 2^150
+// (n <= 45), and the field computation never wraps (2^151 << r). SignSplit's
+// precondition |x| < 2^L holds, so nonneg and shortfall are the true ones: a
+// venue cannot declare an account in liquidation solvent (hiding its
+// shortfall) nor a solvent one in liquidation.
 //
-// Cost: 2(K+M) products + (144 + ceil(log2(K+M))) bits. health itself is a
-// linear combination and costs nothing after --O2.
+// Cost: 2(K+M) products + (145 + ceil(log2(K+M))) bits + 1. health itself is
+// a linear combination and costs nothing after --O2.
 template MaintenanceHealth(K, M) {
     var n = K + M;
     assert(n >= 1);
@@ -83,6 +86,8 @@ template MaintenanceHealth(K, M) {
     signal input PD[K];
     signal input X[M];
     signal input QM[M];
+    signal output nonneg;
+    signal output shortfall;
 
     signal linear[n];     // value * (PL or X)
     signal kink[n];       // positive_part * (PD or QM)
@@ -98,9 +103,55 @@ template MaintenanceHealth(K, M) {
         health += linear[K + m] - 2 * kink[K + m];
     }
 
-    // health >= 0 (and < 2^L). Stops an insolvent account: its health is
-    // r - d with d <= 2^150, which has no L-bit decomposition (see above).
-    component nonNegative = Num2Bits(L);
-    nonNegative.in <== health;
-    _ <== nonNegative.out;   // only the existence of the decomposition matters
+    // The sign of health, from its unique decomposition (see above).
+    component sign = SignSplit(L);
+    sign.in <== health;
+    nonneg <== sign.nonneg;
+    shortfall <== sign.negative_part;
+}
+
+// AccountEquity(K, M): one account's unweighted equity and its sign.
+//
+//   equity = sum_i value_i * price_i     (price_i = P_k for assets, Q_m for markets)
+//
+// in 10^-S quote (PROTOCOL.md §3; perp PnL is settled in the quote balance,
+// so a position is worth s * mark). Outputs
+//   nonneg   = 1 iff equity >= 0
+//   bad_debt = max(-equity, 0)   (what the account owes beyond all it holds)
+// by SignSplit(127 + ceil(log2(K+M))).
+//
+// Preconditions, enforced by the caller: |value_i| <= 2^63 (SignedAmount),
+// price_i < 2^64 (Params). Then |value_i * price_i| < 2^127 and
+// |equity| < n 2^127 <= 2^(127 + ceil(log2 n)), so SignSplit's precondition
+// holds and the sign is the true one: a bankrupt account cannot be hidden
+// (its bad debt dropped from the published sum) and no bad debt can be
+// invented.
+//
+// Cost: K + M products + (128 + ceil(log2(K+M))) bits + 1.
+template AccountEquity(K, M) {
+    var n = K + M;
+    assert(n >= 1);
+    assert(n <= 45);
+
+    signal input value[n];
+    signal input price[K];
+    signal input mark_price[M];
+    signal output nonneg;
+    signal output bad_debt;
+
+    signal worth[n];
+    var equity = 0;
+    for (var k = 0; k < K; k++) {
+        worth[k] <== value[k] * price[k];
+        equity += worth[k];
+    }
+    for (var m = 0; m < M; m++) {
+        worth[K + m] <== value[K + m] * mark_price[m];
+        equity += worth[K + m];
+    }
+
+    component sign = SignSplit(127 + ceilLog2(n));
+    sign.in <== equity;
+    nonneg <== sign.nonneg;
+    bad_debt <== sign.negative_part;
 }

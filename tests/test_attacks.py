@@ -96,6 +96,7 @@ from .test_circuits import (
     batch_totals,
     health,
     keys_for,
+    equity,
     leaf,
     shape,
 )
@@ -181,7 +182,7 @@ class Shape:
 
 
 BIT_GROUP = re.compile(
-    r"^(main\.account\[\d+\]\.amount\[\d+\]\.bits|main\.account\[\d+\]\.health\.nonNegative"
+    r"^(main\.account\[\d+\]\.amount\[\d+\]\.bits|main\.account\[\d+\]\.(?:health|equity)\.sign\.bits"
     r"|main\.params\.(?:priceBits|markBits)\[\d+\]|main\.params\.(?:aw|lw|mmr)Range\[\d+\]\.(?:above|below))"
     r"\.out\[(\d+)\]$"
 )
@@ -433,7 +434,7 @@ BASE_ACCOUNTS = [
 
 
 def base_batch(**changes) -> Batch:
-    batch = Batch(P, list(BASE_ACCOUNTS), keys_for(4, tag=7), totals_in=[0] * 8, blinding_in=0)
+    batch = Batch(P, list(BASE_ACCOUNTS), keys_for(4, tag=7), totals_in=[0] * 12, blinding_in=0)
     for k, v in changes.items():
         setattr(batch, k, v)
     return batch
@@ -443,6 +444,11 @@ def with_account(batch: Batch, a: int, amounts: tuple[int, ...]) -> Batch:
     accounts = list(batch.accounts)
     accounts[a] = amounts
     return replace(batch, accounts=accounts)
+
+
+def bankrupt_batch() -> Batch:
+    """Account 2 owes 10^6 of asset 0 and holds 5 of asset 1: negative equity (and below maintenance)."""
+    return with_account(base_batch(), 2, (-10**6, 5, 0, 0))
 
 
 def insolvent_batch() -> Batch:
@@ -456,7 +462,7 @@ JUNK = Params(price=(50_000, 1), aw=(9000, 0), lw=(11000, 65535), mark=(3, 2), m
 
 def junk_batch() -> Batch:
     accounts = [(0, 0, 0, 0), (-1, 10**9, 0, 0), (2, 0, 0, 0), (0, 5, 0, 0)]   # 1: a dummy borrowing 1 BTC
-    return Batch(JUNK, accounts, keys_for(4, tag=8), totals_in=[0] * 8, blinding_in=0)
+    return Batch(JUNK, accounts, keys_for(4, tag=8), totals_in=[0] * 12, blinding_in=0)
 
 
 P44 = Params(price=(1, 2, (1 << 64) - 1, 50_000 * 10**4), aw=(10000, 9999, 0, 9000),
@@ -470,14 +476,14 @@ def batch44() -> Batch:
         (MAX, 0, 0, -(10**6), 0, MAX // 10**4, 0, 0),
         (-(10**9), 0, 1, 10**6, 0, 0, 10**4, -(10**5)),
     ]
-    return Batch(P44, accounts, keys_for(4, tag=9), totals_in=[(i + 1) * 10**15 for i in range(16)])
+    return Batch(P44, accounts, keys_for(4, tag=9), totals_in=[(i + 1) * 10**15 for i in range(20)])
 
 
 P11 = Params(price=(3,), aw=(9000,), lw=(11000,), mark=(5,), mmr=(500,))
 
 
 def batch11() -> Batch:
-    return Batch(P11, [(1000, -10), (0, 0)], keys_for(2, tag=10), totals_in=[0] * 4, blinding_in=0)
+    return Batch(P11, [(1000, -10), (0, 0)], keys_for(2, tag=10), totals_in=[0] * 8, blinding_in=0)
 
 
 def test_reference_data():
@@ -606,7 +612,7 @@ def amount_group(a: int, i: int) -> str:
 
 
 def health_group(a: int) -> str:
-    return rf"^main\.account\[{a}\]\.health\.nonNegative"
+    return rf"^main\.account\[{a}\]\.health\.sign"
 
 
 def leaf_group(*accounts: int) -> str:
@@ -704,7 +710,9 @@ def _(sh):
     return f.solve()
 
 
-@attack("health_product_wraps_mod_r_via_out_of_range_position", SIGNED, amount_group(2, 2))
+# The wrapped amount also breaks account 2's equity sign decomposition (format 3): a second line.
+@attack("health_product_wraps_mod_r_via_out_of_range_position", SIGNED,
+        amount_group(2, 2) + r"|^main\.account\[2\]\.equity\.sign\.")
 def _(sh):
     # Insolvent account (health -1): give it a "position" s with s * X = 1 mod r
     # (and the sign bit 0 so positive_part = 0): health wraps to exactly 0.
@@ -765,7 +773,7 @@ def _(sh):
     return Forge(sh, base_batch()).set("main.price[1]", 1 << 64).solve()
 
 
-@attack("price_wraps_debt_to_credit_mod_r", PRICE, r"^main\.params\.priceBits\[0\]\.")
+@attack("price_wraps_debt_to_credit_mod_r", PRICE, r"^main\.params\.priceBits\[0\]\.|^main\.account\[2\]\.equity\.sign\.")
 def _(sh):
     # Only account 2 holds asset 0 (a debt -D): a price P' with -D P' lw = 1 mod r
     # makes its health exactly 1.
@@ -836,7 +844,8 @@ def _(sh):
 
 BIT_TWO = {
     "amount": (f"{A}[2].amount[1].bits", "Num2Bits(64) in SignedAmount"),
-    "health": (f"{A}[3].health.nonNegative", "Num2Bits(L) in MaintenanceHealth"),
+    "health": (f"{A}[3].health.sign.bits", "Num2Bits(L+1) in MaintenanceHealth's SignSplit"),
+    "equity": (f"{A}[3].equity.sign.bits", "Num2Bits(L+1) in AccountEquity's SignSplit"),
     "price": ("main.params.priceBits[1]", "Num2Bits(64) of price in Params"),
     "mark": ("main.params.markBits[1]", "Num2Bits(64) of mark in Params"),
     "aw_above": ("main.params.awRange[0].above", "InRange(0,10000).above"),
@@ -858,20 +867,84 @@ for _key, (_group, _where) in BIT_TWO.items():
 
 # ---- health (MaintenanceHealth, HealthCoefficients) ------------------------------
 
-HEALTH = "MaintenanceHealth: Num2Bits(144+ceil(log2 n)) of health (health.circom:103-105)"
+HEALTH = "MaintenanceHealth: SignSplit(144+ceil(log2 n)) of health (sign.circom; health.circom)"
+SHORTFALL = "SignSplit: negative_part <== (nonneg - 1) * in (sign.circom)"
+EQUITY = "AccountEquity: SignSplit(127+ceil(log2 n)) of equity (sign.circom; health.circom)"
 
 
-@attack("insolvent_by_one_unit", HEALTH, health_group(2))
+def sign_bit_flipped(sh: Shape, group: str, width: int) -> BitsFn:
+    """Flip the sign bit (bit `width` of x + 2^width) and keep the other bits: what a prover who wants
+    the other sign writes; the weighted sum no longer equals x + 2^width."""
+    def fn(value: int, bits: list[int]) -> list[int]:
+        bits[width] = 1 - bits[width]
+        return bits
+    return fn
+
+
+def sign_bit_set_sum_kept(sh: Shape, group: str, width: int) -> BitsFn:
+    """Sign bit forced to 1 and the sum kept by putting the remainder, a field element, into bit 0."""
+    def fn(value: int, bits: list[int]) -> list[int]:
+        out = [0] * len(bits)
+        out[width] = 1
+        out[0] = (value - (1 << width)) % R
+        return out
+    return fn
+
+
+HEALTH_WIDTH = 144 + 2     # n = 4 in the 224 shape: ceil(log2 4) = 2
+EQUITY_WIDTH = 127 + 2
+
+
+@attack("insolvent_declared_solvent_sign_bit_flipped", HEALTH, health_group(2))
 def _(sh):
-    # Health -1 with the bits `<--` computes from r - 1: they do not sum to it.
-    return Forge(sh, insolvent_batch()).solve()
+    # Health -1 counted as at or above maintenance: the published below-count and shortfall drop it.
+    g = f"{A}[2].health.sign.bits"
+    return Forge(sh, insolvent_batch()).bits(g, sign_bit_flipped(sh, g, HEALTH_WIDTH)).solve()
 
 
-@attack("insolvent_by_one_unit_health_bits_forged_as_r_minus_1", HEALTH, health_group(2))
+@attack("insolvent_declared_solvent_sum_kept_by_nonboolean_bit", HEALTH, health_group(2))
 def _(sh):
-    # The attacker makes the sum hold by putting r - 1 into one bit.
-    g = f"{A}[2].health.nonNegative"
-    return Forge(sh, insolvent_batch()).bits(g, whole_value_in_lowest_bit(sh, g)).solve()
+    g = f"{A}[2].health.sign.bits"
+    return Forge(sh, insolvent_batch()).bits(g, sign_bit_set_sum_kept(sh, g, HEALTH_WIDTH)).solve()
+
+
+@attack("solvent_declared_in_liquidation", HEALTH, health_group(1))
+def _(sh):
+    # An account at exactly zero health counted below maintenance (inflating the count, and with a
+    # fake shortfall, the apparent need for the insurance fund).
+    batch = with_account(base_batch(), 1, HEALTH_ZERO)
+    g = f"{A}[1].health.sign.bits"
+    return Forge(sh, batch).bits(g, sign_bit_flipped(sh, g, HEALTH_WIDTH)).solve()
+
+
+@attack("shortfall_understated", SHORTFALL, rf"^{re.escape(A)}\[2\]\.(health\.sign\.negative_part|shortfall)$")
+def _(sh):
+    # The account is counted below maintenance but its shortfall is published as 0.
+    return Forge(sh, insolvent_batch()).force(f"{A}[2].health.sign.negative_part", 0).solve()
+
+
+@attack("bankrupt_account_hidden", EQUITY, rf"^{re.escape(A)}\[2\]\.equity\.sign")
+def _(sh):
+    # The bankrupt account counted as not bankrupt: its bad debt disappears from the published sum.
+    g = f"{A}[2].equity.sign.bits"
+    return Forge(sh, bankrupt_batch()).bits(g, sign_bit_flipped(sh, g, EQUITY_WIDTH)).solve()
+
+
+@attack("bad_debt_understated", SHORTFALL, rf"^{re.escape(A)}\[2\]\.(equity\.sign\.negative_part|bad_debt)$")
+def _(sh):
+    honest_bad_debt = -equity(bankrupt_batch().accounts[2], P)
+    assert honest_bad_debt > 0
+    return Forge(sh, bankrupt_batch()).force(f"{A}[2].equity.sign.negative_part", honest_bad_debt - 1).solve()
+
+
+@attack("below_count_off_by_one", "SolvencyBatch: accOut.acc === acc_out (batch.circom)", ACC_OUT)
+def _(sh):
+    # acc_out opens to totals whose below-maintenance count is one less than the batch's.
+    batch = insolvent_batch()
+    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
+    totals[8] -= 1
+    return pin_all(Forge(sh, batch), batch, "acc_in").pin(
+        "acc_out", acc(P.hash(), batch.shape, totals, batch.blinding_out)).solve()
 
 
 @attack("insolvent_health_product_forged", "MaintenanceHealth: linear <== value * PL (health.circom:91)",
@@ -908,10 +981,6 @@ def _(sh):
     return f.force("main.coeff.QM[0]", 0).solve()
 
 
-@attack("dummy_account_borrows_against_junk_collateral", HEALTH, health_group(1))
-def _(sh):
-    # Published junk weight 0: borrowing 1 BTC against 10^9 junk is insolvent.
-    return Forge(sh, junk_batch()).solve()
 
 
 # ---- totals (positive_part, accumulators) --------------------------------------
@@ -963,7 +1032,7 @@ ACCOUT = "SolvencyBatch: accOut.acc === acc_out (batch.circom:174)"
 @attack("totals_in_changed", ACCIN, ACC_IN)
 def _(sh):
     # Start the batch from lower debit totals than the chain carried in.
-    batch = base_batch(totals_in=[50, 40, 30, 20, 10, 0, 0, 0])
+    batch = base_batch(totals_in=[50, 40, 30, 20, 10, 0, 0, 0, 0, 0, 0, 0])
     f = published(Forge(sh, batch), batch)
     return f.set("main.totals_in[1]", 0).solve()
 
@@ -973,7 +1042,7 @@ def _(sh):
     # totals_in[1] = -(batch debit) so that acc_out carries debit 0.
     batch = base_batch()
     f = published(Forge(sh, batch), batch)
-    return f.set("main.totals_in[1]", -batch_totals(batch.accounts)[1]).solve()
+    return f.set("main.totals_in[1]", -batch_totals(batch.accounts, batch.params)[1]).solve()
 
 
 @attack("blinding_in_changed", ACCIN, ACC_IN)
@@ -992,7 +1061,7 @@ def _(sh):
 def _(sh):
     # The published acc_out opens to totals with asset 0's debit set to 0.
     batch = base_batch()
-    totals = batch_totals(batch.accounts)
+    totals = batch_totals(batch.accounts, batch.params)
     totals[1] = 0
     f = pin_all(Forge(sh, batch), batch)
     return f.pin("acc_out", acc(P.hash(), batch.shape, totals, batch.blinding_out)).solve()
@@ -1050,13 +1119,13 @@ def _(sh):
     return f.force("main.accIn.params_hash", P.hash()).solve()
 
 
-@attack("hashchain_link_forged", "HashChain(18): link[0] <== first.out (hashchain.circom:34-35)",
+@attack("hashchain_link_forged", "HashChain(22): link[0] <== first.out (hashchain.circom:34-35)",
         r"^main\.accOut\.commitment\.(link\[0\]$|first\.)", shape="444")
 def _(sh):
-    # K = M = 4: the totals commitment is Poseidon(16) then Poseidon(link, 2 more).
+    # K = M = 4: the totals commitment is Poseidon(16) then Poseidon(link, 6 more).
     # The link is forged so acc_out opens to totals with the first credit zeroed.
     batch = batch44()
-    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
+    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
     totals[0] = 0
     xs = [batch.shape, *totals, batch.blinding_out]
     f = Forge(sh, batch).force("main.accOut.commitment.link[0]", poseidon(xs[:16]))
@@ -1072,7 +1141,7 @@ def _(sh):
     # hashes its own compile-time Shape(K, M, B), so the pinned acc_in cannot open.
     batch = base_batch()
     lied_shape = shape(P.K, P.M, 2 * len(batch.keys))
-    return Forge(sh, batch).pin("acc_in", acc(P.hash(), lied_shape, [0] * 8, 0)).solve()
+    return Forge(sh, batch).pin("acc_in", acc(P.hash(), lied_shape, [0] * 12, 0)).solve()
 
 
 # ---- leaves and tree ------------------------------------------------------------
@@ -1226,6 +1295,20 @@ def test_attack_is_rejected(shapes, name):
 # ---- positive controls ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("make", [insolvent_batch, junk_batch, bankrupt_batch],
+                         ids=["below_maintenance", "junk_collateral_borrower", "bankrupt"])
+def test_accounts_in_liquidation_are_proved_and_counted(shapes, make):
+    """Format 3: an account below maintenance (or bankrupt) is no longer a forgery. The honest witness
+    satisfies the circuit and its acc_out counts the account (the reference model's figures)."""
+    batch = make()
+    witness = Forge(shapes["224"], batch).solve()
+    assert is_satisfied(shapes["224"].r1cs, witness)
+    assert witness[shapes["224"].w("main.acc_out")] == batch.expected_public()[2]
+    figures = batch_totals(batch.accounts, batch.params)[8:]
+    assert figures[0] >= 1 and figures[1] >= 1
+    assert (figures[2] >= 1) == (make is bankrupt_batch)
+
+
 @pytest.mark.parametrize("key", list(SHAPES))
 def test_valid_witness_is_accepted(shapes, generated, key):
     sh = shapes[key]
@@ -1296,7 +1379,8 @@ CROSS = [
     "negative_balance_as_r_minus_x",
     "leaf_alias_carry_u_plus_2_64_hides_insolvent_account",
     "debt_sign_bit_flipped",
-    "insolvent_by_one_unit",
+    "insolvent_declared_solvent_sign_bit_flipped",
+    "bankrupt_account_hidden",
     "negative_price_aliasing_asset_packing",
     "credit_hidden_positive_part_zeroed",
     "totals_in_changed",

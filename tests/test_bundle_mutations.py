@@ -160,6 +160,21 @@ def _batch_size_doubled_batches_halved(folder: Path, ctx: dict) -> None:
     write(folder, "batch_roots.json", read(folder, "batch_roots.json")[:n])
 
 
+def _insurance_fund_raised_consistently(folder: Path, ctx: dict) -> None:
+    """A larger insurance fund written into params.json, with the manifest's params hash and digest
+    recomputed as a forger would: the proofs' chain starts from the old params."""
+    params = read(folder, "params.json")
+    params["insurance_fund"] = "1000000000"
+    write(folder, "params.json", params)
+    from zksolv.params import canonical_params_json, params_hash, parse_params
+    parsed = parse_params(params)
+    manifest = read(folder, "manifest.json")
+    manifest.update(params_hash=str(params_hash(parsed)),
+                    params_sha256=hashlib.sha256(canonical_params_json(parsed)).hexdigest())
+    manifest["liquidations"]["insurance_fund"] = "1000000000"
+    write(folder, "manifest.json", manifest)
+
+
 def _extra_file(folder: Path, ctx: dict) -> None:
     (folder / "batches/000000/extra.json").write_text("{}")
 
@@ -224,6 +239,24 @@ MUTATIONS: list[Mutation] = [
     Mutation("quote changed", edit("params.json", set_in(("quote",), lambda v: "EUR")), "params"),
     Mutation("two prices swapped", edit("params.json", lambda d: d["markets"].reverse()), "params"),
     Mutation("replayed as another epoch", _replay_other_epoch, "accumulator chain"),
+    # --- liquidation figures (issue 11) ---------------------------------------------------------------
+    Mutation("accounts below maintenance edited", edit("manifest.json",
+             set_in(("liquidations", "accounts_below_maintenance"), lambda v: v + 1)), "accumulator chain",
+             rehash=False),
+    Mutation("shortfall edited", edit("manifest.json", set_in(("liquidations", "shortfall"), lambda v: "12.5")),
+             "accumulator chain", rehash=False),
+    Mutation("bad debt edited", edit("manifest.json", set_in(("liquidations", "bad_debt"), lambda v: "1")),
+             "accumulator chain", rehash=False),
+    Mutation("bankrupt accounts edited", edit("manifest.json",
+             set_in(("liquidations", "bankrupt_accounts"), lambda v: v + 1)), "accumulator chain", rehash=False),
+    Mutation("coverage flipped", edit("manifest.json", set_in(("liquidations", "covered"), lambda v: not v)),
+             "accumulator chain", rehash=False),
+    Mutation("proved bad debt total edited", edit("manifest.json",
+             set_in(("final_accumulator", "totals", -1), bump)), "accumulator chain", rehash=False),
+    Mutation("insurance fund added to params", edit("params.json", lambda d: d.update(insurance_fund="5")),
+             "params"),
+    Mutation("insurance fund added, params hash recomputed", _insurance_fund_raised_consistently,
+             "accumulator chain"),
     # --- self-consistent lies about the shape, rehashed (issue 9 §1) --------------------------------
     Mutation("batch size and capacity doubled together", _batch_size_and_capacity_doubled, "accumulator chain"),
     Mutation("batch size doubled, batches halved", _batch_size_doubled_batches_halved, "accumulator chain"),
@@ -337,3 +370,15 @@ def test_mutation_rejected_on_evm(bundle, mutation_context, tmp_path, mutation):
     if "evm" not in backends:
         pytest.skip("web3 / py-evm not installed")
     run_mutation(bundle, mutation_context, tmp_path, mutation, {"evm": backends["evm"]})
+
+
+@pytest.mark.parametrize("old", ["zksolv-bundle/1", "zksolv-bundle/2"])
+def test_old_formats_are_refused_with_the_reason(bundle, tmp_path, old):
+    folder = tmp_path / "bundle"
+    shutil.copytree(bundle["bundle"], folder)
+    edit("manifest.json", set_in(("format",), lambda v: old))(folder, {})
+    report = verify_bundle(folder, backends={"python": BACKENDS["python"]})
+    manifest_check = next(c for c in report.checks if c.name == "manifest")
+    assert not report.valid and not manifest_check.ok
+    assert f"bundle {old} is no longer accepted" in manifest_check.detail
+    assert "ask the venue for a" in manifest_check.detail

@@ -104,12 +104,22 @@ def root(leaves: list[int]) -> int:
     return level[0]
 
 
-def batch_totals(accounts: list[tuple[int, ...]]) -> list[int]:
+def equity(amounts: tuple[int, ...], p: Params) -> int:
+    """§3: Σ b P + Σ s Q (unweighted)."""
+    return sum(x * price for x, price in zip(amounts, (*p.price, *p.mark)))
+
+
+def batch_totals(accounts: list[tuple[int, ...]], p: Params) -> list[int]:
+    """§5 totals vector: credit/debit and long/short pairs, then the liquidation figures (accounts
+    below maintenance, Σ shortfall, accounts with negative equity, Σ bad debt)."""
     out: list[int] = []
     for i in range(len(accounts[0])):
         out.append(sum(max(a[i], 0) for a in accounts))
         out.append(sum(max(-a[i], 0) for a in accounts))
-    return out
+    healths = [health(a, p) for a in accounts]
+    equities = [equity(a, p) for a in accounts]
+    return out + [sum(h < 0 for h in healths), sum(max(-h, 0) for h in healths),
+                  sum(e < 0 for e in equities), sum(max(-e, 0) for e in equities)]
 
 
 def shape(K: int, M: int, B: int) -> int:
@@ -143,7 +153,7 @@ class Batch:
 
     def expected_public(self) -> list[int]:
         leaves = [leaf(k, u) for k, u in zip(self.keys, self.offsets())]
-        totals_out = [a + b for a, b in zip(self.totals_in, batch_totals(self.accounts))]
+        totals_out = [a + b for a, b in zip(self.totals_in, batch_totals(self.accounts, self.params))]
         honest = {
             "batch_root": root(leaves),
             "acc_in": acc(self.params.hash(), self.shape, self.totals_in, self.blinding_in),
@@ -202,12 +212,12 @@ LARGE_ACCOUNTS = [
 
 
 def small_batch() -> Batch:
-    return Batch(SMALL, list(SMALL_ACCOUNTS), keys_for(4), totals_in=[0] * 8, blinding_in=0)
+    return Batch(SMALL, list(SMALL_ACCOUNTS), keys_for(4), totals_in=[0] * 12, blinding_in=0)
 
 
 def large_batch() -> Batch:
     # A later batch: totals_in from an earlier batch.
-    return Batch(LARGE, list(LARGE_ACCOUNTS), keys_for(4, tag=2), totals_in=batch_totals(SMALL_ACCOUNTS))
+    return Batch(LARGE, list(LARGE_ACCOUNTS), keys_for(4, tag=2), totals_in=batch_totals(SMALL_ACCOUNTS, SMALL))
 
 
 def test_reference_data_is_what_the_tests_claim():
@@ -239,6 +249,12 @@ def witness(circ, batch: Batch, tmp_path: Path, name: str = "w.wtns") -> list[in
     return read_wtns(path)
 
 
+def accepted(circ, batch: Batch, tmp_path: Path) -> None:
+    """The witness generator accepts the batch and its public signals are the reference model's."""
+    values = witness(circ, batch, tmp_path)
+    assert public_signals(values) == batch.expected_public()
+
+
 def rejected(circ, batch: Batch, tmp_path: Path, chain: list[str], line_text: str | None = None) -> None:
     """Witness generation must fail with exactly this chain of templates
     (innermost first, as circom reports it) and, if given, the innermost
@@ -255,8 +271,7 @@ def rejected(circ, batch: Batch, tmp_path: Path, chain: list[str], line_text: st
 
 
 TEMPLATE_FILES = {"SolvencyBatch": "batch.circom"}
-HEALTH_CHAIN = ["Num2Bits", "MaintenanceHealth", "SolventAccount", "SolvencyBatch"]
-AMOUNT_CHAIN = ["Num2Bits", "SignedAmount", "SolventAccount", "SolvencyBatch"]
+AMOUNT_CHAIN = ["Num2Bits", "SignedAmount", "MarginAccount", "SolvencyBatch"]
 PARAM_RANGE_CHAIN = ["Num2Bits", "InRange", "Params", "SolvencyBatch"]
 PRICE_CHAIN = ["Num2Bits", "Params", "SolvencyBatch"]
 
@@ -273,7 +288,7 @@ def test_main_source_and_header(circ22):
     n = K + M
     assert info["public_inputs"] == 3
     assert info["outputs"] == 0
-    assert info["private_inputs"] == B + B * n + 3 * K + 2 * M + 2 + 2 * n + 2
+    assert info["private_inputs"] == B + B * n + 3 * K + 2 * M + 2 + (2 * n + 4) + 2
     assert info["prime"] == R
     sym = read_sym(circ22.sym)
     assert [sym[f"main.{name}"] for name in ("batch_root", "acc_in", "acc_out")] == [1, 2, 3]
@@ -317,7 +332,7 @@ def test_valid_batch_k4_m4(circ44, tmp_path):
         (-(10**9), 0, 1, 10**6, 0, 0, 10**4, -(10**5)),
     ]
     assert all(health(a, p) >= 0 for a in accounts)
-    batch = Batch(p, accounts, keys_for(4, tag=3), totals_in=[(i + 1) * 10**15 for i in range(16)])
+    batch = Batch(p, accounts, keys_for(4, tag=3), totals_in=[(i + 1) * 10**15 for i in range(20)])
     values = witness(circ44, batch, tmp_path)
     assert public_signals(values) == batch.expected_public()
 
@@ -333,11 +348,24 @@ def test_wtns_roundtrip(circ22, tmp_path):
 # rejected statements
 
 
-def test_insolvent_by_one_unit(circ22, tmp_path):
+def test_insolvent_by_one_unit_is_counted(circ22, tmp_path):
+    # Format 3: an account below maintenance is proved, and counted: below = 1, shortfall = 1.
     batch = small_batch()
     batch.accounts[2] = HEALTH_MINUS_ONE
     assert health(HEALTH_MINUS_ONE, SMALL) == -1
-    rejected(circ22, batch, tmp_path, HEALTH_CHAIN)
+    totals = batch_totals(batch.accounts, SMALL)
+    assert totals[8:] == [1, 1, 0, 0]
+    accepted(circ22, batch, tmp_path)
+
+
+def test_insolvent_declared_solvent(circ22, tmp_path):
+    # The published acc_out opens to totals that do not count the account below maintenance.
+    batch = small_batch()
+    batch.accounts[2] = HEALTH_MINUS_ONE
+    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, SMALL))]
+    totals[8], totals[9] = 0, 0
+    batch.public["acc_out"] = acc(SMALL.hash(), batch.shape, totals, batch.blinding_out)
+    rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accOut.acc === acc_out")
 
 
 def test_amount_two_to_the_64(circ22, tmp_path):
@@ -359,7 +387,7 @@ def test_negative_amount_as_field_element(circ22, tmp_path):
 
 def test_wrong_acc_out(circ22, tmp_path):
     batch = small_batch()
-    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
+    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
     totals[0] += 1      # one more unit of credit than the accounts hold
     batch.public["acc_out"] = acc(batch.params.hash(), batch.shape, totals, batch.blinding_out)
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accOut.acc === acc_out")
@@ -367,7 +395,7 @@ def test_wrong_acc_out(circ22, tmp_path):
 
 def test_wrong_acc_in(circ22, tmp_path):
     batch = large_batch()
-    batch.public["acc_in"] = acc(batch.params.hash(), batch.shape, [0] * 8, batch.blinding_in)   # pretend to start from zero
+    batch.public["acc_in"] = acc(batch.params.hash(), batch.shape, [0] * 12, batch.blinding_in)   # pretend to start from zero
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accIn.acc === acc_in")
 
 
@@ -465,7 +493,7 @@ def test_forged_health_term(circ22, valid_wtns, tmp_path):
 def test_forged_health_bits(circ22, valid_wtns, tmp_path):
     # Claim a different (still in-range) health for the zero-health account by
     # setting its lowest health bit: the decomposition no longer sums to health.
-    name = "main.account[1].health.nonNegative.out[0]"
+    name = "main.account[1].health.sign.bits.out[0]"
     bad = forged(circ22, valid_wtns, {name: 1}, tmp_path)
     with pytest.raises(CircuitError):
         check_witness(circ22.r1cs, bad)
@@ -473,7 +501,7 @@ def test_forged_health_bits(circ22, valid_wtns, tmp_path):
 
 def test_forged_public_signal(circ22, valid_wtns, tmp_path):
     batch = small_batch()
-    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts))]
+    totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
     totals[1] = 0   # hide the debit
     bad = forged(circ22, valid_wtns, {"main.acc_out": acc(batch.params.hash(), batch.shape, totals, batch.blinding_out)}, tmp_path)
     with pytest.raises(CircuitError):

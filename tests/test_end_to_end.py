@@ -16,7 +16,7 @@ import pytest
 from zksolv.prove import InsolventError, prove
 from zksolv.verify import verify_bundle
 
-from .conftest import HEADER, ROWS
+from .conftest import HEADER, PARAMS, ROWS
 from .helpers import REPO, write_csv
 
 pytestmark = pytest.mark.node
@@ -78,6 +78,91 @@ def test_prove_refuses_insolvent_accounts(bundle, small_keys, tmp_path):
                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert run.returncode == 1 and "mallory: shortfall 100 USD" in run.stderr, run.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------ liquidations (issue 11)
+
+# Beside ROWS: frank is below maintenance with positive equity (a 1 BTC-PERP long worth 50,000 USD
+# against a 47,600 USD debt: equity 2,400, but it needs 2,500 of maintenance margin: health −100);
+# mallory is bankrupt (owes 100 USD, holds 0.001 BTC = 50 USD).
+LIQUIDATION_ROWS = ROWS + [["frank", "-47600", "", "1", ""], ["mallory", "-100", "0.001", "", ""]]
+
+
+def _independent_figures() -> dict:
+    """The figures from the literal formulas of PROTOCOL.md §3 with Fractions, in quote units."""
+    from fractions import Fraction
+
+    prices = [Fraction(1), Fraction(50000), Fraction(50000), Fraction("2000.5")]
+    weights = [(1, 1), (Fraction(9, 10), Fraction(11, 10))]
+    mmr = [Fraction(5, 100), Fraction(3, 100)]
+    below = bankrupt = 0
+    shortfall = bad_debt = Fraction(0)
+    for row in LIQUIDATION_ROWS:
+        x = [Fraction(v) if v else Fraction(0) for v in row[1:]]
+        health = sum(b * p * (w[0] if b >= 0 else w[1]) for b, p, w in zip(x[:2], prices[:2], weights))
+        health += sum(s * q - abs(s) * q * r for s, q, r in zip(x[2:], prices[2:], mmr))
+        equity = sum(v * p for v, p in zip(x, prices))
+        if health < 0:
+            below, shortfall = below + 1, shortfall - health
+        if equity < 0:
+            bankrupt, bad_debt = bankrupt + 1, bad_debt - equity
+    return {"accounts_below_maintenance": below, "shortfall": shortfall, "bankrupt_accounts": bankrupt,
+            "bad_debt": bad_debt}
+
+
+@pytest.fixture(scope="module")
+def liquidation_bundle(small_keys, tmp_path_factory):
+    from zksolv.secret import generate_secret
+
+    folder = tmp_path_factory.mktemp("liquidations")
+    params = folder / "params.json"
+    params.write_text(json.dumps({**PARAMS, "insurance_fund": "75"}))
+    accounts = write_csv(folder / "accounts.csv", HEADER, LIQUIDATION_ROWS)
+    secret = generate_secret(folder / "venue.secret")
+    with pytest.raises(InsolventError) as err:   # never by accident
+        prove(params, accounts, secret, small_keys.dir, folder / "bundle")
+    assert sorted(i.account_id for i in err.value.report.insolvent) == ["frank", "mallory"]
+    prove(params, accounts, secret, small_keys.dir, folder / "bundle", folder / "inclusion",
+          allow_liquidations=True)
+    return folder
+
+
+@pytest.mark.parametrize("backend", ["snarkjs", "python"])
+def test_liquidation_figures_equal_an_independent_computation(liquidation_bundle, backend):
+    from fractions import Fraction
+
+    run = subprocess.run([sys.executable, "-m", "zksolv", "verify", str(liquidation_bundle / "bundle"), "--json",
+                          "--backend", backend], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    figures = json.loads(run.stdout)["liquidations"]
+    expected = _independent_figures()
+    assert (figures["accounts_below_maintenance"], figures["bankrupt_accounts"]) == (2, 1)
+    assert figures["accounts_below_maintenance"] == expected["accounts_below_maintenance"]
+    assert figures["bankrupt_accounts"] == expected["bankrupt_accounts"]
+    assert Fraction(figures["shortfall"]) == expected["shortfall"]
+    assert Fraction(figures["bad_debt"]) == expected["bad_debt"] == 50
+    assert figures["insurance_fund"] == "75" and figures["covered"] is True
+
+
+def test_holder_learns_how_their_account_was_counted(liquidation_bundle):
+    run = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify",
+                          str(liquidation_bundle / "inclusion" / "frank.json"), "--bundle",
+                          str(liquidation_bundle / "bundle"), "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    account = json.loads(run.stdout)["account"]
+    assert account["below_maintenance"] is True and account["bankrupt"] is False
+
+
+def test_bad_debt_above_the_insurance_fund_is_not_a_valid_claim(liquidation_bundle, small_keys, tmp_path):
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({**PARAMS, "insurance_fund": "49.99"}))
+    accounts = write_csv(tmp_path / "accounts.csv", HEADER, LIQUIDATION_ROWS)
+    prove(params, accounts, liquidation_bundle / "venue.secret", small_keys.dir, tmp_path / "bundle",
+          allow_liquidations=True)
+    run = subprocess.run([sys.executable, "-m", "zksolv", "verify", str(tmp_path / "bundle"), "--backend",
+                          "python"], capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "[FAIL] liquidations" in run.stdout and "exceeds the insurance fund by 0.01 USD" in run.stdout
 
 
 # ---------------------------------------------------------------- tampering

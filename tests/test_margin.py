@@ -106,4 +106,42 @@ def test_totals_are_credits_debits_and_open_interest(params_dict):
     assert (totals.credit, totals.debit) == ([5, 4], [1, 3])
     assert (totals.long, totals.short) == ([7, 1], [7, 2])
     assert totals.net_position() == [0, -1]
-    assert totals.vector() == [5, 1, 4, 3, 7, 7, 1, 2]
+    assert totals.vector()[:8] == [5, 1, 4, 3, 7, 7, 1, 2]
+    assert totals.vector()[8:] == totals.liquidations.vector()   # the figures close the vector
+
+
+# Worked by hand: (row, below maintenance, bad debt in USD)
+LIQUIDATION_CASES = [
+    # −1000 USDC, nothing else: equity −1000, bankrupt
+    (["plain-debtor", "-1000", "", "", ""], True, "1000"),
+    # long 1 BTC-PERP with −47,600 USDC: equity −47,600 + 50,000 = 2,400 > 0, below maintenance only
+    (["long-undermargined", "-47600", "", "1", ""], True, "0"),
+    # short 1 BTC-PERP with −50,100 USDC: a short is worth −50,000, so equity = −100,100, bankrupt
+    (["short-bankrupt", "-50100", "", "-1", ""], True, "100100"),
+    # at maintenance exactly: 5,500 USDC against −0.1 BTC (health 0, equity 500)
+    (["at-maintenance", "5500", "-0.1", "", ""], False, "0"),
+]
+
+
+@pytest.mark.parametrize("row, below, bad_debt", LIQUIDATION_CASES, ids=[c[0][0] for c in LIQUIDATION_CASES])
+def test_liquidation_figures_by_hand(tmp_path, params_dict, row, below, bad_debt):
+    from zksolv.bundle import liquidations_document
+
+    params = parse_params(params_dict)
+    report = check_solvency(read_accounts(write_csv(tmp_path / "a.csv", HEADER, [row]), params), params)
+    doc = liquidations_document(params, report.totals.liquidations)
+    assert doc["accounts_below_maintenance"] == int(below)
+    assert doc["bad_debt"] == bad_debt and doc["bankrupt_accounts"] == int(bad_debt != "0")
+    assert doc["covered"] is (bad_debt == "0")   # no insurance fund in these params
+
+
+def test_every_bankrupt_account_is_below_maintenance(params_dict):
+    """health ≤ 10000·equity for every account (weights aw ≤ 10000 ≤ lw, mmr ≥ 0), so the bankrupt
+    accounts are a subset of those below maintenance: checked on random accounts."""
+    from zksolv.margin import account_equity
+
+    params = parse_params(params_dict)
+    rng = random.Random(11)
+    for _ in range(2000):
+        amounts = tuple(rng.randrange(-10**12, 10**12) for _ in range(params.n_slots))
+        assert maintenance_health(amounts, params) <= 10000 * account_equity(amounts, params)

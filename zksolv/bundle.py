@@ -13,16 +13,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .margin import Totals
+from .margin import Liquidations, Totals, bad_debt_to_quote, covered, shortfall_to_quote
 from .params import RiskParams
 from .units import from_units
 
-BUNDLE_FORMAT = "zksolv-bundle/2"
+BUNDLE_FORMAT = "zksolv-bundle/3"
 # Formats this zksolv knows but no longer accepts, with the reason shown to whoever verifies one.
 RETIRED_FORMATS = {
+    "zksolv-bundle/2": "format 2 proved only that every account was at or above maintenance and carried no "
+                       "liquidation figures (accounts below maintenance, shortfall, bad debt); ask the venue "
+                       "for a bundle in format 3",
     "zksolv-bundle/1": "format 1 (zksolv ≤ 0.1) did not bind the batch size and circuit shape into the proofs "
                        "and did not domain-separate leaves from tree nodes (SECURITY.md, issue 9): its claims "
-                       "cannot be checked soundly; ask the venue for a bundle in format 2",
+                       "cannot be checked soundly; ask the venue for a current bundle",
 }
 TOP_FILES = ("params.json", "verification_key.json", "Verifier.sol", "batch_roots.json")
 
@@ -73,6 +76,7 @@ class Manifest(_Strict):
     setup: SetupInfo
     final_accumulator: FinalAccumulator
     totals: dict
+    liquidations: dict
     files: dict[str, Sha256]
 
 
@@ -96,3 +100,17 @@ def totals_document(params: RiskParams, totals: Totals) -> dict:
                                "net": from_units(lg - sh, m.decimals)}
                     for m, lg, sh in zip(params.markets, totals.long, totals.short)},
     }
+
+
+def liquidations_document(params: RiskParams, liquidations: Liquidations) -> dict:
+    """The liquidation figures as published (`manifest.liquidations`, `verify --json`): exact decimals in
+    quote units; `covered` is bad debt ≤ insurance fund (no fund: covered only without bad debt)."""
+    return {
+        "accounts_below_maintenance": liquidations.accounts_below_maintenance,
+        "shortfall": shortfall_to_quote(liquidations.shortfall, params),
+        "bad_debt": bad_debt_to_quote(liquidations.bad_debt, params),
+        "bankrupt_accounts": liquidations.bankrupt_accounts,
+        "insurance_fund": params.insurance_fund,
+        "covered": covered(liquidations, params),
+    }
+

@@ -18,7 +18,7 @@ from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .io import OutputError
 from .margin import health_to_quote
 from .secret import generate_secret
-from .bundle import totals_document
+from .bundle import liquidations_document, totals_document
 
 EXIT_FALSE = 1
 EXIT_INPUT = 2
@@ -74,19 +74,23 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
     """Check every account against maintenance margin (exit 1 if any is below)."""
     params, report = api.check(params_path, accounts_path)
     below = [{"account_id": i.account_id, "health": str(health_to_quote(i.health, params)),
-              "shortfall": str(i.shortfall(params))} for i in report.insolvent]
+              "shortfall": str(i.shortfall(params)), "bankrupt": i.bankrupt, "bad_debt": i.bad_debt(params)}
+             for i in report.insolvent]
     totals = totals_document(params, report.totals)
+    liquidations = liquidations_document(params, report.totals.liquidations)
     if as_json:
         emit_json({"solvent": report.solvent, "accounts": report.accounts, "quote": params.quote,
-                   "below_maintenance": below, "totals": totals})
+                   "below_maintenance": below, "totals": totals, "liquidations": liquidations})
     else:
         for item in below:
             click.echo(f"BELOW MAINTENANCE  {item['account_id']}: health {item['health']} {params.quote}, "
-                       f"shortfall {item['shortfall']} {params.quote}")
+                       f"shortfall {item['shortfall']} {params.quote}"
+                       + (f", BANKRUPT: bad debt {item['bad_debt']} {params.quote}" if item["bankrupt"] else ""))
         click.echo(f"accounts: {report.accounts}; below maintenance: {len(below)}")
         print_totals(totals)
+        print_liquidations(liquidations, params.quote)
         click.echo("OK: every account is at or above maintenance" if report.solvent
-                   else "FAIL: some accounts are below maintenance")
+                   else "FAIL: some accounts are below maintenance (prove needs --allow-liquidations)")
     sys.exit(0 if report.solvent else EXIT_FALSE)
 
 
@@ -146,6 +150,10 @@ def inclusion_verify(proof, root, capacity, commitment_path, bundle_path, as_jso
             click.echo(f"  balance  {symbol}: {value}")
         for symbol, value in shown["positions"].items():
             click.echo(f"  position {symbol}: {value}")
+        click.echo(f"  maintenance health {shown['maintenance_health']}: "
+                   + ("counted BELOW maintenance (in liquidation)" if shown["below_maintenance"]
+                      else "counted at or above maintenance")
+                   + (f"; equity {shown['equity']}: counted bankrupt" if shown["bankrupt"] else ""))
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
     else:
@@ -180,8 +188,17 @@ def print_totals(totals: dict) -> None:
 def print_insolvent(exc) -> None:
     for item in exc.report.insolvent:
         click.echo(f"BELOW MAINTENANCE  {item.account_id}: shortfall {item.shortfall(exc.params)} "
-                   f"{exc.params.quote}", err=True)
-    click.echo(f"error: {len(exc.report.insolvent)} accounts are below maintenance; nothing was proved", err=True)
+                   f"{exc.params.quote}" + (", bankrupt" if item.bankrupt else ""), err=True)
+    click.echo(f"error: {len(exc.report.insolvent)} accounts are below maintenance; nothing was proved "
+               f"(to publish them with the liquidation figures, pass --allow-liquidations)", err=True)
+
+
+def print_liquidations(doc: dict, quote: str) -> None:
+    fund = f"{doc['insurance_fund']} {quote}" if doc["insurance_fund"] is not None else "none published"
+    click.echo(f"  below maintenance: {doc['accounts_below_maintenance']} accounts, shortfall {doc['shortfall']} "
+               f"{quote}")
+    click.echo(f"  negative equity:   {doc['bankrupt_accounts']} accounts, bad debt {doc['bad_debt']} {quote}; "
+               f"insurance fund {fund}: {'covered' if doc['covered'] else 'NOT COVERED'}")
 
 
 @main.group()
@@ -262,10 +279,13 @@ def setup_command(params_path, batch_size, out_dir, ptau, force, as_json) -> Non
               help="the keys folder as the workers see it, if not at the --keys path")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="times a batch is proved again when its worker fails or dies")
+@click.option("--allow-liquidations", is_flag=True,
+              help="prove even with accounts below maintenance, publishing their count, shortfall and bad debt")
 @handle_errors
 def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity, force,
-                  as_json, prover, workers, scheduler, worker_keys, retries) -> None:
-    """Commit, prove every batch and write the bundle (refuses if any account is below maintenance).
+                  as_json, prover, workers, scheduler, worker_keys, retries, allow_liquidations) -> None:
+    """Commit, prove every batch and write the bundle (refuses if any account is below maintenance,
+    unless --allow-liquidations).
 
     Batches are proved in parallel by local processes (--workers) or on a Dask cluster
     (--scheduler), each checked and saved as it arrives: an interrupted run resumes."""
@@ -283,7 +303,7 @@ def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, in
         with event_printer(as_json) as on_event:
             result = prove(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity,
                            force, on_event, workers=workers, scheduler=scheduler, prover=prover, retries=retries,
-                           worker_keys=worker_keys)
+                           worker_keys=worker_keys, allow_liquidations=allow_liquidations)
     except InsolventError as exc:
         print_insolvent(exc)
         sys.exit(EXIT_FALSE)
@@ -336,9 +356,14 @@ def verify_command(bundle, backend, trusted_vkeys, trusted_keys, require_ceremon
             click.echo(f"warning: {warning}", err=True)
         if report.valid:
             manifest = report.manifest
-            click.echo(f"VALID: at {manifest['epoch']} every account under root {manifest['root']} is at or "
-                       f"above maintenance; totals:")
+            liquidations = manifest["liquidations"]
+            below = liquidations["accounts_below_maintenance"]
+            claim = ("every account under root {root} is at or above maintenance" if below == 0 else
+                     "every account under root {root} is at or above maintenance except {below} counted below "
+                     "maintenance, whose shortfall and bad debt are proved and covered")
+            click.echo(f"VALID: at {manifest['epoch']} {claim.format(root=manifest['root'], below=below)}; totals:")
             print_totals(manifest["totals"])
+            print_liquidations(liquidations, manifest["quote"])
         else:
             failed = ", ".join(c.name for c in report.checks if not c.ok)
             click.echo(f"INVALID: failed check(s): {failed}")

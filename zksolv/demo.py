@@ -1,8 +1,10 @@
 """The demo: a realistic synthetic venue, proved and verified end to end.
 
 4 assets (a stablecoin, BTC, ETH, SOL) with haircuts and liability weights,
-4 perpetual markets, longs and shorts, some borrowers, and a few accounts
-placed just above maintenance, so the check has something to bite on.
+4 perpetual markets, longs and shorts, some borrowers, a few accounts
+placed just above maintenance, a few being liquidated (below maintenance) and
+one in every hundred bankrupt (negative equity), covered by an insurance fund:
+what a real venue's snapshot looks like at any instant.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ZksolvError
-from .margin import maintenance_health
+from .field import BPS
+from .margin import account_equity, maintenance_health
 from .params import parse_params
 from .prove import prove
 from .secret import generate_secret
@@ -39,12 +42,14 @@ DEMO_PARAMS = {
         {"symbol": "SOL-PERP", "decimals": 2, "mark_price": "241.2", "maintenance_margin_bps": 600},
         {"symbol": "DOGE-PERP", "decimals": 0, "mark_price": "0.41237", "maintenance_margin_bps": 1000},
     ],
+    "insurance_fund": "250000",
 }
 MARKER = "demo.json"
 
 
 def synthetic_accounts(n: int, seed: int = 2026) -> list[tuple[str, tuple[int, ...]]]:
-    """n accounts that are all at or above maintenance, a few of them barely."""
+    """n accounts, a few of them barely above maintenance; accounts 11 and 23 of every 50 are being
+    liquidated (below maintenance, equity still positive) and account 5 of every 100 is bankrupt."""
     rng = random.Random(seed)
     params = parse_params(DEMO_PARAMS)
     usdc = params.assets[0]
@@ -62,13 +67,24 @@ def synthetic_accounts(n: int, seed: int = 2026) -> list[tuple[str, tuple[int, .
         for slot, top in ((4, 5 * 10**4), (5, 50 * 10**3), (6, 500 * 10**2), (7, 200_000)):
             if rng.random() < 0.4:
                 amounts[slot] = rng.choice((-1, 1)) * rng.randrange(1, top)
+        liquidating = i % 50 in (11, 23)
+        if liquidating:  # a perp position whose maintenance margin the account no longer covers
+            amounts[4] = rng.choice((-1, 1)) * rng.randrange(10**4, 5 * 10**4)
         health = maintenance_health(tuple(amounts), params)
         near = i % 50 == 7  # a few accounts just above maintenance
-        if health < 0 or near:
+        if liquidating:
+            # USDC counts at weight 1 both ways, so 10000·equity − health (haircuts plus maintenance
+            # margin) does not depend on it: half of that gap below zero leaves the equity positive.
+            gap = BPS * account_equity(tuple(amounts), params) - health
+            amounts[0] += (-(gap // 2) - health) // unit_health
+        elif health < 0 or near:
             target = rng.randrange(1, 100) * 10**6 * unit_health if near else 10**9 * unit_health
             amounts[0] += (target - health) // unit_health + 1
+        if i % 100 == 5:  # bankrupt: a USDC debt larger than everything the account holds
+            amounts = [-rng.randrange(1_000, 20_000) * 10**6, rng.randrange(1, 10**6), 0, 0, 0, 0, 0, 0]
         account = tuple(amounts)
-        assert maintenance_health(account, params) >= 0
+        health, equity = maintenance_health(account, params), account_equity(account, params)
+        assert (health < 0) == (liquidating or i % 100 == 5) and (equity < 0) == (i % 100 == 5)
         accounts.append((f"acct-{i:05d}", account))
     return accounts
 
@@ -109,7 +125,7 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
     say(f"2/3 prove: {n_accounts} accounts")
     t = time.monotonic()
     result = prove(params_path, accounts_path, secret_path, keys.dir, out / "bundle", out / "inclusion",
-                   on_event=lambda e: say(f"    {e['done']}/{e['of']} batches proved (batch {e['index']})")
+                   allow_liquidations=True, on_event=lambda e: say(f"    {e['done']}/{e['of']} batches proved (batch {e['index']})")
                    if e.get("event") == "batch" else None)
     timings["prove_s"] = round(time.monotonic() - t, 1)
     say("3/3 verify")
@@ -125,7 +141,8 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
         "valid": report.valid, "root": manifest.get("root"), "epoch": manifest.get("epoch"),
         "accounts": n_accounts, "capacity": result.commitment.capacity, "batches": result.plan.n_batches,
         "constraints_per_batch": keys.info["constraints"], "timings": timings,
-        "totals": manifest.get("totals"), "bundle": str(out / "bundle"), "inclusion": str(out / "inclusion"),
+        "totals": manifest.get("totals"), "liquidations": manifest.get("liquidations"),
+        "bundle": str(out / "bundle"), "inclusion": str(out / "inclusion"),
         "inputs": str(out / "inputs"),
     }
     say(f"\n{'VALID' if report.valid else 'INVALID'} bundle at {out / 'bundle'}  (root {summary['root']})")
@@ -133,6 +150,12 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
         say(f"  {symbol:>9}: credits {t['credit']}, debits {t['debit']}")
     for symbol, t in (summary["totals"] or {}).get("markets", {}).items():
         say(f"  {symbol:>9}: long {t['long']}, short {t['short']}")
+    liquidations = summary["liquidations"]
+    if liquidations:
+        say(f"  below maintenance: {liquidations['accounts_below_maintenance']} accounts, shortfall "
+            f"{liquidations['shortfall']} USD; bankrupt: {liquidations['bankrupt_accounts']}, bad debt "
+            f"{liquidations['bad_debt']} USD; insurance fund {liquidations['insurance_fund']} USD: "
+            f"{'covered' if liquidations['covered'] else 'NOT covered'}")
     say(f"timings: setup {timings['setup_s']} s, prove {timings['prove_s']} s, verify {timings['verify_s']} s")
     say(f"inclusion proofs: {out / 'inclusion'}; try: zksolv inclusion verify "
         f"{out / 'inclusion' / 'acct-00000.json'} --bundle {out / 'bundle'}")

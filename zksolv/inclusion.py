@@ -20,6 +20,7 @@ from .commitment import INCLUSION_FORMAT, account_key, leaf_hash
 from .errors import InputError, Problem
 from .field import AMOUNT_MAX, AMOUNT_MIN, FIELD_MODULUS, parse_canonical_uint
 from .io import read_json
+from .margin import account_equity, health_to_quote, maintenance_health
 from .params import RiskParams, params_hash, parse_params
 from .poseidon import poseidon
 from .units import UnitError, from_units, to_units
@@ -68,7 +69,16 @@ class InclusionResult:
                 "balances": {a.symbol: from_units(v, a.decimals)
                              for a, v in zip(self.params.assets, self.amounts[:n_assets])},
                 "positions": {m.symbol: from_units(v, m.decimals)
-                              for m, v in zip(self.params.markets, self.amounts[n_assets:])}}
+                              for m, v in zip(self.params.markets, self.amounts[n_assets:])},
+                **self.margin_status()}
+
+    def margin_status(self) -> dict:
+        """How the proofs counted this account (the circuit computes the same integers from the same
+        leaf): below maintenance or not, and bankrupt (negative equity) or not."""
+        health = maintenance_health(self.amounts, self.params)
+        equity = account_equity(self.amounts, self.params)
+        return {"maintenance_health": health_to_quote(health, self.params), "below_maintenance": health < 0,
+                "equity": from_units(equity, self.params.value_scale), "bankrupt": equity < 0}
 
 
 def load_inclusion_proof(path: Path | str) -> InclusionProofFile:
@@ -82,7 +92,7 @@ def load_inclusion_proof(path: Path | str) -> InclusionProofFile:
                           for e in exc.errors()]) from None
     if proof.format != INCLUSION_FORMAT:
         why = (" (format 1 leaves were not domain-separated from tree nodes; ask the venue for this epoch's "
-               "format-2 proof)" if proof.format == "zksolv-inclusion/1" else "")
+               "current proof)" if proof.format == "zksolv-inclusion/1" else "")
         raise InputError([Problem(str(path), f"unknown format {proof.format!r}: this zksolv checks "
                                              f"{INCLUSION_FORMAT}{why}", column="format")])
     return proof

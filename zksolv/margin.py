@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 
 from .accounts import Account
 from .field import BPS
@@ -32,26 +34,98 @@ def maintenance_health(amounts: tuple[int, ...], params: RiskParams) -> int:
     return health
 
 
+def account_equity(amounts: tuple[int, ...], params: RiskParams) -> int:
+    """Unweighted account value at the published prices, in 10^-S quote: Σ b·P + Σ s·mark.
+
+    Negative equity is bad debt: what the account owes beyond everything it holds, which the venue
+    (its insurance fund) must cover once the account is liquidated. Perp PnL is settled in the quote
+    balance (PROTOCOL.md §3), so a position is worth s·mark.
+    """
+    return sum(amount * slot_price for amount, slot_price in zip(amounts, params.slot_prices))
+
+
 def health_to_quote(health: int, params: RiskParams) -> str:
     """Health integer → exact decimal string in quote units."""
     return from_units(health, params.value_scale + 4)
 
 
 @dataclass
+class Liquidations:
+    """The liquidation figures of a snapshot (PROTOCOL.md §3), proved over all accounts.
+
+    shortfall is in health units (10^-S quote × 1/10000), bad_debt in 10^-S quote.
+    """
+
+    accounts_below_maintenance: int = 0
+    shortfall: int = 0        # Σ max(−health, 0)
+    bankrupt_accounts: int = 0
+    bad_debt: int = 0         # Σ max(−equity, 0)
+
+    def add(self, health: int, equity: int) -> None:
+        if health < 0:
+            self.accounts_below_maintenance += 1
+            self.shortfall -= health
+        if equity < 0:
+            self.bankrupt_accounts += 1
+            self.bad_debt -= equity
+
+    def vector(self) -> list[int]:
+        return [self.accounts_below_maintenance, self.shortfall, self.bankrupt_accounts, self.bad_debt]
+
+
+def shortfall_to_quote(shortfall: int, params: RiskParams) -> str:
+    return health_to_quote(shortfall, params)
+
+
+def bad_debt_to_quote(bad_debt: int, params: RiskParams) -> str:
+    return from_units(bad_debt, params.value_scale)
+
+
+def insurance_fund_covers(bad_debt: int, params: RiskParams) -> bool | None:
+    """bad_debt (10^-S quote) ≤ the published insurance fund, exactly; None without a fund (then any
+    bad debt is uncovered: see `covered`)."""
+    if params.insurance_fund is None:
+        return None
+    return Fraction(bad_debt, 10 ** params.value_scale) <= Fraction(Decimal(params.insurance_fund))
+
+
+def covered(liquidations: Liquidations, params: RiskParams) -> bool:
+    """The claim's coverage condition: no bad debt, or bad debt within the insurance fund."""
+    return liquidations.bad_debt == 0 or bool(insurance_fund_covers(liquidations.bad_debt, params))
+
+
+def uncovered_amount(liquidations: Liquidations, params: RiskParams) -> str:
+    """How much bad debt exceeds the insurance fund, as an exact decimal in quote units."""
+    fund = Fraction(Decimal(params.insurance_fund or "0"))
+    excess = Fraction(liquidations.bad_debt, 10 ** params.value_scale) - fund
+    return _fraction_to_decimal(max(excess, Fraction(0)))
+
+
+def _fraction_to_decimal(value: Fraction) -> str:
+    # Both sides have finite decimal expansions (denominators are powers of ten).
+    scale = 0
+    while (value * 10 ** scale).denominator != 1:
+        scale += 1
+    return from_units(int(value * 10 ** scale), scale)
+
+
+@dataclass
 class Totals:
-    """Per-asset credits/debits and per-market long/short open interest."""
+    """Per-asset credits/debits, per-market long/short open interest, and the liquidation figures."""
 
     credit: list[int]
     debit: list[int]
     long: list[int]
     short: list[int]
+    liquidations: Liquidations = field(default_factory=Liquidations)
 
     @classmethod
     def zero(cls, params: RiskParams) -> "Totals":
         k, m = len(params.assets), len(params.markets)
         return cls([0] * k, [0] * k, [0] * m, [0] * m)
 
-    def add(self, amounts: tuple[int, ...]) -> None:
+    def add(self, amounts: tuple[int, ...], params: RiskParams) -> tuple[int, int]:
+        """Count one account in; returns its (maintenance health, equity)."""
         k = len(self.credit)
         for i, balance in enumerate(amounts[:k]):
             if balance >= 0:
@@ -63,42 +137,60 @@ class Totals:
                 self.long[i] += position
             else:
                 self.short[i] -= position
+        health, equity = maintenance_health(amounts, params), account_equity(amounts, params)
+        self.liquidations.add(health, equity)
+        return health, equity
 
     def vector(self) -> list[int]:
-        """Accumulator order (PROTOCOL.md §5): credit/debit pairs, then long/short pairs."""
+        """Accumulator order (PROTOCOL.md §5): credit/debit pairs, long/short pairs, then the
+        liquidation figures."""
         out: list[int] = []
         for c, d in zip(self.credit, self.debit):
             out += [c, d]
         for lg, sh in zip(self.long, self.short):
             out += [lg, sh]
-        return out
+        return out + self.liquidations.vector()
 
     @classmethod
     def from_vector(cls, values: list[int], params: RiskParams) -> "Totals":
-        k = len(params.assets)
-        pairs = [values[i:i + 2] for i in range(0, len(values), 2)]
+        k, n = len(params.assets), params.n_slots
+        pairs = [values[i:i + 2] for i in range(0, 2 * n, 2)]
         return cls([p[0] for p in pairs[:k]], [p[1] for p in pairs[:k]],
-                   [p[0] for p in pairs[k:]], [p[1] for p in pairs[k:]])
+                   [p[0] for p in pairs[k:]], [p[1] for p in pairs[k:]], Liquidations(*values[2 * n:2 * n + 4]))
 
     def net_position(self) -> list[int]:
         return [lg - sh for lg, sh in zip(self.long, self.short)]
 
 
+def totals_vector_length(params: RiskParams) -> int:
+    return 2 * params.n_slots + 4
+
+
 def totals_of(accounts: Iterable[Account], params: RiskParams) -> Totals:
     totals = Totals.zero(params)
     for account in accounts:
-        totals.add(account.amounts)
+        totals.add(account.amounts, params)
     return totals
 
 
 @dataclass(frozen=True)
 class Insolvent:
+    """An account below maintenance (health < 0); bankrupt when its equity is negative too."""
+
     account_id: str
     health: int
+    equity: int
 
     def shortfall(self, params: RiskParams) -> str:
         """How much weighted collateral the account lacks, in quote units."""
         return health_to_quote(-self.health, params)
+
+    @property
+    def bankrupt(self) -> bool:
+        return self.equity < 0
+
+    def bad_debt(self, params: RiskParams) -> str:
+        return bad_debt_to_quote(max(-self.equity, 0), params)
 
 
 @dataclass
@@ -108,22 +200,20 @@ class SolvencyReport:
     accounts: int = 0
     totals: Totals | None = None
     insolvent: list[Insolvent] = field(default_factory=list)
-    min_health: int | None = None
 
     @property
     def solvent(self) -> bool:
+        """The strict claim: every account at or above maintenance."""
         return not self.insolvent
 
 
 def check_solvency(accounts: Iterable[Account], params: RiskParams) -> SolvencyReport:
-    """Stream accounts once, accumulating totals and naming every account below maintenance."""
+    """Stream accounts once, accumulating totals and the liquidation figures and naming every account
+    below maintenance (health < 0 ⇒ counted; equity < 0 ⇒ bankrupt, since health ≤ 10000·equity)."""
     report = SolvencyReport(totals=Totals.zero(params))
     for account in accounts:
-        health = maintenance_health(account.amounts, params)
         report.accounts += 1
-        report.totals.add(account.amounts)
-        if report.min_health is None or health < report.min_health:
-            report.min_health = health
+        health, equity = report.totals.add(account.amounts, params)
         if health < 0:
-            report.insolvent.append(Insolvent(account.account_id, health))
+            report.insolvent.append(Insolvent(account.account_id, health, equity))
     return report

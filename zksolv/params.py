@@ -36,11 +36,11 @@ def _check_price(value: str, info: ValidationInfo) -> str:
         raise ValueError(str(exc)) from None
     canonical = normalize(value)
     if sign < 0 and canonical != "0":
-        raise ValueError(f"negative price {value!r}")
+        raise ValueError(f"negative {info.field_name} {value!r}")
     # Published params (a bundle's params.json, an inclusion proof's params) must already be in the
     # form that is hashed, so that the string a reader sees is the hashed one (PROTOCOL.md §2).
     if (info.context or {}).get("canonical") and value != canonical:
-        raise ValueError(f"price {value!r} is not in canonical form: published params must write it "
+        raise ValueError(f"{info.field_name} {value!r} is not in canonical form: published params must write it "
                          f"{canonical!r}, the string that is hashed")
     return canonical
 
@@ -78,6 +78,10 @@ class ParamsFile(BaseModel):
     quote: str = Field(min_length=1, max_length=16)
     assets: list[AssetSpec]
     markets: list[MarketSpec]
+    insurance_fund: str | None = Field(default=None, description="quote units available to cover bad debt, "
+                                       "decimal string; verify requires bad debt ≤ insurance fund")
+
+    _insurance_fund = field_validator("insurance_fund")(_check_price)
 
     @field_validator("epoch")
     @classmethod
@@ -125,6 +129,7 @@ class RiskParams:
     value_scale: int  # values are in units of 10^-value_scale quote
     assets: tuple[AssetParams, ...]
     markets: tuple[MarketParams, ...]
+    insurance_fund: str | None = None  # canonical decimal, quote units
 
     @property
     def slot_symbols(self) -> tuple[str, ...]:
@@ -187,7 +192,8 @@ def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskPar
     )
     if problems:
         raise InputError(problems)
-    return RiskParams(model.epoch, epoch_seconds(model.epoch), model.quote, value_scale, assets, markets)
+    return RiskParams(model.epoch, epoch_seconds(model.epoch), model.quote, value_scale, assets, markets,
+                      model.insurance_fund)
 
 
 def parse_params(data: Any, source: str = "params.json", canonical: bool = False) -> RiskParams:
@@ -225,7 +231,7 @@ def _pydantic_problem(source: str, err: dict, data: Any) -> Problem:
 
 def params_document(params: RiskParams) -> dict:
     """The params as a JSON document (the canonical content of `params.json`)."""
-    return {
+    document = {
         "epoch": params.epoch,
         "quote": params.quote,
         "assets": [
@@ -239,6 +245,9 @@ def params_document(params: RiskParams) -> dict:
             for m in params.markets
         ],
     }
+    if params.insurance_fund is not None:
+        document["insurance_fund"] = params.insurance_fund
+    return document
 
 
 def canonical_params_json(params: RiskParams) -> bytes:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .accounts import read_accounts
 from .api import write_inclusion_proofs
-from .bundle import BUNDLE_FORMAT, batch_dir, totals_document
+from .bundle import BUNDLE_FORMAT, batch_dir, liquidations_document, totals_document
 from .commitment import Commitment, build_commitment, merkle_levels
 from .errors import InputError, Problem, ZksolvError
 from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
@@ -38,7 +38,10 @@ Event = Callable[[dict], None]
 
 
 class InsolventError(ZksolvError):
-    """Some accounts are below maintenance: nothing can be proved."""
+    """Some accounts are below maintenance and liquidations were not allowed: nothing was proved.
+
+    A venue must never publish accounts in liquidation by accident: proving them needs
+    `allow_liquidations=True` (CLI `--allow-liquidations`)."""
 
     def __init__(self, report: SolvencyReport, params):
         self.report, self.params = report, params
@@ -58,7 +61,8 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
           out: Path | str, inclusion_out: Path | str | None = None, capacity: int | None = None,
           force: bool = False, on_event: Event = lambda _: None, *, workers: int | None = None,
           scheduler: str | None = None, prover: str = "snarkjs", retries: int = 2,
-          worker_keys: Path | str | None = None, executor: Executor | None = None) -> ProveResult:
+          worker_keys: Path | str | None = None, executor: Executor | None = None,
+          allow_liquidations: bool = False) -> ProveResult:
     """Prove every batch and write the bundle.
 
     Where the batches are proved (zksolv.scheduler): `scheduler` (a Dask scheduler
@@ -66,7 +70,9 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     `default_workers(prover)`; 1 = this process), or a ready `executor`.
     `prover` is "snarkjs" or "arkworks" (zksolv.provers). `worker_keys` is the keys
     folder as the workers see it (default: `keys_dir`, absolute). A batch is retried
-    `retries` times when its worker fails or dies."""
+    `retries` times when its worker fails or dies. Accounts below maintenance are refused
+    (InsolventError) unless `allow_liquidations`: then the bundle publishes, proved over all
+    accounts, how many are below maintenance, their shortfall and the bad debt."""
     started = time.monotonic()
     out = Path(out)
     if prover not in PROVERS:
@@ -92,7 +98,7 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     if not accounts:
         raise InputError([Problem(str(accounts_path), "no accounts")])
     report = check_solvency(accounts, params)
-    if not report.solvent:
+    if not report.solvent and not allow_liquidations:
         raise InsolventError(report, params)
     commitment = build_commitment(accounts, params, seed, capacity, batch_size)
     del accounts
@@ -249,6 +255,7 @@ def _assemble(tmp: Path, plan: BatchPlan, keys: Keys, work: Path) -> None:
             "blinding": str(plan.final_blinding),
         },
         "totals": totals_document(params, plan.final_totals),
+        "liquidations": liquidations_document(params, plan.final_totals.liquidations),
         "files": files,
     }
     (tmp / "manifest.json").write_text(dumps_json(manifest))

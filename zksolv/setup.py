@@ -22,7 +22,7 @@ from .errors import ZksolvError
 from .io import atomic_directory, dumps_json
 from .ptau import is_dev_ptau, make_dev_ptau, read_ptau_power, required_power
 
-KEYS_FORMAT = "zksolv-keys/2"
+KEYS_FORMAT = "zksolv-keys/3"
 
 
 class SetupError(ZksolvError):

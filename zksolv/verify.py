@@ -18,12 +18,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .audit import TrustAnchors, load_trust
-from .bundle import BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, format_refusal, totals_document
+from .bundle import (BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, format_refusal, liquidations_document,
+                     totals_document)
 from .commitment import merkle_levels
 from .errors import InputError, Problem
 from .field import FIELD_MODULUS, TOTAL_BITS, parse_canonical_uint
 from .io import parse_json, read_json
-from .margin import Totals
+from .margin import Liquidations, Totals, totals_vector_length, uncovered_amount
 from .params import canonical_params_json, params_hash, parse_params
 from .witness import accumulator, circuit_shape, zero_accumulator
 
@@ -47,6 +48,8 @@ class Report:
     manifest: dict | None = None
     # Whether the verification key was pinned and what the claim rests on (see _check_verification_key).
     trust: dict | None = None
+    # The totals and liquidation figures the last accumulator opens to (set once the chain checks out).
+    proved: Totals | None = None
 
     @property
     def valid(self) -> bool:
@@ -66,6 +69,7 @@ class Report:
             "epoch": manifest.get("epoch"),
             "root": manifest.get("root"),
             "totals": manifest.get("totals") if self.valid else None,
+            "liquidations": manifest.get("liquidations") if self.valid else None,
             "trust": self.trust,
         }
 
@@ -466,17 +470,39 @@ def _check_accumulator_chain(manifest, params, publics, report) -> None:
     for i in range(1, len(publics)):
         if publics[i][1] != publics[i - 1][2]:
             problems.append(f"batch {i} does not continue batch {i - 1}'s accumulator")
-    if len(totals) != 2 * params.n_slots or any(not 0 <= t < 1 << TOTAL_BITS for t in totals):
-        problems.append(f"final totals must be {2 * params.n_slots} integers in [0, 2^96)")
+    n_totals = totals_vector_length(params)
+    if len(totals) != n_totals or any(not 0 <= t < 1 << TOTAL_BITS for t in totals[:2 * params.n_slots]):
+        problems.append(f"final totals must be {n_totals} integers, the per-asset and per-market ones in [0, 2^96)")
     elif accumulator(params_hash(params), shape, totals, blinding) != publics[-1][2]:
         problems.append("the published totals and blinding do not open the last accumulator")
     elif str(final.get("acc")) != str(publics[-1][2]):
         problems.append("final_accumulator.acc is not the last batch's acc_out")
-    elif manifest.get("totals") != totals_document(params, Totals.from_vector(totals, params)):
-        problems.append("the human-readable totals differ from the proved ones")
+    else:
+        proved = Totals.from_vector(totals, params)
+        if manifest.get("totals") != totals_document(params, proved):
+            problems.append("the human-readable totals differ from the proved ones")
+        if manifest.get("liquidations") != liquidations_document(params, proved.liquidations):
+            problems.append("the published liquidation figures differ from the proved ones")
+        if not problems:
+            report.proved = proved
     report.add("accumulator chain", not problems, "; ".join(problems) if problems else
                f"acc_0 (published params, zero totals) → … → acc_{len(publics)} links; "
                f"the published totals open the last accumulator")
+    if report.proved is not None:
+        _check_liquidations(params, report.proved.liquidations, report)
+
+
+def _check_liquidations(params, liquidations: Liquidations, report: Report) -> None:
+    """The claim holds only if the proved bad debt is covered by the published insurance fund."""
+    doc = liquidations_document(params, liquidations)
+    figures = (f"{doc['accounts_below_maintenance']} accounts below maintenance (shortfall {doc['shortfall']} "
+               f"{params.quote}), {doc['bankrupt_accounts']} with negative equity (bad debt {doc['bad_debt']} "
+               f"{params.quote}), insurance fund {doc['insurance_fund'] or 'none'}")
+    if doc["covered"]:
+        report.add("liquidations", True, f"{figures}: covered")
+    else:
+        report.add("liquidations", False, f"{figures}: the bad debt exceeds the insurance fund by "
+                                          f"{uncovered_amount(liquidations, params)} {params.quote}")
 
 
 def _check_roots(folder, manifest, publics, report) -> None:

@@ -32,7 +32,7 @@ def totals_commitment(shape: int, totals: list[int], blinding: int) -> int:
 def zero_totals_commitment(n_assets: int, n_markets: int, batch_size: int) -> int:
     """Z = HashChain(shape, 0…0, 0): a constant per circuit shape (the registry's immutable)."""
     shape = circuit_shape(n_assets, n_markets, batch_size)
-    return totals_commitment(shape, [0] * (2 * (n_assets + n_markets)), 0)
+    return totals_commitment(shape, [0] * (2 * (n_assets + n_markets) + 4), 0)
 
 
 def accumulator(params_hash_value: int, shape: int, totals: list[int], blinding: int) -> int:
@@ -109,7 +109,7 @@ def plan_batches(commitment: Commitment, seed: bytes, batch_size: int) -> BatchP
     for index, root in enumerate(roots):
         totals_in.append(totals.vector())
         for slot in commitment.slots[index * batch_size:(index + 1) * batch_size]:
-            totals.add(slot.amounts)
+            totals.add(slot.amounts, params)
         blindings.append(derive_blinding(seed, params.epoch_seconds, index + 1))
         acc_out = accumulator(phash, shape, totals.vector(), blindings[-1])
         statements.append(BatchStatement(index, root, acc_in, acc_out))
