@@ -12,11 +12,11 @@ function Shape(K, M, B) {
 // Accumulator(T, shape): a hiding commitment to the running totals, bound to
 // the params and to the circuit's shape (PROTOCOL.md §5):
 //
-//   totals_commitment = HashChain(shape, totals[0..T-1], blinding)
+//   totals_commitment = HashChain8(shape, totals[0..T-1], blinding)
 //   acc               = Poseidon(params_hash, totals_commitment)
 //
 // params_hash is inside every accumulator, so the chain that starts at the
-// public acc_0 = Poseidon(published params hash, Z), Z = HashChain(shape,
+// public acc_0 = Poseidon(published params hash, Z), Z = HashChain8(shape,
 // 0…0, 0), can only continue through batches proved with the published prices
 // and weights: a batch proved with other params would need acc_in to open to
 // another params hash, i.e. a Poseidon collision. That is what lets
@@ -26,23 +26,24 @@ function Shape(K, M, B) {
 // proofs of one shape as another. A venue that proves with SolvencyBatch(K, M,
 // B) and publishes batch size 2B (so that a holder's path runs through an
 // account no batch proved) fails at acc_0, which the verifier derives from the
-// published shape: the proofs' chain starts from HashChain(Shape(K, M, B), …).
+// published shape: the proofs' chain starts from HashChain8(Shape(K, M, B), …).
 //
 // The two-level form makes acc_0 a single Poseidon(2) of the registered params
-// hash and a per-shape constant Z, which the on-chain registry can compute.
+// hash and a per-shape constant Z, and HashChain8 uses only 8-input Poseidon
+// calls: the on-chain registry computes Z, acc_0 and the final opening itself.
 //
 // The blinding (secret, per batch) stops a verifier from confirming guessed
 // totals by hashing them; collision resistance of Poseidon binds the prover
 // to one totals vector per accumulator value, which is what chains the
 // batches together.
-// Cost: HashChain(T + 2) + Poseidon(2).
+// Cost: HashChain8(T + 2) + Poseidon(2).
 template Accumulator(T, shape) {
     signal input params_hash;
     signal input totals[T];
     signal input blinding;
     signal output acc;
 
-    component commitment = HashChain(T + 2);
+    component commitment = HashChain8(T + 2);
     commitment.in[0] <== shape;
     for (var i = 0; i < T; i++) {
         commitment.in[1 + i] <== totals[i];

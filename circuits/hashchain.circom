@@ -51,3 +51,50 @@ template HashChain(m) {
         out <== link[nChunks];
     }
 }
+
+// HashChain8(m): the fixed-width chain of PROTOCOL.md §5 used for the totals
+// commitment.
+//
+//   pad in[0..m-1] with zeros to m' = 8 + 7k (the least such m' >= m);
+//   h = Poseidon(x_1..x_8); then h = Poseidon(h, next 7) per chunk.
+//
+// Every Poseidon call has exactly 8 inputs, the widest one circomlibjs
+// generates as EVM bytecode: the on-chain registry recomputes this hash to
+// open the final accumulator itself. The padding length is a compile-time
+// function of m, so the encoding is injective for each circuit shape.
+// Cost: (1 + k) Poseidon(8).
+template HashChain8(m) {
+    assert(m >= 1);
+    var k = 0;
+    if (m > 8) {
+        k = (m - 8 + 6) \ 7;
+    }
+    var padded = 8 + 7 * k;
+
+    signal input in[m];
+    signal output out;
+
+    component h[1 + k];
+    h[0] = Poseidon(8);
+    for (var i = 0; i < 8; i++) {
+        if (i < m) {
+            h[0].inputs[i] <== in[i];
+        } else {
+            h[0].inputs[i] <== 0;
+        }
+    }
+    for (var c = 0; c < k; c++) {
+        h[c + 1] = Poseidon(8);
+        // The running hash first, as in HashChain: chunk boundaries are fixed by m.
+        h[c + 1].inputs[0] <== h[c].out;
+        for (var i = 0; i < 7; i++) {
+            var j = 8 + 7 * c + i;
+            if (j < m) {
+                h[c + 1].inputs[1 + i] <== in[j];
+            } else {
+                h[c + 1].inputs[1 + i] <== 0;
+            }
+        }
+    }
+    out <== h[k].out;
+}

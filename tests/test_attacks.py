@@ -1119,29 +1119,19 @@ def _(sh):
     return f.force("main.accIn.params_hash", P.hash()).solve()
 
 
-@attack("hashchain_link_forged", "HashChain(22): link[0] <== first.out (hashchain.circom:34-35)",
-        r"^main\.accOut\.commitment\.(link\[0\]$|first\.)", shape="444")
+@attack("hashchain_link_forged", "HashChain8(22): h[1].inputs[0] <== h[0].out (hashchain.circom)",
+        r"^main\.accOut\.commitment\.h\[0\]\.", shape="444")
 def _(sh):
-    # K = M = 4: the totals commitment is Poseidon(16) then Poseidon(link, 6 more).
-    # The link is forged so acc_out opens to totals with the first credit zeroed.
+    # K = M = 4: the totals commitment is three Poseidon(8) calls. The first call's output is forged so
+    # that acc_out opens to totals with the first credit zeroed.
     batch = batch44()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
     totals[0] = 0
     xs = [batch.shape, *totals, batch.blinding_out]
-    f = Forge(sh, batch).force("main.accOut.commitment.link[0]", poseidon(xs[:16]))
+    f = Forge(sh, batch).force("main.accOut.commitment.h[0].out", poseidon(xs[:8]))
     w = f.solve()
     assert w[sh.w("main.acc_out")] == acc(P44.hash(), batch.shape, totals, batch.blinding_out)
     return w
-
-
-@attack("acc_in_of_another_shape", PBIND, ACC_IN)
-def _(sh):
-    # Issue 9 §1: a proof of SolvencyBatch(K, M, B) presented as batch size 2B. The verifier's acc_0
-    # for the published (lied) shape is Poseidon(ph, HashChain(Shape(K, M, 2B), 0…0, 0)); the circuit
-    # hashes its own compile-time Shape(K, M, B), so the pinned acc_in cannot open.
-    batch = base_batch()
-    lied_shape = shape(P.K, P.M, 2 * len(batch.keys))
-    return Forge(sh, batch).pin("acc_in", acc(P.hash(), lied_shape, [0] * 12, 0)).solve()
 
 
 # ---- leaves and tree ------------------------------------------------------------

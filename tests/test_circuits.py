@@ -126,8 +126,17 @@ def shape(K: int, M: int, B: int) -> int:
     return K + (M << 16) + (B << 32)
 
 
+def hash_chain8(xs: list[int]) -> int:
+    """§5 HashChain8: zero-padded to 8 + 7k, then 8-input Poseidon calls."""
+    padded = xs + [0] * ((8 + 7 * max(0, -(-(len(xs) - 8) // 7))) - len(xs))
+    h = poseidon(padded[:8])
+    for i in range(8, len(padded), 7):
+        h = poseidon([h, *padded[i:i + 7]])
+    return h
+
+
 def acc(params_hash: int, shape_value: int, totals: list[int], blinding: int) -> int:
-    return poseidon([params_hash, hash_chain([shape_value, *totals, blinding])])
+    return poseidon([params_hash, hash_chain8([shape_value, *totals, blinding])])
 
 
 @dataclass

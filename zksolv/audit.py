@@ -39,6 +39,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import __version__
+from .bundle import Sha256
 from .errors import InputError, Problem
 from .io import read_json
 from .ptau import PtauError, is_dev_ptau, read_ptau_power
@@ -63,7 +64,6 @@ KNOWN_PTAU_FILE = Path(__file__).resolve().parent / "data" / "known_ptau.json"
 DEVELOPMENT_LABEL = "development ptau, INSECURE"
 UNKNOWN_LABEL = "unknown ptau"
 
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Blake2b = Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
 Count = Annotated[int, Field(ge=0, le=1 << 40)]
 

@@ -291,6 +291,31 @@ def hash_chain(values: list[int]) -> int:
     return h
 
 
+# Width of the totals commitment's Poseidon calls: the largest circomlibjs generates as EVM bytecode,
+# so the on-chain registry can open the final accumulator itself (PROTOCOL.md §5).
+CHAIN8_WIDTH = 8
+
+
+def chain8_length(n: int) -> int:
+    """Length HashChain8 pads n ≥ 1 values to: 8, 15, 22, … (the first call takes 8, each later one the
+    running hash and 7 more)."""
+    if n < 1:
+        raise ValueError("HashChain8 needs at least one value")
+    step = CHAIN8_WIDTH - 1
+    return CHAIN8_WIDTH + step * max(0, -(-(n - CHAIN8_WIDTH) // step))
+
+
+def hash_chain8(values: list[int]) -> int:
+    """HashChain8 (PROTOCOL.md §5): `values` padded with zeros to chain8_length, then
+    h = Poseidon(x_1..x_8) and h = Poseidon(h, next 7) per chunk. Every call has exactly 8 inputs.
+    The padding is unambiguous because the length is fixed by the circuit shape."""
+    padded = [*values, *[0] * (chain8_length(len(values)) - len(values))]
+    h = poseidon(padded[:CHAIN8_WIDTH])
+    for start in range(CHAIN8_WIDTH, len(padded), CHAIN8_WIDTH - 1):
+        h = poseidon([h, *padded[start:start + CHAIN8_WIDTH - 1]])
+    return h
+
+
 def _check_inputs(inputs: Sequence[int]) -> None:
     if not 1 <= len(inputs) <= MAX_INPUTS:
         raise ValueError(f"Poseidon takes 1 to {MAX_INPUTS} inputs, got {len(inputs)}")

@@ -13,7 +13,7 @@ from .commitment import Commitment, derive_blinding
 from .field import AMOUNT_OFFSET
 from .margin import Totals
 from .params import RiskParams, params_hash, params_meta
-from .poseidon import hash_chain, poseidon
+from .poseidon import hash_chain8, poseidon
 
 
 def circuit_shape(n_assets: int, n_markets: int, batch_size: int) -> int:
@@ -25,8 +25,9 @@ def circuit_shape(n_assets: int, n_markets: int, batch_size: int) -> int:
 
 
 def totals_commitment(shape: int, totals: list[int], blinding: int) -> int:
-    """HashChain(shape, totals…, blinding): the hiding commitment inside an accumulator."""
-    return hash_chain([shape, *totals, blinding])
+    """HashChain8(shape, totals…, blinding): the hiding commitment inside an accumulator (8-input
+    Poseidon calls, so the registry can recompute it on-chain)."""
+    return hash_chain8([shape, *totals, blinding])
 
 
 def zero_totals_commitment(n_assets: int, n_markets: int, batch_size: int) -> int:
