@@ -262,7 +262,9 @@ def test_inclusion_shows_every_slot_rendered_from_the_leaf(inclusion):
     result = verify_holder(inclusion, doc)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["account"] == {
-        "account_id": "bob", "balances": {"USDC": "5", "BTC": "0"}, "positions": {"BTC-PERP": "0", "ETH-PERP": "-2"}}
+        "account_id": "bob", "balances": {"USDC": "5", "BTC": "0"}, "positions": {"BTC-PERP": "0", "ETH-PERP": "-2"},
+        # how the proofs counted it: 5 − 2·2000.5 − 3 %·2·2000.5 = −4116.03; equity 5 − 4001 = −3996
+        "maintenance_health": "-4116.03", "below_maintenance": True, "equity": "-3996", "bankrupt": True}
     text = invoke("inclusion", "verify", str(inclusion["path"]), "--root", inclusion["root"], "--capacity",
                   inclusion["capacity"])
     assert "  balance  BTC: 0\n" in text.output and "  position BTC-PERP: 0\n" in text.output, text.output
