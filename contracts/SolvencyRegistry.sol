@@ -21,44 +21,60 @@ interface IPoseidon2 {
     function poseidon(uint256[2] calldata inputs) external pure returns (uint256);
 }
 
-/// @title zksolv solvency registry (statement format 2)
+/// circomlib's Poseidon with 8 inputs (the width of HashChain8, PROTOCOL §5). circomlibjs 0.1.7's
+/// createCode(8) throws (its stack-based mix needs 20 stack slots), so this is the bytecode
+/// zksolv/js/poseidon_contract.js generates for n = 8 with circomlibjs's assembler and constants:
+/// the same function (tests/test_evm.py compares it with zksolv.poseidon and circomlibjs),
+/// selectors poseidon(uint256[8]) and poseidon(bytes32[8]); it too reduces its inputs mod r.
+interface IPoseidon8 {
+    function poseidon(uint256[8] calldata inputs) external pure returns (uint256);
+}
+
+/// @title zksolv solvency registry (statement format 3)
 /// @notice One registry per circuit shape SolvencyBatch(K, M, B) and audited
 /// verification key. The venue (owner) publishes one epoch's claim; anyone then
-/// submits the batch proofs of the bundle.
+/// submits the batch proofs of the bundle and the opening of the final accumulator.
 ///
-/// WHAT isFullyProven(epoch) GUARANTEES ON-CHAIN, BY ITSELF (given the immutables
+/// WHAT isFullyProvenAndOpened(epoch) GUARANTEES ON-CHAIN, BY ITSELF (given the immutables
 /// below, which a reader checks once per registry):
 ///   1. every batch 0..n-1 has a proof accepted by `verifier` (fixed at
 ///      construction, no setter) for public signals [batchRoots[i], accIn_i, accOut_i],
 ///      batchRoots[i] being exactly the root the owner registered for index i;
 ///   2. the accumulators link acc_0 -> accIn_0, accOut_{i-1} = accIn_i, accOut_{n-1} = accN,
 ///      where acc_0 = Poseidon2(paramsHash, Z) is computed HERE, by `poseidon2`, from
-///      the registered paramsHash and the shape constant Z = zeroTotalsCommitment.
-///      No caller supplies acc_0. By the circuit (and Poseidon collision resistance),
-///      acc_0 opens to (paramsHash, Shape(K, M, B), all-zero totals, blinding 0), so
-///      every batch was proved under paramsHash for this shape and accN commits to the
-///      sum of all batches' totals under that paramsHash;
-///   3. root, paramsHash, accN and the batch roots are the values the owner
-///      registered, once, in field range, and can never be changed.
+///      the registered paramsHash and Z = HashChain8(SHAPE, T zeros, 0), which the
+///      constructor itself computed with `poseidon8` from (nAssets, nMarkets, batchSize).
+///      No caller supplies acc_0 or Z. By the circuit (and Poseidon collision resistance),
+///      acc_0 opens to (paramsHash, SHAPE, all-zero totals, blinding 0), so every batch was
+///      proved under paramsHash for this shape and accN commits to the sum of all batches'
+///      totals under that paramsHash;
+///   3. the stored totals (openTotals) are that sum: Poseidon2(paramsHash,
+///      HashChain8(SHAPE, totals, blinding)) = accN was checked HERE, with T canonical
+///      totals. Hence `liquidations(epoch)` are the proved liquidation figures of all the
+///      epoch's accounts: accounts below maintenance, their shortfall, bankrupt accounts,
+///      their bad debt (PROTOCOL §3);
+///   4. root, paramsHash, accN and the batch roots are the values the owner
+///      registered, once, in field range, and can never be changed; the totals are opened once.
 ///
 /// WHAT STAYS OFF-CHAIN (`zksolv verify` re-derives it from the bundle and compares
 /// with the values stored here):
-///   * paramsHash <-> params.json (PROTOCOL §5 params hash of the published prices);
+///   * paramsHash <-> params.json (PROTOCOL §5 params hash of the published prices, weights and
+///     value scale S). So the units of the figures (S) and the insurance-fund comparison
+///     (bad debt <= params.json's insurance_fund) are off-chain too;
 ///   * the batch roots hash to `root` (a Poseidon tree: too expensive here), and
-///     nBatches * batchSize is the published capacity;
-///   * the opening of accN by the published totals and final blinding.
+///     nBatches * batchSize is the published capacity.
 ///
 /// WHAT A READER CHECKS ONCE PER REGISTRY (`zksolv.evm.audit_registry` does it):
 ///   * keccak256 of `verifier`'s runtime code = that of the audited key's
 ///     Verifier.sol compiled with the pinned solc settings (zksolv/js/compile_solidity.js:
 ///     solc 0.8.37, optimizer 200 runs, evmVersion cancun). The snarkjs template has no
 ///     SELFDESTRUCT, DELEGATECALL or storage, so that code is all it does;
-///   * zeroTotalsCommitment = Z = HashChain(Shape(K, M, B), 0, ..., 0) with 2(K+M) zero totals
-///     and a zero blinding, Shape = K + 2^16 M + 2^32 B (PROTOCOL §5;
-///     `zksolv.witness.zero_totals_commitment(K, M, B)`), and batchSize = B;
-///   * `poseidon2`'s code: enforced by the constructor, whose codehash must equal
-///     POSEIDON2_CODEHASH (the circomlibjs 0.1.7 bytecode; tests/test_evm.py checks it
-///     against circomlibjs and zksolv.poseidon);
+///   * (nAssets, nMarkets, batchSize) = the audited circuit's (K, M, B): SHAPE, T and Z follow
+///     on-chain (`zksolv.witness.zero_totals_commitment(K, M, B)` gives the same Z);
+///   * `poseidon2`'s and `poseidon8`'s code: enforced by the constructor, whose codehash checks
+///     against POSEIDON2_CODEHASH / POSEIDON8_CODEHASH pin zksolv/js/poseidon_contract.js's
+///     output for n = 2 (circomlibjs 0.1.7's createCode(2)) and n = 8 (tests/test_evm.py
+///     checks both against circomlibjs and zksolv.poseidon);
 ///   * this contract's own runtime code against this source (standard source
 ///     verification: the immutables are the only parts that differ).
 ///
@@ -79,16 +95,22 @@ contract SolvencyRegistry {
 
     /// keccak256 of the runtime code of circomlibjs 0.1.7 `poseidonContract.createCode(2)`.
     bytes32 public constant POSEIDON2_CODEHASH = 0x354b26999e434f8256d168395315e1f51fc15bf49bf2e6bb58fc549bd597e7da;
+    /// keccak256 of the runtime code zksolv/js/poseidon_contract.js generates for 8 inputs.
+    bytes32 public constant POSEIDON8_CODEHASH = 0x11b158e039cece2ef1729798721a4ebf97674869d99e3fd29f4930b94c73555c;
+
+    /// The four liquidation figures close the totals vector (PROTOCOL §5): index T-4 .. T-1.
+    uint256 internal constant N_LIQUIDATION_FIGURES = 4;
 
     struct Epoch {
         uint256 root;        // Poseidon root of all accounts (checked off-chain against the batch roots)
         uint256 paramsHash;  // PROTOCOL §5 params hash (checked off-chain against params.json)
         uint256 acc0;        // Poseidon2(paramsHash, Z), computed on-chain at publication
-        uint256 accN;        // final accumulator, opened off-chain by the published totals
+        uint256 accN;        // final accumulator, opened on-chain by openTotals
         uint24 nBatches;
         uint24 rootsPublished;
         uint24 proven;
         bool chainBroken;
+        bool opened;         // openTotals succeeded: _totals[epoch] holds the T totals accN opens to
     }
 
     struct BatchRecord {
@@ -101,18 +123,30 @@ contract SolvencyRegistry {
     IGroth16Verifier public immutable verifier;
     /// circomlib Poseidon with 2 inputs (code pinned by POSEIDON2_CODEHASH).
     IPoseidon2 public immutable poseidon2;
+    /// circomlib Poseidon with 8 inputs (code pinned by POSEIDON8_CODEHASH), for HashChain8.
+    IPoseidon8 public immutable poseidon8;
+    /// K: assets of the shape.
+    uint256 public immutable nAssets;
+    /// M: markets of the shape.
+    uint256 public immutable nMarkets;
     /// B: accounts per batch of the shape (an epoch's capacity is nBatches * batchSize).
     uint256 public immutable batchSize;
-    /// Z = HashChain(Shape(K, M, B), 2(K+M) zero totals, zero blinding): acc_0 = Poseidon2(paramsHash, Z).
+    /// Shape(K, M, B) = K + 2^16 M + 2^32 B (PROTOCOL §5), the first value of every totals commitment.
+    uint256 public immutable SHAPE;
+    /// T = 2(K + M) + 4: credit_0, debit_0, ..., long_0, short_0, ..., then the 4 liquidation figures.
+    uint256 public immutable TOTALS_LENGTH;
+    /// Z = HashChain8(SHAPE, T zero totals, zero blinding), computed by the constructor:
+    /// acc_0 = Poseidon2(paramsHash, Z).
     uint256 public immutable zeroTotalsCommitment;
 
     mapping(uint64 => Epoch) private _epochs;
     mapping(uint64 => mapping(uint256 => uint256)) private _batchRoots;
     mapping(uint64 => mapping(uint256 => BatchRecord)) private _records;
     mapping(uint64 => mapping(uint256 => uint256)) private _provenBits; // bitmap: batch index -> proven
+    mapping(uint64 => uint256[]) private _totals;
 
-    event RegistryCreated(address indexed owner, address verifier, address poseidon2, uint256 batchSize,
-                          uint256 zeroTotalsCommitment);
+    event RegistryCreated(address indexed owner, address verifier, address poseidon2, address poseidon8,
+                          uint256 nAssets, uint256 nMarkets, uint256 batchSize, uint256 zeroTotalsCommitment);
     event EpochPublished(uint64 indexed epoch, uint256 root, uint256 paramsHash, uint256 acc0, uint256 accN,
                          uint256 nBatches);
     event BatchRootsPublished(uint64 indexed epoch, uint256 firstIndex, uint256 count);
@@ -122,11 +156,16 @@ contract SolvencyRegistry {
     /// acc_in differs from what precedes it (index == nBatches: acc_out(n-1) != acc_n).
     event ChainBroken(uint64 indexed epoch, uint256 index);
     event EpochFullyProven(uint64 indexed epoch, uint256 root, uint256 accN);
+    /// accN was opened on-chain: the stored totals end with these figures (units: see `liquidations`).
+    event TotalsOpened(uint64 indexed epoch, uint256 accountsBelowMaintenance, uint256 shortfall,
+                       uint256 bankruptAccounts, uint256 badDebt);
 
     error NotOwner();
     error VerifierHasNoCode(address verifier);
     error WrongPoseidonCode(address poseidon2, bytes32 codehash);
+    error WrongPoseidon8Code(address poseidon8, bytes32 codehash);
     error ZeroBatchSize();
+    error ShapeOutOfRange(uint256 nAssets, uint256 nMarkets, uint256 batchSize);
     error NotAFieldElement(uint256 value);
     error EpochAlreadyPublished(uint64 epoch);
     error EpochNotPublished(uint64 epoch);
@@ -138,25 +177,47 @@ contract SolvencyRegistry {
     error BatchAlreadyProven(uint64 epoch, uint256 index);
     error WrongBatchRoot(uint256 index, uint256 expected, uint256 given);
     error InvalidProof(uint64 epoch, uint256 index);
+    error WrongTotalsLength(uint256 expected, uint256 given);
+    error WrongOpening(uint64 epoch, uint256 accN, uint256 computed);
+    error TotalsAlreadyOpened(uint64 epoch);
+    error TotalsNotOpened(uint64 epoch);
+    error EmptyHashChain();
 
     /// @param verifier_ the audited key's Groth16Verifier; fixed for the registry's life.
     /// @param poseidon2_ a deployment of the circomlibjs Poseidon-2 bytecode.
-    /// @param batchSize_ B of the circuit shape.
-    /// @param zeroTotalsCommitment_ Z of the circuit shape (`zksolv.witness.zero_totals_commitment(K, M, B)`).
-    constructor(address verifier_, address poseidon2_, uint256 batchSize_, uint256 zeroTotalsCommitment_) {
+    /// @param poseidon8_ a deployment of zksolv's Poseidon-8 bytecode (zksolv/js/poseidon_contract.js 8).
+    /// @param nAssets_ K of the circuit shape SolvencyBatch(K, M, B), 0 < K < 2^16.
+    /// @param nMarkets_ M of the shape, M < 2^16.
+    /// @param batchSize_ B of the shape, 0 < B < 2^31 (the ranges of `zksolv.witness.circuit_shape`).
+    constructor(address verifier_, address poseidon2_, address poseidon8_, uint256 nAssets_, uint256 nMarkets_,
+                uint256 batchSize_) {
         // A verifier address without code would make every call fail; catch the typo here.
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
-        // Stops a look-alike hash from deriving acc_0: only circomlibjs's Poseidon code is accepted.
+        // Stops a look-alike hash from deriving acc_0 (or Z, or an opening): only the pinned Poseidon codes.
         if (poseidon2_.codehash != POSEIDON2_CODEHASH) revert WrongPoseidonCode(poseidon2_, poseidon2_.codehash);
+        if (poseidon8_.codehash != POSEIDON8_CODEHASH) revert WrongPoseidon8Code(poseidon8_, poseidon8_.codehash);
         if (batchSize_ == 0) revert ZeroBatchSize();
-        // Poseidon reduces its inputs mod R: a non-canonical Z would be an alias, never a new shape.
-        if (zeroTotalsCommitment_ >= R) revert NotAFieldElement(zeroTotalsCommitment_);
+        // The circuit's ranges: keeps Shape(K, M, B) an injective encoding of (K, M, B).
+        if (nAssets_ == 0 || nAssets_ >= 1 << 16 || nMarkets_ >= 1 << 16 || batchSize_ >= 1 << 31) {
+            revert ShapeOutOfRange(nAssets_, nMarkets_, batchSize_);
+        }
+        uint256 shape = nAssets_ + (nMarkets_ << 16) + (batchSize_ << 32);
+        uint256 t = 2 * (nAssets_ + nMarkets_) + N_LIQUIDATION_FIGURES;
+        // Z from the shape alone: no per-shape constant is taken on trust.
+        uint256[] memory zero = new uint256[](t + 2);
+        zero[0] = shape;
+        uint256 z = _hashChain8(IPoseidon8(poseidon8_), zero);
         owner = msg.sender;
         verifier = IGroth16Verifier(verifier_);
         poseidon2 = IPoseidon2(poseidon2_);
+        poseidon8 = IPoseidon8(poseidon8_);
+        nAssets = nAssets_;
+        nMarkets = nMarkets_;
         batchSize = batchSize_;
-        zeroTotalsCommitment = zeroTotalsCommitment_;
-        emit RegistryCreated(msg.sender, verifier_, poseidon2_, batchSize_, zeroTotalsCommitment_);
+        SHAPE = shape;
+        TOTALS_LENGTH = t;
+        zeroTotalsCommitment = z;
+        emit RegistryCreated(msg.sender, verifier_, poseidon2_, poseidon8_, nAssets_, nMarkets_, batchSize_, z);
     }
 
     /// @notice Publish an epoch's claim (and the first batch roots; the rest via appendBatchRoots).
@@ -245,8 +306,8 @@ contract SolvencyRegistry {
         uint256 expected = _batchRoots[epoch][index];
         if (batchRoot != expected) revert WrongBatchRoot(index, expected, batchRoot);
         // The proof, by the pinned verifier only: every account of this batch is above
-        // maintenance, its leaves hash to batchRoot, and acc_out = acc_in + this batch's
-        // totals under the same params. Stops any statement the circuit does not prove
+        // maintenance or counted below it, its leaves hash to batchRoot, and acc_out = acc_in + this
+        // batch's totals under the same params. Stops any statement the circuit does not prove
         // (the verifier also rejects public signals >= R, i.e. aliases of the same field element).
         if (!verifier.verifyProof(a, b, c, [batchRoot, accIn, accOut])) revert InvalidProof(epoch, index);
 
@@ -277,6 +338,64 @@ contract SolvencyRegistry {
         if (proven == n && !broken) emit EpochFullyProven(epoch, e.root, e.accN);
     }
 
+    /// @notice Open the epoch's final accumulator on-chain (anyone may: the opening is public, in the
+    /// bundle's manifest as final_accumulator.totals and .blinding). Requires
+    /// Poseidon2(paramsHash, HashChain8(SHAPE, totals..., blinding)) == accN, then stores the totals
+    /// once. Independent of the proofs: the figures are proved only once isFullyProven(epoch) holds
+    /// too (isFullyProvenAndOpened).
+    /// @param totals_ the T totals in accumulator order (PROTOCOL §5), each < r.
+    /// @param blinding the final blinding, < r.
+    function openTotals(uint64 epoch, uint256[] calldata totals_, uint256 blinding) external {
+        Epoch storage e = _epochs[epoch];
+        if (e.nBatches == 0) revert EpochNotPublished(epoch);
+        // Opened once: by Poseidon's collision resistance no other vector could open accN anyway.
+        if (e.opened) revert TotalsAlreadyOpened(epoch);
+        // The length is the shape's: HashChain8 pads with zeros, so a shorter vector padded to the
+        // same chunks would otherwise hash alike; the index of each figure depends on it too.
+        uint256 t = TOTALS_LENGTH;
+        if (totals_.length != t) revert WrongTotalsLength(t, totals_.length);
+        uint256[] memory values = new uint256[](t + 2);
+        values[0] = SHAPE;
+        for (uint256 i = 0; i < t; ++i) {
+            uint256 v = totals_[i];
+            // Canonical only: Poseidon reduces mod R, so v + R would open accN as well while
+            // meaning another integer.
+            if (v >= R) revert NotAFieldElement(v);
+            values[1 + i] = v;
+        }
+        if (blinding >= R) revert NotAFieldElement(blinding);
+        values[t + 1] = blinding;
+        uint256 computed = poseidon2.poseidon([e.paramsHash, _hashChain8(poseidon8, values)]);
+        if (computed != e.accN) revert WrongOpening(epoch, e.accN, computed);
+        _totals[epoch] = totals_;
+        e.opened = true;
+        emit TotalsOpened(epoch, totals_[t - 4], totals_[t - 3], totals_[t - 2], totals_[t - 1]);
+    }
+
+    /// HashChain8 (PROTOCOL §5): `values` padded with zeros to 8 + 7k, h = Poseidon8(x_1..x_8),
+    /// then h = Poseidon8(h, next 7) per chunk. The caller passes the Poseidon-8 contract (the
+    /// constructor cannot read its own immutables yet); `pure` as IPoseidon8 is (a STATICCALL).
+    function _hashChain8(IPoseidon8 p8, uint256[] memory values) private pure returns (uint256 h) {
+        uint256 n = values.length;
+        uint256[8] memory chunk;
+        for (uint256 j = 0; j < 8; ++j) chunk[j] = j < n ? values[j] : 0;
+        h = p8.poseidon(chunk);
+        for (uint256 start = 8; start < n; start += 7) {
+            chunk[0] = h;
+            for (uint256 j = 0; j < 7; ++j) chunk[1 + j] = start + j < n ? values[start + j] : 0;
+            h = p8.poseidon(chunk);
+        }
+    }
+
+    /// @notice HashChain8 of any canonical values (the on-chain twin of zksolv.poseidon.hash_chain8).
+    function hashChain8(uint256[] calldata values) external view returns (uint256) {
+        if (values.length == 0) revert EmptyHashChain();
+        for (uint256 i = 0; i < values.length; ++i) {
+            if (values[i] >= R) revert NotAFieldElement(values[i]);
+        }
+        return _hashChain8(poseidon8, values);
+    }
+
     function _brokenAt(uint64 epoch, uint256 index) private returns (bool) {
         emit ChainBroken(epoch, index);
         return true;
@@ -290,8 +409,49 @@ contract SolvencyRegistry {
     /// registered batch root and the accumulator chain links Poseidon2(paramsHash, Z) to accN
     /// (see the contract header for what this does and does not establish by itself).
     function isFullyProven(uint64 epoch) external view returns (bool) {
-        Epoch storage e = _epochs[epoch];
+        return _isFullyProven(_epochs[epoch]);
+    }
+
+    function _isFullyProven(Epoch storage e) private view returns (bool) {
         return e.nBatches != 0 && e.proven == e.nBatches && !e.chainBroken;
+    }
+
+    /// @notice True iff accN has been opened on-chain (openTotals): totals() and liquidations() are readable.
+    function isOpened(uint64 epoch) external view returns (bool) {
+        return _epochs[epoch].opened;
+    }
+
+    /// @notice The one flag for an on-chain consumer: fully proven AND opened, i.e. `liquidations(epoch)`
+    /// are the proved figures of every account of the epoch under the registered paramsHash (the
+    /// insurance-fund comparison stays off-chain: see the contract header).
+    function isFullyProvenAndOpened(uint64 epoch) external view returns (bool) {
+        Epoch storage e = _epochs[epoch];
+        return e.opened && _isFullyProven(e);
+    }
+
+    /// @notice The T opened totals in accumulator order (PROTOCOL §5): credit, debit per asset, long,
+    /// short per market (each in 10^-decimals of its asset or market, as params.json declares), then the
+    /// 4 liquidation figures (units: see `liquidations`). Reverts unless opened.
+    function totals(uint64 epoch) external view returns (uint256[] memory) {
+        if (!_epochs[epoch].opened) revert TotalsNotOpened(epoch);
+        return _totals[epoch];
+    }
+
+    /// @notice The opened liquidation figures (PROTOCOL §3). Reverts unless opened; they are proved only
+    /// if isFullyProven(epoch) too (read isFullyProvenAndOpened). S is the bundle's value scale, fixed by
+    /// params.json (committed by paramsHash, checked off-chain), so the units are:
+    /// @return accountsBelowMaintenance accounts whose maintenance health is negative (a count);
+    /// @return shortfall the sum of their -health, in 10^-(S+4) quote (health units);
+    /// @return bankruptAccounts accounts whose equity is negative (a count);
+    /// @return badDebt the sum of their -equity, in 10^-S quote. Whether the insurance fund covers it
+    /// is compared off-chain (params.json's insurance_fund; `zksolv verify`).
+    function liquidations(uint64 epoch) external view returns (
+        uint256 accountsBelowMaintenance, uint256 shortfall, uint256 bankruptAccounts, uint256 badDebt
+    ) {
+        if (!_epochs[epoch].opened) revert TotalsNotOpened(epoch);
+        uint256[] storage v = _totals[epoch];
+        uint256 t = v.length;
+        return (v[t - 4], v[t - 3], v[t - 2], v[t - 1]);
     }
 
     function epochInfo(uint64 epoch) external view returns (

@@ -2,9 +2,12 @@
 
 Each verifyProof costs ~1 s of pure-Python pairing, so the tests share one
 chain per fixture and count their pairings. The registry tests that need no
-real proof (the stub-verifier attack of issue 9 §3, the on-chain Poseidon2, the
-derived acc_0, the bookkeeping) run on the `doubles` chain, independent of the
-circuit and of proving; the others on the `env` chain with the bundle's proofs.
+real proof (the stub-verifier attack of issue 9 §3, the on-chain Poseidon2 and
+Poseidon8, HashChain8 and Z computed on-chain, the derived acc_0, the
+bookkeeping) run on the `doubles` chain, independent of the circuit and of
+proving; the others on the `env` chain with the bundle's proofs, or on the
+`liquidation` chain with a bundle that counts accounts below maintenance
+(issue 11: the final opening and its figures on-chain).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ pytest.importorskip("eth_tester")
 from zksolv import evm  # noqa: E402
 from zksolv.bundle import batch_dir  # noqa: E402
 from zksolv.field import FIELD_MODULUS  # noqa: E402
-from zksolv.poseidon import hash_chain, poseidon  # noqa: E402
+from zksolv.poseidon import hash_chain, hash_chain8, poseidon  # noqa: E402
 
 from .helpers import NODE_MODULES, REPO, run_node_json  # noqa: E402
 
@@ -41,21 +44,28 @@ def _read(folder: Path, index: int) -> tuple[dict, list]:
     return json.loads((base / "proof.json").read_text()), json.loads((base / "public.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def env(bundle):
-    """One chain: the bundle's verifier, circomlibjs's Poseidon-2 and a registry pinned to both, deployed once."""
-    folder = bundle["bundle"]
+def _registry_chain(folder: Path) -> dict:
+    """One chain: the bundle's verifier, the Poseidon-2 and Poseidon-8 contracts and a registry pinned to
+    them and to the bundle's shape, deployed once."""
     manifest = json.loads((folder / "manifest.json").read_text())
     compiled = evm.compile_bundle(folder)
     chain = evm.EvmChain()
     verifier, _ = chain.deploy(evm.artefact(compiled, evm.VERIFIER_CONTRACT))
     poseidon_contract, _ = evm.deploy_poseidon2(chain)
+    poseidon8_contract, _ = evm.deploy_poseidon8(chain)
     shape = evm.registry_shape(manifest)
-    registry, _ = evm.deploy_registry(chain, compiled, verifier.address, poseidon_contract.address, shape)
+    registry, _ = evm.deploy_registry(chain, compiled, verifier.address, poseidon_contract.address,
+                                      poseidon8_contract.address, shape)
     pub = evm.publication(folder, manifest)
     calldata = [evm.proof_calldata(*_read(folder, i)) for i in range(pub.n_batches)]
     return {"folder": folder, "manifest": manifest, "compiled": compiled, "chain": chain, "verifier": verifier,
-            "poseidon": poseidon_contract, "shape": shape, "registry": registry, "pub": pub, "calldata": calldata}
+            "poseidon": poseidon_contract, "poseidon8": poseidon8_contract, "shape": shape, "registry": registry,
+            "pub": pub, "calldata": calldata}
+
+
+@pytest.fixture(scope="module")
+def env(bundle):
+    return _registry_chain(bundle["bundle"])
 
 
 def test_valid_bundle_every_batch_verifies(env):
@@ -72,11 +82,17 @@ def test_report_gas_and_registry_fully_proven(bundle):
         # Receipt gasUsed of a real transaction (21000 base + calldata + pairing).
         assert 200_000 < batch["verify_proof_gas"] <= 230_000
         assert batch["verify_proof_gas"] < batch["submit_gas"] < 400_000
-    assert set(report["deploy_gas"]) == {"Groth16Verifier", "Poseidon2", "SolvencyRegistry"}
+    assert set(report["deploy_gas"]) == {"Groth16Verifier", "Poseidon2", "Poseidon8", "SolvencyRegistry"}
     assert report["publish_gas"] > 0
+    # The honest example has no account below maintenance: the opened figures are all zero.
+    assert report["fully_proven_and_opened"] is True and report["open_gas"] > 0
+    assert (report["liquidations"]["accounts_below_maintenance"], report["liquidations"]["shortfall"],
+            report["liquidations"]["bankrupt_accounts"], report["liquidations"]["bad_debt"]) == (0, "0", 0, "0")
     registry = report["registry"]
     assert registry["audit_ok"] is True
     assert registry["poseidon2_codehash"] == POSEIDON2_CODEHASH
+    assert registry["poseidon8_codehash"] == POSEIDON8_CODEHASH
+    assert registry["zero_totals_commitment"] == str(witness_z(2, 2, 4))
     public0 = json.loads((bundle["bundle"] / batch_dir(0) / "public.json").read_text())
     assert registry["acc_0"] == public0[1]  # the chain starts where the registry derived it
 
@@ -178,12 +194,19 @@ contract AlwaysTrueVerifier {
 contract FakePoseidon2 {
     function poseidon(uint256[2] calldata) external pure returns (uint256) { return 1; }
 }
+
+/// The same for 8 inputs (would let Z and any opening be anything the deployer likes).
+contract FakePoseidon8 {
+    function poseidon(uint256[8] calldata) external pure returns (uint256) { return 1; }
+}
 """
 
 K, M, B = 4, 4, 16
 ZERO_PROOF = evm.ProofCalldata((0, 0), ((0, 0), (0, 0)), (0, 0), (0, 0, 0))
 #: keccak256 of the runtime code of circomlibjs 0.1.7 poseidonContract.createCode(2).
 POSEIDON2_CODEHASH = "0x354b26999e434f8256d168395315e1f51fc15bf49bf2e6bb58fc549bd597e7da"
+#: keccak256 of the runtime code zksolv/js/poseidon_contract.js generates for 8 inputs.
+POSEIDON8_CODEHASH = "0x11b158e039cece2ef1729798721a4ebf97674869d99e3fd29f4930b94c73555c"
 OLD_PUBLISH_SIGNATURE = "publishEpoch(uint64,uint256,uint256,uint256,uint256,uint256,address,uint256[])"
 
 
@@ -191,22 +214,38 @@ def _shape_constant(k: int, m: int, b: int) -> int:
     return k + (m << 16) + (b << 32)  # PROTOCOL §5 Shape(K, M, B)
 
 
+def _totals_length(k: int, m: int) -> int:
+    return 2 * (k + m) + 4  # credit/debit, long/short, then the 4 liquidation figures
+
+
 def _zero_totals_commitment(k: int, m: int, b: int) -> int:
-    """Z = HashChain(Shape, 0…0 (2(K+M) totals), 0), recomputed here from zksolv.poseidon alone."""
-    return hash_chain([_shape_constant(k, m, b), *[0] * (2 * (k + m)), 0])
+    """Z = HashChain8(Shape, 0…0 (2(K+M)+4 totals), 0), recomputed here from zksolv.poseidon alone."""
+    return hash_chain8([_shape_constant(k, m, b), *[0] * _totals_length(k, m), 0])
+
+
+def witness_z(k: int, m: int, b: int) -> int:
+    from zksolv import witness
+
+    return witness.zero_totals_commitment(k, m, b)
 
 
 def _acc(params_hash: int, totals: list[int], blinding: int) -> int:
-    """Format 2: acc = Poseidon2(params_hash, HashChain(Shape, totals…, blinding))."""
-    return poseidon([params_hash, hash_chain([_shape_constant(K, M, B), *totals, blinding])])
+    """Format 3: acc = Poseidon2(params_hash, HashChain8(Shape, totals…, blinding))."""
+    return poseidon([params_hash, hash_chain8([_shape_constant(K, M, B), *totals, blinding])])
+
+
+def _running_totals(n: int) -> list[list[int]]:
+    totals, out = [0] * _totals_length(K, M), []
+    for i in range(n):
+        totals = [t + 7 * (i + 1) + j for j, t in enumerate(totals)]
+        out.append(totals)
+    return out
 
 
 def _honest_chain(params_hash: int, n: int) -> list[int]:
-    """acc_0 … acc_n of a made-up epoch (blinded running totals), by the format-2 formula."""
+    """acc_0 … acc_n of a made-up epoch (blinded running totals, blinding 1000 + i), by the format-3 formula."""
     accs = [poseidon([params_hash, _zero_totals_commitment(K, M, B)])]
-    totals = [0] * (2 * (K + M))
-    for i in range(n):
-        totals = [t + 7 * (i + 1) + j for j, t in enumerate(totals)]
+    for i, totals in enumerate(_running_totals(n)):
         accs.append(_acc(params_hash, totals, 1000 + i))
     return accs
 
@@ -240,8 +279,8 @@ def _error_of(chain, contract_artefact: dict, *args) -> str | None:
 
 @pytest.fixture(scope="module")
 def doubles(tmp_path_factory):
-    """One chain: a real verifier, the stub, circomlibjs's Poseidon-2, and two registries of
-    shape (4, 4, 16): one pinned to the real verifier, one pinned to the stub."""
+    """One chain: a real verifier, the stub, the Poseidon-2 and Poseidon-8 contracts, and two registries
+    of shape (4, 4, 16): one pinned to the real verifier, one pinned to the stub."""
     example = REPO / "proofs" / "example" / "Verifier.sol"
     if not example.exists():
         pytest.skip("proofs/example/Verifier.sol missing (being regenerated?)")
@@ -253,22 +292,45 @@ def doubles(tmp_path_factory):
     real, _ = chain.deploy(evm.artefact(compiled, evm.VERIFIER_CONTRACT))
     stub, _ = chain.deploy(evm.artefact(compiled, "AlwaysTrueVerifier"))
     poseidon_contract, poseidon_gas = evm.deploy_poseidon2(chain)
+    poseidon8_contract, poseidon8_gas = evm.deploy_poseidon8(chain)
     z = _zero_totals_commitment(K, M, B)
     shape = evm.RegistryShape(K, M, B, z)
-    pinned_real, registry_gas = evm.deploy_registry(chain, compiled, real.address, poseidon_contract.address, shape)
-    pinned_stub, _ = evm.deploy_registry(chain, compiled, stub.address, poseidon_contract.address, shape)
+    addresses = (poseidon_contract.address, poseidon8_contract.address)
+    pinned_real, registry_gas = evm.deploy_registry(chain, compiled, real.address, *addresses, shape)
+    pinned_stub, _ = evm.deploy_registry(chain, compiled, stub.address, *addresses, shape)
     return {"chain": chain, "compiled": compiled, "real": real, "stub": stub, "poseidon": poseidon_contract,
-            "shape": shape, "pinned_real": pinned_real, "pinned_stub": pinned_stub,
-            "gas": {"Poseidon2": poseidon_gas, "SolvencyRegistry": registry_gas}}
+            "poseidon8": poseidon8_contract, "shape": shape, "pinned_real": pinned_real, "pinned_stub": pinned_stub,
+            "gas": {"Poseidon2": poseidon_gas, "Poseidon8": poseidon8_gas, "SolvencyRegistry": registry_gas}}
 
 
-def test_zero_totals_commitment_is_zksolvs(doubles):
-    """Z recomputed here from Poseidon alone is the lead's zksolv.witness.zero_totals_commitment."""
+def _deploy_shape(doubles, k: int, m: int, b: int):
+    addresses = (doubles["real"].address, doubles["poseidon"].address, doubles["poseidon8"].address)
+    return evm.deploy_registry(doubles["chain"], doubles["compiled"], *addresses, evm.RegistryShape.of(k, m, b))
+
+
+def test_zero_totals_commitment_is_computed_on_chain(doubles):
+    """Z is no constructor argument: the registry computes HashChain8(Shape, 2(K+M)+4 zeros, 0) from
+    (K, M, B) with the Poseidon-8 contract. For several shapes (1 to 4 Poseidon-8 calls) it equals
+    zksolv.witness.zero_totals_commitment and the recomputation here; Shape and T are the immutables."""
     from zksolv import witness
 
+    chain = doubles["chain"]
     assert doubles["shape"].zero_totals_commitment == witness.zero_totals_commitment(K, M, B)
-    assert _acc(5, [0] * (2 * (K + M)), 0) == poseidon([5, doubles["shape"].zero_totals_commitment])
-    assert _acc(5, [1] * (2 * (K + M)), 9) == witness.accumulator(5, _shape_constant(K, M, B), [1] * 16, 9)
+    assert evm.RegistryShape.of(K, M, B) == doubles["shape"]
+    assert _acc(5, [0] * _totals_length(K, M), 0) == poseidon([5, doubles["shape"].zero_totals_commitment])
+    t = _totals_length(K, M)
+    assert _acc(5, [1] * t, 9) == witness.accumulator(5, _shape_constant(K, M, B), [1] * t, 9)
+    registries = {(K, M, B): doubles["pinned_real"]}
+    for shape in [(1, 0, 1), (2, 2, 4), (1, 1, 2), (4, 4, 64), (7, 5, 1 << 20)]:
+        registries[shape], _ = _deploy_shape(doubles, *shape)
+    for (k, m, b), registry in registries.items():
+        fns = registry.functions
+        z = chain.call(fns.zeroTotalsCommitment())
+        assert z == witness.zero_totals_commitment(k, m, b) == _zero_totals_commitment(k, m, b), (k, m, b)
+        assert (chain.call(fns.SHAPE()), chain.call(fns.TOTALS_LENGTH())) == \
+            (witness.circuit_shape(k, m, b), _totals_length(k, m))
+        assert (chain.call(fns.nAssets()), chain.call(fns.nMarkets()), chain.call(fns.batchSize())) == (k, m, b)
+    assert len({chain.call(r.functions.zeroTotalsCommitment()) for r in registries.values()}) == len(registries)
 
 
 def test_poseidon2_contract_matches_zksolv_and_circomlibjs(doubles):
@@ -297,13 +359,116 @@ def test_poseidon2_contract_matches_zksolv_and_circomlibjs(doubles):
             for f in evm.poseidon2_artefact()["abi"]]  # the ABI zksolv calls is the registry's IPoseidon2
     # A pure function of its calldata: no call, storage, log, environment or self-destruct opcode
     # (so its code hash is all there is to check, and it can never change or act elsewhere).
-    code, ops, i = bytes(chain.w3.eth.get_code(contract.address)), set(), 0
+    allowed = {0x04, 0x08, 0x09, 0x14, 0x17, 0x35, 0x50, 0x51, 0x52, 0x56, 0x57, 0x5B, 0xF3, 0xFE,
+               *range(0x60, 0xA0)}  # DIV ADDMOD MULMOD EQ OR CALLDATALOAD POP MLOAD MSTORE JUMP(I/DEST)
+    assert _opcodes(chain, contract.address) <= allowed  # RETURN INVALID PUSH DUP SWAP
+
+
+def _opcodes(chain, address: str) -> set[int]:
+    code, ops, i = bytes(chain.w3.eth.get_code(address)), set(), 0
     while i < len(code):
         ops.add(code[i])
         i += 1 + (code[i] - 0x5F if 0x60 <= code[i] <= 0x7F else 0)  # skip PUSHn data
-    allowed = {0x04, 0x08, 0x09, 0x14, 0x17, 0x35, 0x50, 0x51, 0x52, 0x56, 0x57, 0x5B, 0xF3, 0xFE,
-               *range(0x60, 0xA0)}  # DIV ADDMOD MULMOD EQ OR CALLDATALOAD POP MLOAD MSTORE JUMP(I/DEST)
-    assert ops <= allowed, sorted(hex(o) for o in ops - allowed)  # RETURN INVALID PUSH DUP SWAP
+    return ops
+
+
+#: circomlibjs's Poseidon over a list of lists, and HashChain8 written out in JS (the chaining
+#: too, independently of zksolv.poseidon.hash_chain8).
+_CIRCOMLIBJS_HASHES = r"""
+const { buildPoseidon } = require("circomlibjs");
+(async () => {
+    const p = await buildPoseidon();
+    const job = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const h = (xs) => p.F.toObject(p(xs.map(BigInt)));
+    const chain8 = (xs) => {
+        const v = xs.map(BigInt);
+        const n = v.length <= 8 ? 8 : 8 + 7 * Math.ceil((v.length - 8) / 7);
+        while (v.length < n) v.push(0n);
+        let acc = h(v.slice(0, 8));
+        for (let s = 8; s < n; s += 7) acc = h([acc, ...v.slice(s, s + 7)]);
+        return acc;
+    };
+    const out = { poseidon: job.poseidon.map((xs) => h(xs).toString()),
+                  chain8: job.chain8.map((xs) => chain8(xs).toString()) };
+    process.stdout.write(JSON.stringify(out));
+    process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def _circomlibjs(poseidon_inputs: list, chain8_inputs: list) -> dict:
+    job = {"poseidon": [[str(x) for x in v] for v in poseidon_inputs],
+           "chain8": [[str(x) for x in v] for v in chain8_inputs]}
+    proc = subprocess.run(["node", "-e", _CIRCOMLIBJS_HASHES], input=json.dumps(job), capture_output=True,
+                          text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    return {"poseidon": [int(x) for x in out["poseidon"]], "chain8": [int(x) for x in out["chain8"]]}
+
+
+def test_poseidon8_contract_matches_zksolv_and_circomlibjs(doubles):
+    """The Poseidon-8 contract (zksolv's generator: circomlibjs 0.1.7's createCode(8) cannot assemble it)
+    computes circomlib's Poseidon with 8 inputs: the outputs of zksolv.poseidon and circomlibjs on edge
+    and random inputs, inputs reduced mod r, under the EIP-170 size limit, pure arithmetic only, and the
+    code hash the registry pins."""
+    import random
+
+    chain, contract = doubles["chain"], doubles["poseidon8"]
+    rnd = random.Random(11)
+    r = FIELD_MODULUS
+    vectors = [[0] * 8, list(range(1, 9)), [r - 1] * 8, [r - 1, 0, r - 2, 1, 0, r - 1, 2, 0], [1 << 253] * 8,
+               *[[rnd.randrange(r) for _ in range(8)] for _ in range(12)],
+               *[[rnd.choice([0, 1, r - 1, rnd.randrange(r)]) for _ in range(8)] for _ in range(4)]]
+    onchain = [chain.call(contract.functions.poseidon(v)) for v in vectors]
+    assert onchain == [poseidon(v) for v in vectors]
+    assert onchain == _circomlibjs(vectors, [])["poseidon"]
+    # Inputs ≥ r are reduced (r ≡ 0, 2^256 − 1 ≡ its residue): hence the registry's NotAFieldElement checks.
+    top = (1 << 256) - 1
+    assert chain.call(contract.functions.poseidon([r, 5, top, 0, 0, 0, 0, r + 1])) == \
+        poseidon([0, 5, top % r, 0, 0, 0, 0, 1])
+    # The generator: n ≤ 6 is circomlibjs's own createCode; n = 8 is zksolv's, over circomlibjs's constants.
+    artefact8 = evm.poseidon8_artefact()
+    assert artefact8["circomlibjs"] == "0.1.7" and artefact8["n_inputs"] == 8
+    assert artefact8["generator"].startswith("zksolv")
+    assert evm.poseidon2_artefact()["generator"] == "circomlibjs poseidonContract.createCode"
+    proc = subprocess.run(["node", str(evm.POSEIDON_SCRIPT), "9"], capture_output=True, text=True)
+    assert proc.returncode != 0
+    code = bytes(chain.w3.eth.get_code(contract.address))
+    assert len(code) <= 24_576
+    assert chain.codehash(contract.address) == POSEIDON8_CODEHASH
+    assert "0x" + bytes(chain.call(doubles["pinned_real"].functions.POSEIDON8_CODEHASH())).hex() == POSEIDON8_CODEHASH
+    interface = evm.artefact(doubles["compiled"], evm.POSEIDON8_INTERFACE)["abi"]
+    assert [(f["name"], [i["type"] for i in f["inputs"]]) for f in interface] == [("poseidon", ["uint256[8]"])]
+    assert [i["type"] for i in artefact8["abi"][0]["inputs"]] == ["uint256[8]"]
+    # Both circomlibjs selectors, as createCode(n) has them: poseidon(uint256[8]) and poseidon(bytes32[8]).
+    for signature in ("poseidon(uint256[8])", "poseidon(bytes32[8])"):
+        assert bytes(chain.w3.keccak(text=signature)[:4]) in code
+    # Pure arithmetic (ADD and MOD besides Poseidon-2's opcodes: lazy reduction of the mix sums).
+    allowed = {0x01, 0x04, 0x06, 0x08, 0x09, 0x14, 0x17, 0x35, 0x50, 0x51, 0x52, 0x56, 0x57, 0x5B, 0xF3, 0xFE,
+               *range(0x60, 0xA0)}
+    assert _opcodes(chain, contract.address) <= allowed
+
+
+def test_hash_chain8_on_chain_matches_zksolv_and_circomlibjs(doubles):
+    """The registry's HashChain8 (what Z and every opening use): zksolv.poseidon.hash_chain8 and a JS
+    HashChain8 over circomlibjs's Poseidon agree with it on every padding boundary (1, 7, 8, 9, 14, 15,
+    16, 22, 23 values) and on the statement's own vectors (Shape, totals…, blinding)."""
+    import random
+
+    chain, fns = doubles["chain"], doubles["pinned_real"].functions
+    rnd = random.Random(8)
+    vectors = [[rnd.randrange(FIELD_MODULUS) for _ in range(n)] for n in (1, 7, 8, 9, 14, 15, 16, 22, 23)]
+    vectors += [[_shape_constant(K, M, B), *[0] * _totals_length(K, M), 0],
+                [_shape_constant(K, M, B), *_running_totals(1)[0], 1000],
+                [FIELD_MODULUS - 1] * 15]
+    onchain = [chain.call(fns.hashChain8(v)) for v in vectors]
+    assert onchain == [hash_chain8(v) for v in vectors]
+    assert onchain == _circomlibjs([], vectors)["chain8"]
+    assert onchain[-3] == chain.call(fns.zeroTotalsCommitment())
+    # Padding is by the fixed length: (x) and (x, 0) hash alike, which is why openTotals fixes T.
+    assert chain.call(fns.hashChain8([5])) == chain.call(fns.hashChain8([5, 0]))
+    assert chain.revert_error(fns.hashChain8([])) == "EmptyHashChain"
+    assert chain.revert_error(fns.hashChain8([1, FIELD_MODULUS])) == "NotAFieldElement"
 
 
 def test_stub_verifier_attack_all_zero_proofs_are_rejected(doubles):
@@ -366,27 +531,50 @@ def test_registry_pinned_to_a_stub_fails_the_audit(doubles):
     assert report["registry"]["verifier"] == doubles["stub"].address
     good = evm.audit_registry(chain, doubles["pinned_real"], audited, doubles["shape"], expected_owner=chain.owner)
     assert good["ok"] is True, good["checks"]
-    other_shape = dataclasses.replace(doubles["shape"], zero_totals_commitment=_zero_totals_commitment(K, M, 2 * B))
-    assert evm.audit_registry(chain, doubles["pinned_real"], audited, other_shape)["ok"] is False
+    wrong_z = dataclasses.replace(doubles["shape"], zero_totals_commitment=_zero_totals_commitment(K, M, 2 * B))
+    for other_shape in [wrong_z, evm.RegistryShape.of(K, M, 2 * B), evm.RegistryShape.of(K + 1, M, B)]:
+        report = evm.audit_registry(chain, doubles["pinned_real"], audited, other_shape)
+        assert report["ok"] is False
+        assert "Z (computed on-chain) is the shape's zero-totals commitment" in \
+            [c["name"] for c in report["checks"] if not c["ok"]]
+    assert {c["name"] for c in good["checks"]} >= {"Poseidon-8 code is zksolv's generated one",
+                                                 "registry pins the generated Poseidon-8 code"}
 
 
 def test_constructor_pins_only_what_it_can_check(doubles):
     chain, compiled = doubles["chain"], doubles["compiled"]
     registry = evm.artefact(compiled, evm.REGISTRY_CONTRACT)
-    real, poseidon_address = doubles["real"].address, doubles["poseidon"].address
-    z = doubles["shape"].zero_totals_commitment
+    real, p2, p8 = doubles["real"].address, doubles["poseidon"].address, doubles["poseidon8"].address
     fake, _ = chain.deploy(evm.artefact(compiled, "FakePoseidon2"))
-    assert _error_of(chain, registry, real, poseidon_address, B, z) is None
-    assert _error_of(chain, registry, chain.accounts[3], poseidon_address, B, z) == "VerifierHasNoCode"
-    assert _error_of(chain, registry, real, fake.address, B, z) == "WrongPoseidonCode"
-    assert _error_of(chain, registry, real, chain.accounts[3], B, z) == "WrongPoseidonCode"
-    assert _error_of(chain, registry, real, poseidon_address, 0, z) == "ZeroBatchSize"
-    assert _error_of(chain, registry, real, poseidon_address, B, z + FIELD_MODULUS) == "NotAFieldElement"
+    fake8, _ = chain.deploy(evm.artefact(compiled, "FakePoseidon8"))
+    assert _error_of(chain, registry, real, p2, p8, K, M, B) is None
+    assert _error_of(chain, registry, chain.accounts[3], p2, p8, K, M, B) == "VerifierHasNoCode"
+    assert _error_of(chain, registry, real, fake.address, p8, K, M, B) == "WrongPoseidonCode"
+    assert _error_of(chain, registry, real, chain.accounts[3], p8, K, M, B) == "WrongPoseidonCode"
+    assert _error_of(chain, registry, real, p8, p2, K, M, B) == "WrongPoseidonCode"  # swapped
+    assert _error_of(chain, registry, real, p2, fake8.address, K, M, B) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, chain.accounts[3], K, M, B) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, p2, K, M, B) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, p8, K, M, 0) == "ZeroBatchSize"
+    # The ranges of zksolv.witness.circuit_shape: Shape(K, M, B) stays an injective encoding.
+    for k, m, b in [(0, M, B), (1 << 16, M, B), (K, 1 << 16, B), (K, M, 1 << 31)]:
+        assert _error_of(chain, registry, real, p2, p8, k, m, b) == "ShapeOutOfRange", (k, m, b)
+        with pytest.raises(ValueError):
+            evm.RegistryShape.of(k, m, b)
+    assert _error_of(chain, registry, real, p2, p8, 1, 0, (1 << 31) - 1) is None  # B just in range
     with pytest.raises(evm.EvmError):
-        evm.deploy_registry(chain, compiled, real, fake.address, doubles["shape"])
+        evm.deploy_registry(chain, compiled, real, fake.address, p8, doubles["shape"])
+    with pytest.raises(evm.EvmError):
+        evm.deploy_registry(chain, compiled, real, p2, fake8.address, doubles["shape"])
     fns = doubles["pinned_real"].functions
     assert (chain.call(fns.batchSize()), chain.call(fns.zeroTotalsCommitment()), chain.call(fns.poseidon2()),
-            chain.call(fns.owner())) == (B, z, poseidon_address, chain.owner)
+            chain.call(fns.poseidon8()), chain.call(fns.owner())) == \
+        (B, doubles["shape"].zero_totals_commitment, p2, p8, chain.owner)
+    # No constructor argument is a per-shape constant taken on trust: only addresses and (K, M, B).
+    inputs = next(i for i in registry["abi"] if i["type"] == "constructor")["inputs"]
+    assert [(i["name"], i["type"]) for i in inputs] == [
+        ("verifier_", "address"), ("poseidon2_", "address"), ("poseidon8_", "address"), ("nAssets_", "uint256"),
+        ("nMarkets_", "uint256"), ("batchSize_", "uint256")]
 
 
 def test_acc0_is_derived_not_registered(doubles):
@@ -474,6 +662,43 @@ def test_registry_bookkeeping_chunked_roots_any_order(doubles):
     assert [e.args.index for e in _events(registry, "ChainBroken", receipt)] == [2]
     assert chain.call(fns.isFullyProven(epoch)) is False
     assert chain.call(fns.epochInfo(epoch))[-2:] == [3, True]
+
+
+def test_open_totals_completes_the_one_flag(doubles):
+    """isFullyProvenAndOpened = fully proven AND opened, in either order (stub-pinned registry: only the
+    registry's own checks act). Before the opening, totals() and liquidations() revert."""
+    chain, registry = doubles["chain"], doubles["pinned_stub"]
+    fns = registry.functions
+    epoch, params_hash, roots = 1_940_000_000, 5151, [51, 52]
+    accs = _honest_chain(params_hash, 2)
+    final, blinding = _running_totals(2)[-1], 1001
+    assert evm.publish(chain, registry, evm.Publication(epoch, 99, params_hash, accs[-1], tuple(roots))).status == 1
+    assert chain.transact(evm.submit_fn(registry, epoch, 0, _link(accs, roots, 0))).status == 1
+    assert (chain.call(fns.isOpened(epoch)), chain.call(fns.isFullyProvenAndOpened(epoch))) == (False, False)
+    assert chain.revert_error(fns.totals(epoch)) == "TotalsNotOpened"
+    assert chain.revert_error(fns.liquidations(epoch)) == "TotalsNotOpened"
+    # An intermediate accumulator's opening is not the final one.
+    assert chain.revert_error(fns.openTotals(epoch, _running_totals(2)[0], 1000)) == "WrongOpening"
+    receipt = chain.transact(fns.openTotals(epoch, final, blinding), sender=chain.accounts[4])
+    assert receipt.status == 1
+    (event,) = _events(registry, "TotalsOpened", receipt)
+    assert (event.args.epoch, event.args.accountsBelowMaintenance, event.args.shortfall, event.args.bankruptAccounts,
+            event.args.badDebt) == (epoch, *final[-4:])
+    assert chain.call(fns.totals(epoch)) == final
+    assert chain.call(fns.liquidations(epoch)) == final[-4:]
+    assert (chain.call(fns.isOpened(epoch)), chain.call(fns.isFullyProven(epoch)),
+            chain.call(fns.isFullyProvenAndOpened(epoch))) == (True, False, False)  # batch 1 missing
+    assert chain.transact(evm.submit_fn(registry, epoch, 1, _link(accs, roots, 1))).status == 1
+    assert chain.call(fns.isFullyProvenAndOpened(epoch)) is True
+    assert chain.revert_error(fns.openTotals(epoch, final, blinding)) == "TotalsAlreadyOpened"
+    # Opened but the chain broken: never the one flag.
+    epoch += 1
+    assert evm.publish(chain, registry, evm.Publication(epoch, 99, params_hash, accs[-1], tuple(roots))).status == 1
+    assert chain.transact(fns.openTotals(epoch, final, blinding)).status == 1
+    forged = [accs[0] + 1, *accs[1:]]
+    for index in range(2):
+        assert chain.transact(evm.submit_fn(registry, epoch, index, _link(forged, roots, index))).status == 1
+    assert (chain.call(fns.isOpened(epoch)), chain.call(fns.isFullyProvenAndOpened(epoch))) == (True, False)
 
 
 # ---------------------------------------------------------------------------
@@ -622,3 +847,126 @@ def _deploy_for_key(env, vkey: dict, folder: Path):
     compiled = evm.compile_contracts([folder / "Verifier.sol"])
     contract, _ = env["chain"].deploy(evm.artefact(compiled, evm.VERIFIER_CONTRACT))
     return env["chain"].at(contract.address, evm.artefact(env["compiled"], evm.VERIFIER_INTERFACE)["abi"])
+
+
+# ---------------------------------------------------------------------------
+# The final opening on-chain (issue 11): a bundle that counts accounts below maintenance
+
+
+@pytest.fixture(scope="module")
+def liquidation(small_keys, tmp_path_factory):
+    """tests/test_end_to_end.py's liquidation rows (frank below maintenance, mallory bankrupt), proved
+    with allow_liquidations, on a chain of its own (verifier, Poseidon contracts, registry)."""
+    from zksolv.prove import prove
+    from zksolv.secret import generate_secret
+
+    from .conftest import HEADER, PARAMS
+    from .helpers import write_csv
+    from .test_end_to_end import LIQUIDATION_ROWS
+
+    folder = tmp_path_factory.mktemp("evm-liquidations")
+    params = folder / "params.json"
+    params.write_text(json.dumps({**PARAMS, "insurance_fund": "75"}))
+    accounts = write_csv(folder / "accounts.csv", HEADER, LIQUIDATION_ROWS)
+    prove(params, accounts, generate_secret(folder / "venue.secret"), small_keys.dir, folder / "bundle",
+          allow_liquidations=True)
+    return _registry_chain(folder / "bundle")
+
+
+def test_open_totals_exposes_the_liquidation_figures(liquidation):
+    """openTotals with the manifest's final_accumulator: accepted from anyone, and liquidations() are the
+    manifest's figures — which are those of an independent computation (2 below maintenance, 1
+    bankrupt, 50 USD bad debt). Every other opening reverts with its named error: a total changed by
+    one, another blinding, a wrong length, a value ≥ r (the alias v + r, which Poseidon would accept),
+    an unpublished epoch, a second opening. No pairing: the opening needs no proof."""
+    from fractions import Fraction
+
+    from zksolv.bundle import liquidations_document
+    from zksolv.margin import Liquidations
+    from zksolv.params import load_params
+
+    from .test_end_to_end import _independent_figures
+
+    chain, registry, pub, manifest = (liquidation[k] for k in ("chain", "registry", "pub", "manifest"))
+    fns = registry.functions
+    op = evm.opening(manifest)
+    t = _totals_length(2, 2)
+    assert len(op.totals) == t == chain.call(fns.TOTALS_LENGTH())
+    assert chain.revert_error(evm.open_fn(registry, op)) == "EpochNotPublished"
+    assert evm.publish(chain, registry, pub).status == 1
+    assert chain.revert_error(fns.liquidations(pub.epoch)) == "TotalsNotOpened"
+
+    totals = list(op.totals)
+    wrong = {
+        "WrongOpening": [(_bumped(totals, i), op.blinding) for i in (0, t - 4, t - 3, t - 2, t - 1)]
+                        + [(totals, op.blinding + 1), (totals, 0)],
+        "WrongTotalsLength": [(totals[:-1], op.blinding), ([*totals, 0], op.blinding), ([], op.blinding)],
+        "NotAFieldElement": [([totals[0] + FIELD_MODULUS, *totals[1:]], op.blinding),
+                             (totals, op.blinding + FIELD_MODULUS)],
+    }
+    for error, cases in wrong.items():
+        for values, blinding in cases:
+            assert chain.revert_error(fns.openTotals(pub.epoch, values, blinding)) == error, (error, values, blinding)
+    assert chain.revert_error(fns.openTotals(pub.epoch + 1, totals, op.blinding)) == "EpochNotPublished"
+    assert chain.call(fns.isOpened(pub.epoch)) is False
+
+    receipt = chain.transact(evm.open_fn(registry, op), gas=evm.open_gas_limit(liquidation["shape"]),
+                             sender=chain.accounts[5])
+    assert receipt.status == 1
+    (event,) = _events(registry, "TotalsOpened", receipt)
+    figures = tuple(chain.call(fns.liquidations(pub.epoch)))
+    assert figures == op.liquidations == tuple(int(v) for v in manifest["final_accumulator"]["totals"][-4:])
+    assert (event.args.accountsBelowMaintenance, event.args.shortfall, event.args.bankruptAccounts,
+            event.args.badDebt) == figures
+    assert chain.call(fns.totals(pub.epoch)) == totals
+    # The units: shortfall in 10^-(S+4) quote, bad debt in 10^-S quote (S from params.json, off-chain).
+    params = load_params(liquidation["folder"] / "params.json")
+    document = liquidations_document(params, Liquidations(*figures))
+    for key in ("accounts_below_maintenance", "shortfall", "bankrupt_accounts", "bad_debt"):
+        assert document[key] == manifest["liquidations"][key], key
+    expected = _independent_figures()
+    below, shortfall, bankrupt, bad_debt = figures
+    assert (below, bankrupt) == (expected["accounts_below_maintenance"], expected["bankrupt_accounts"]) == (2, 1)
+    assert Fraction(shortfall, 10 ** (params.value_scale + 4)) == expected["shortfall"]
+    assert Fraction(bad_debt, 10 ** params.value_scale) == expected["bad_debt"] == 50
+    # Opened, not proven: the one flag waits for the proofs (evm_report below submits them).
+    assert (chain.call(fns.isOpened(pub.epoch)), chain.call(fns.isFullyProvenAndOpened(pub.epoch))) == (True, False)
+    assert chain.revert_error(evm.open_fn(registry, op)) == "TotalsAlreadyOpened"
+    liquidation["open_gas"] = receipt.gasUsed
+
+
+def _bumped(values: list[int], index: int) -> list[int]:
+    out = list(values)
+    out[index] = (out[index] + 1) % FIELD_MODULUS
+    return out
+
+
+def test_report_on_a_liquidation_bundle(liquidation, tmp_path):
+    """evm_report on the liquidation bundle: fully proven and opened, the figures read back from the
+    registry equal the manifest's. A manifest whose figures or opening the chain does not confirm fails
+    loudly, before any pairing. 4 pairings."""
+    folder = liquidation["folder"]
+    report = evm.evm_report(folder)
+    assert report["fully_proven"] is True and report["fully_proven_and_opened"] is True
+    assert [b["accepted"] for b in report["batches"]] == [True, True]
+    manifest = liquidation["manifest"]
+    figures = report["liquidations"]
+    assert figures["quote"] == {k: manifest["liquidations"][k] for k in
+                                ("accounts_below_maintenance", "shortfall", "bankrupt_accounts", "bad_debt")}
+    assert (figures["accounts_below_maintenance"], figures["bankrupt_accounts"]) == (2, 1)
+    assert [figures["shortfall"], figures["bad_debt"]] == manifest["final_accumulator"]["totals"][-3::2]
+    assert report["open_gas"] > 0 and report["registry"]["audit_ok"] is True
+    assert report["registry"]["poseidon8_codehash"] == POSEIDON8_CODEHASH
+
+    for edit, message in [(lambda m: m["liquidations"].update(bankrupt_accounts=2), "differ"),
+                          (lambda m: m["liquidations"].update(shortfall="0"), "differ"),
+                          (lambda m: m["final_accumulator"].update(blinding="1"), "WrongOpening"),
+                          (lambda m: m["final_accumulator"]["totals"].__setitem__(
+                              -1, str(int(m["final_accumulator"]["totals"][-1]) + 1)), "WrongOpening")]:
+        copy_dir = tmp_path / f"bundle{message}{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(folder, copy_dir)
+        doc = json.loads((copy_dir / "manifest.json").read_text())
+        edit(doc)
+        (copy_dir / "manifest.json").write_text(json.dumps(doc))
+        with pytest.raises(evm.EvmError, match=message):
+            evm.evm_report(copy_dir)
