@@ -1,52 +1,100 @@
-"""The library API: every CLI command is one call here, so pipelines can import it."""
+"""The library API: every CLI command is one call here (the CLI only parses options and formats).
+
+    check · commit · verify_inclusion_file · input_schemas · keygen_secret · circuit_info ·
+    setup · prove · verify · audit_setup · demo · export_calldata
+
+Arguments are checked here, not in the CLI, so a pipeline calling the library gets the same
+refusals (ArgumentError) as a person at the command line. Every error is a ZksolvError carrying
+its exit code (zksolv.errors). The prover side (setup, prove, circuits) and the EVM are imported
+inside the calls that need them: a verifier's `import zksolv.api` loads neither.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
-from . import audit
 from .accounts import AccountsFile, read_accounts
-from .audit import AuditReport
-from .commitment import COMMITMENT_FORMAT, Commitment, build_commitment, inclusion_filename
-from .errors import InputError, Problem
-from .field import FIELD_MODULUS, parse_canonical_uint
+from .bundle import batch_dir, liquidations_document, totals_document
+from .commitment import COMMITMENT_FORMAT, Commitment, build_commitment, write_inclusion_proofs
+from .errors import ArgumentError, InputError, Problem
+from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
 from .io import atomic_directory, dumps_json, read_json
-from .margin import SolvencyReport, check_solvency
+from .margin import SolvencyReport, check_solvency, health_to_quote
 from .params import ParamsFile, RiskParams, load_params
-from .secret import load_secret
+from .secret import generate_secret, load_secret
 from .verify import Report, select_backends, verify_bundle
 
+if TYPE_CHECKING:
+    from .audit import AuditReport
+    from .prove import Event, ProveResult
+    from .setup import Keys
 
-def check(params_path: Path | str, accounts_path: Path | str) -> tuple[RiskParams, SolvencyReport]:
+__all__ = ["CheckResult", "audit_setup", "check", "circuit_info", "commit", "demo", "export_calldata",
+           "input_schemas", "keygen_secret", "load_commitment_document", "prove", "setup", "verify",
+           "verify_inclusion_file", "write_commitment"]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _count(value: object, least: int = 1) -> bool:
+    """An integer ≥ `least` (not a bool, which Python counts as an int)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _batch_size(batch_size: int) -> int:
+    """The accounts per proof: a power of two ≥ 2 (the batch is a subtree of the commitment)."""
+    if not _count(batch_size, 2) or batch_size & (batch_size - 1):
+        raise ArgumentError("batch_size", f"{batch_size!r} is not a power of two ≥ 2",
+                            hint="--batch-size takes a power of two ≥ 2 (accounts per proof)")
+    return batch_size
+
+
+class CheckResult(NamedTuple):
+    """What `check` found; unpacks as (params, report)."""
+
+    params: RiskParams
+    report: SolvencyReport
+
+    @property
+    def solvent(self) -> bool:
+        return self.report.solvent
+
+    def document(self) -> dict:
+        """The whole result as JSON-ready data (what `zksolv check --json` prints, and what its text shows)."""
+        params, report = self
+        below = [{"account_id": i.account_id, "health": str(health_to_quote(i.health, params)),
+                  "shortfall": str(i.shortfall(params)), "bankrupt": i.bankrupt, "bad_debt": i.bad_debt(params)}
+                 for i in report.insolvent]
+        return {"solvent": report.solvent, "accounts": report.accounts, "quote": params.quote,
+                "below_maintenance": below, "totals": totals_document(params, report.totals),
+                "liquidations": liquidations_document(params, report.totals.liquidations)}
+
+
+def check(params_path: Path | str, accounts_path: Path | str) -> CheckResult:
     """Run the margin reference model over every account (streaming)."""
     params = load_params(params_path)
-    return params, check_solvency(read_accounts(accounts_path, params), params)
+    return CheckResult(params, check_solvency(read_accounts(accounts_path, params), params))
 
 
 def commit(params_path: Path | str, accounts_path: Path | str, secret_path: Path | str,
-           capacity: int | None = None, batch_size: int | None = None) -> Commitment:
-    """Read and validate everything, then build the commitment in memory (nothing written)."""
+           capacity: int | None = None, batch_size: int | None = None, out: Path | str | None = None,
+           force: bool = False) -> Commitment:
+    """Read and validate everything, then build the commitment in memory; with `out`, also write
+    it there (write_commitment: all or nothing, an existing folder replaced only with `force`)."""
     params = load_params(params_path)
     seed = load_secret(secret_path)
     # Streamed straight into the commitment: at 2^20 accounts this halves peak memory.
     commitment = build_commitment(read_accounts(accounts_path, params), params, seed, capacity, batch_size)
     if commitment.n_accounts == 0:
         raise InputError([Problem(str(accounts_path), "no accounts")])
+    if out is not None:
+        write_commitment(commitment, out, force)
     return commitment
-
-
-def write_inclusion_proofs(commitment: Commitment, folder: Path) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for index, slot in enumerate(commitment.slots):
-        if slot.account_id is None:
-            continue
-        document = commitment.inclusion_proof(index)
-        (folder / inclusion_filename(slot.account_id)).write_text(dumps_json(document), encoding="utf-8")
-        count += 1
-    return count
 
 
 def write_commitment(commitment: Commitment, out_dir: Path | str, force: bool = False) -> Path:
@@ -71,10 +119,24 @@ def load_commitment_document(path: Path | str) -> dict:
     return data
 
 
-def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
+def _root(root: int | str | None) -> int | None:
+    """A root given as text must be the published spelling: one canonical decimal below r."""
+    if not isinstance(root, str):
+        return root
+    try:
+        return parse_canonical_uint(root, FIELD_MODULUS, "root", "the field modulus r")
+    except EncodingError as exc:
+        # EncodingError reads "root: why"; the argument's name is the location.
+        raise ArgumentError("root", str(exc).partition(": ")[2],
+                            hint="--root takes the published root: decimal digits, no sign or leading zeros") from None
+
+
+def verify_inclusion_file(proof_path: Path | str, root: int | str | None = None,
                           commitment_path: Path | str | None = None,
                           bundle_path: Path | str | None = None, capacity: int | None = None) -> InclusionResult:
-    """Verify a holder's proof against an explicit root and capacity, a commitment.json or a bundle's manifest."""
+    """Verify a holder's proof against a bundle's manifest, a commitment.json, or an explicit root
+    (an int, or its decimal text) with the published capacity."""
+    root = _root(root)
     proof = load_inclusion_proof(proof_path)
     if bundle_path is not None:
         manifest = read_json(Path(bundle_path) / "manifest.json", "bundle manifest")
@@ -100,26 +162,10 @@ def verify_inclusion_file(proof_path: Path | str, root: int | None = None,
         return verify_inclusion(proof, published["root"], published["capacity"], published.get("epoch"),
                                 published["params_hash"], str(proof_path))
     if root is None or capacity is None:
-        raise InputError([Problem(str(proof_path), "give what to check against: --bundle, --commitment, or "
-                                                   "--root with --capacity (the published tree capacity)")])
+        raise InputError([Problem(str(proof_path), "nothing to check it against: give a bundle, a commitment, or "
+                                                   "a root with the published tree capacity")],
+                         hint="pass --bundle, --commitment, or --root with --capacity")
     return verify_inclusion(proof, root, capacity, source=str(proof_path))
-
-
-def verify(bundle_path: Path | str, backend: str = "auto", require_ceremony: bool = False,
-           trusted_vkeys: Iterable[str] = (), trusted_keys: Iterable[Path | str] = ()) -> Report:
-    """Verify a bundle (zksolv.verify.verify_bundle) with the named proof backend(s).
-
-    `trusted_vkeys` / `trusted_keys` pin the verification key (see audit_setup); without
-    them the report's `trust` says what the claim then rests on."""
-    return verify_bundle(bundle_path, backends=select_backends(backend), require_ceremony=require_ceremony,
-                         trusted_vkeys=trusted_vkeys, trusted_keys=trusted_keys)
-
-
-def audit_setup(keys_dir: Path | str, ptau: Path | str,
-                progress: Callable[[str], None] = lambda _: None) -> AuditReport:
-    """Audit a keys folder against zksolv's own circuits and a ptau (zksolv.audit.audit_setup):
-    the result's `document()` is the trust file `verify --trusted-keys` reads."""
-    return audit.audit_setup(keys_dir, ptau, progress)
 
 
 def input_schemas() -> dict:
@@ -129,3 +175,121 @@ def input_schemas() -> dict:
                    "$defs": accounts.get("$defs", {}),
                    "description": AccountsFile.__doc__.replace("\n", " ").strip()}
     return {"params": ParamsFile.model_json_schema(), "accounts": list_schema}
+
+
+def keygen_secret(path: Path | str) -> Path:
+    """Write a new random secret seed (owner-only permissions; refuses to overwrite one)."""
+    return generate_secret(path)
+
+
+def circuit_info(params_path: Path | str, batch_size: int = 64) -> dict:
+    """Compile (cached) SolvencyBatch for the params' shape; its constraints in total and per account."""
+    batch_size = _batch_size(batch_size)
+    params = load_params(params_path)
+    from .circuit import compile_circuit, r1cs_info
+
+    compiled = compile_circuit(len(params.assets), len(params.markets), batch_size)
+    info = r1cs_info(compiled.r1cs)
+    return {"n_assets": len(params.assets), "n_markets": len(params.markets), "batch_size": batch_size,
+            "constraints": info["constraints"], "constraints_per_account": round(info["constraints"] / batch_size, 1),
+            "wires": info["wires"], "public_inputs": info["public_inputs"], "r1cs": str(compiled.r1cs)}
+
+
+def setup(params_path: Path | str, out_dir: Path | str, batch_size: int = 64, ptau: Path | str | None = None,
+          force: bool = False, progress: Callable[[str], None] = _quiet) -> Keys:
+    """Groth16 setup for the params' shape (zksolv.setup.setup): proving key, verification key,
+    Verifier.sol. Without `ptau`, a local development powers of tau: INSECURE (`keys.insecure`)."""
+    batch_size = _batch_size(batch_size)
+    params = load_params(params_path)
+    if ptau is not None:
+        _check_ptau(Path(ptau))
+    from .setup import setup as run_setup
+
+    return run_setup(len(params.assets), len(params.markets), batch_size, Path(out_dir),
+                     None if ptau is None else Path(ptau), force, progress=progress)
+
+
+def _check_ptau(path: Path) -> None:
+    """Refuse a file that is not a ptau before compiling anything (reads only its header)."""
+    from .ptau import PtauError, read_ptau_power
+
+    try:
+        read_ptau_power(path)
+    except PtauError as exc:
+        raise InputError([Problem(str(path), f"not a readable ptau file: {exc}")]) from None
+
+
+def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path | str, keys_dir: Path | str,
+          out: Path | str, inclusion_out: Path | str | None = None, capacity: int | None = None,
+          force: bool = False, on_event: Event = lambda _: None, *, workers: int | None = None,
+          scheduler: str | None = None, prover: str = "snarkjs", retries: int = 2,
+          worker_keys: Path | str | None = None, allow_liquidations: bool = False) -> ProveResult:
+    """Commit, prove every batch and write the bundle (zksolv.prove.prove, which documents every
+    option); refuses accounts below maintenance (InsolventError, exit 1) unless `allow_liquidations`."""
+    from .prove import prove as run_prove
+
+    return run_prove(params_path, accounts_path, secret_path, keys_dir, out, inclusion_out, capacity, force,
+                     on_event, workers=workers, scheduler=scheduler, prover=prover, retries=retries,
+                     worker_keys=worker_keys, allow_liquidations=allow_liquidations)
+
+
+def verify(bundle_path: Path | str, backend: str = "auto", require_ceremony: bool = False,
+           trusted_vkeys: Iterable[str] = (), trusted_keys: Iterable[Path | str] = (),
+           gas_report: bool = False) -> Report:
+    """Verify a bundle (zksolv.verify.verify_bundle) with the named proof backend(s).
+
+    `trusted_vkeys` / `trusted_keys` pin the verification key (see audit_setup); without
+    them the report's `trust` says what the claim then rests on. With `gas_report`, a valid
+    bundle's publication is replayed on an in-process EVM (zksolv.evm.evm_report: real
+    receipts), into `report.evm`."""
+    report = verify_bundle(bundle_path, backends=select_backends(backend), require_ceremony=require_ceremony,
+                           trusted_vkeys=trusted_vkeys, trusted_keys=trusted_keys)
+    if gas_report and report.valid:
+        from .evm import evm_report  # web3 and py-evm: only when asked for
+
+        report.evm = evm_report(bundle_path)
+    return report
+
+
+def audit_setup(keys_dir: Path | str, ptau: Path | str, progress: Callable[[str], None] = _quiet) -> AuditReport:
+    """Audit a keys folder against zksolv's own circuits and a ptau (zksolv.audit.audit_setup):
+    the result's `document()` is the trust file `verify(trusted_keys=…)` reads."""
+    from . import audit
+
+    return audit.audit_setup(keys_dir, ptau, progress)
+
+
+def demo(out: Path | str = "demo-out", n_accounts: int = 300, batch_size: int = 16,
+         echo: Callable[[str], None] | None = print) -> dict:
+    """Synthetic snapshot → setup (cached) → prove → verify (zksolv.demo.run_demo); the summary."""
+    batch_size = _batch_size(batch_size)
+    if not _count(n_accounts):
+        raise ArgumentError("n_accounts", f"{n_accounts!r}: the demo needs at least one account",
+                            hint="--accounts takes a number of accounts ≥ 1")
+    from .demo import run_demo
+
+    return run_demo(out, n_accounts, batch_size, echo=echo)
+
+
+def export_calldata(bundle_path: Path | str) -> list[dict]:
+    """verifyProof calldata for each batch (zksolv.evm.export_calldata), for a real chain.
+
+    The manifest's batch count and every batch's proof are checked first, so that a bundle
+    that cannot give calldata is an InputError naming the file, never a crash."""
+    from . import evm
+    from .groth16 import load_proof_document, load_public_signals
+
+    folder = Path(bundle_path)
+    manifest = read_json(folder / "manifest.json", "manifest")
+    n_batches = manifest.get("n_batches") if isinstance(manifest, dict) else None
+    if not _count(n_batches):
+        raise InputError([Problem(str(folder / "manifest.json"), "not a bundle manifest: n_batches must be a "
+                                                                 "positive integer")])
+    for index in range(n_batches):
+        proof = folder / batch_dir(index) / "proof.json"
+        public = [str(v) for v in load_public_signals(proof.with_name("public.json"))]
+        try:
+            evm.proof_calldata(load_proof_document(proof), public)
+        except ValueError as exc:  # canonical, but not expressible as calldata (a point at infinity)
+            raise InputError([Problem(str(proof), f"cannot be verifyProof's arguments: {exc}")]) from None
+    return evm.export_calldata(folder)

@@ -31,21 +31,22 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from . import __version__
-from .bundle import Sha256
+from . import __version__, toolchain
 from .errors import InputError, Problem
-from .io import read_json
 from .ptau import PtauError, is_dev_ptau, read_ptau_power
+# The trust-file format and its reading are the verifier's (zksolv.trust); re-exported here,
+# where the documents are written.
+from .trust import (AUDIT_FORMAT, AuditCheck, AuditReport, Blake2b, Contribution, Count, PtauIdentity,  # noqa: F401
+                    Shape, TrustAnchors, _Model, load_trust)
 
-# The Node toolchain (circuit, snarkjs, evm, setup) is imported inside the functions
-# that run it: `verify` reads trust files through this module and must work without Node.
+# circuit, snarkjs, evm and setup are imported inside the functions that use them: setup
+# imports this module for identify_ptau, and the api imports this one for audit_setup only.
 
 __all__ = [
     "AUDIT_FORMAT",
@@ -59,34 +60,12 @@ __all__ = [
     "verify_zkey",
 ]
 
-AUDIT_FORMAT = "zksolv-audit/1"
 KNOWN_PTAU_FILE = Path(__file__).resolve().parent / "data" / "known_ptau.json"
 DEVELOPMENT_LABEL = "development ptau, INSECURE"
 UNKNOWN_LABEL = "unknown ptau"
 
-Blake2b = Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
-Count = Annotated[int, Field(ge=0, le=1 << 40)]
-
-
-class _Model(BaseModel):
-    # Extra fields are ignored so that a trust file written by a later zksolv
-    # (with more detail) still loads; every field read here is validated.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
 # ---------------------------------------------------------------------------
 # Identifying a ptau
-
-
-class PtauIdentity(_Model):
-    """What a powers-of-tau file is, as far as its hash tells."""
-
-    blake2b: Blake2b
-    power: Count
-    kind: Literal["ceremony", "development", "unknown"]
-    label: str                 # one line for people: the ceremony file's name, or why it is not one
-    name: str | None = None    # the published file name, for a ceremony file
-    source: str | None = None  # where its hash is published
 
 
 class _KnownFile(_Model):
@@ -149,12 +128,6 @@ def identify_ptau(path: Path | str) -> PtauIdentity:
 # snarkjs zkey verify
 
 
-class Contribution(_Model):
-    index: Annotated[int, Field(ge=1)]
-    name: str
-    hash: Blake2b
-
-
 @dataclass(frozen=True)
 class ZkeyTranscript:
     """What `snarkjs zkey verify` said about a proving key."""
@@ -179,9 +152,7 @@ def parse_zkey_verify(returncode: int, output: str) -> ZkeyTranscript:
     """Parse `snarkjs zkey verify` output. Success needs both exit 0 and "ZKey Ok!": snarkjs
     sometimes prints its verdict and exits 0 after an exception, and prints some failures
     with console.log rather than its logger."""
-    from .circuit import _clean
-
-    text = _clean(output)
+    text = toolchain.clean(output)
     ok = returncode == 0 and "ZKey Ok!" in text
     contributions = {int(m[1]): Contribution(index=int(m[1]), name=m[2].strip(), hash=_hex(m[3]))
                      for m in _CONTRIBUTION.finditer(text)}
@@ -209,48 +180,9 @@ def verify_zkey(r1cs: Path, ptau: Path, zkey: Path) -> ZkeyTranscript:
 # The audit
 
 
-class Shape(_Model):
-    n_assets: Count
-    n_markets: Count
-    batch_size: Annotated[int, Field(ge=1)]
-
-    def __str__(self) -> str:
-        return f"SolvencyBatch({self.n_assets},{self.n_markets},{self.batch_size})"
-
-
-class AuditCheck(_Model):
-    name: str
-    ok: bool
-    detail: str
-
-
-class AuditReport(_Model):
-    """The result of `zksolv audit-setup`, and one entry of a trust file."""
-
-    format: Literal["zksolv-audit/1"] = AUDIT_FORMAT
-    passed: bool
-    keys: str
-    shape: Shape
-    verification_key_sha256: Sha256
-    r1cs_sha256: Sha256
-    zkey_sha256: Sha256
-    ptau: PtauIdentity
-    phase2_contributions: list[Contribution]
-    circuit_hash: str | None = None
-    checks: list[AuditCheck]
-    warnings: list[str] = []
-    tools: dict[str, str] = {}
-    seconds: float = 0.0
-
-    def document(self) -> dict:
-        return self.model_dump(mode="json")
-
-
 def _snarkjs_version() -> str:
-    from .circuit import node_modules
-
     try:
-        return str(json.loads((node_modules() / "snarkjs" / "package.json").read_text())["version"])
+        return str(json.loads((toolchain.node_modules() / "snarkjs" / "package.json").read_text())["version"])
     except (OSError, ValueError, KeyError):
         return "unknown"
 
@@ -374,63 +306,3 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str,
         circuit_hash=transcript.circuit_hash, checks=checks, warnings=warnings,
         tools=tool_versions(),
         seconds=round(time.monotonic() - started, 2))
-
-
-# ---------------------------------------------------------------------------
-# Trust anchors for `verify`
-
-
-@dataclass(frozen=True)
-class TrustAnchors:
-    """The keys a verifier pinned: bare SHA-256 hashes (--trusted-vkey) and audits
-    (--trusted-keys trust files)."""
-
-    hashes: frozenset[str] = frozenset()
-    audits: tuple[AuditReport, ...] = ()
-
-    @property
-    def pinned(self) -> bool:
-        return bool(self.hashes or self.audits)
-
-    def audits_of(self, sha256: str) -> list[AuditReport]:
-        return [a for a in self.audits if a.verification_key_sha256 == sha256]
-
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def load_trust(trusted_vkeys: Iterable[str] = (), trusted_keys: Iterable[Path | str] = ()) -> TrustAnchors:
-    """Read the pins; raise InputError naming the bad hash or file.
-
-    A trust file holds one `audit-setup --json` document or a JSON list of them. A
-    failed audit in it is refused: pinning a key whose audit failed is a mistake."""
-    problems: list[Problem] = []
-    hashes = set()
-    for value in trusted_vkeys:
-        text = value.strip().lower()
-        if not _SHA256.fullmatch(text):
-            problems.append(Problem("--trusted-vkey", f"{value!r} is not a SHA-256 (64 hex digits)"))
-        hashes.add(text)
-    audits: list[AuditReport] = []
-    for path in trusted_keys:
-        data = read_json(path, "trust file")
-        entries = data if isinstance(data, list) else [data]
-        if not entries:
-            problems.append(Problem(str(path), "the trust file holds no audit"))
-        for number, entry in enumerate(entries, 1):
-            where = f"entry {number}" if isinstance(data, list) else "the audit"
-            try:
-                audit = AuditReport.model_validate(entry)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                problems.append(Problem(str(path), f"{where} is not a zksolv audit-setup --json document "
-                                                   f"({'.'.join(str(x) for x in first['loc'])}: {first['msg']})"))
-                continue
-            if not audit.passed:
-                failed = ", ".join(c.name for c in audit.checks if not c.ok)
-                problems.append(Problem(str(path), f"{where} records a FAILED audit ({failed}); remove it"))
-                continue
-            audits.append(audit)
-    if problems:
-        raise InputError(problems)
-    return TrustAnchors(frozenset(hashes), tuple(audits))

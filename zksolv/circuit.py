@@ -1,8 +1,8 @@
 """Driver for the circom circuits in ``circuits/``: compile, witness, check.
 
-The prover side of zksolv needs the Node toolchain (circom2 = circom compiled
-to WASM, snarkjs); this module is the only place that knows how to call it.
-The verifier side never imports it.
+The prover side of zksolv: it compiles circuits and computes witnesses with the
+Node toolchain (circom2 = circom compiled to WASM, snarkjs), run through
+zksolv.toolchain. The verifier side never imports it (tests/test_architecture.py).
 
 Everything here is a plain function over paths so that tests (and the forged
 witness tests in particular) can look at and tamper with every intermediate
@@ -15,16 +15,19 @@ import functools
 import hashlib
 import json
 import os
-import re
 import shutil
 import struct
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ZksolvError
+from . import toolchain
+from .errors import ToolchainError
+
+# Re-exported: evm.py, devsetup.py, bench/ and tests still import these from here.
+from .toolchain import REPO_ROOT, default_build_root, node_modules  # noqa: F401
+from .toolchain import node as _node  # noqa: F401
 
 __all__ = [
     "BN254_R",
@@ -49,17 +52,13 @@ __all__ = [
 #: BN254 scalar field order (circom's default prime, "bn128").
 BN254_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 #: Names of the public inputs of SolvencyBatch, in public.json order (PROTOCOL.md §6).
 PUBLIC_SIGNALS = ("batch_root", "acc_in", "acc_out")
 
-
-class CircuitError(ZksolvError):
-    """The toolchain rejected something: compile error, failed assert/constraint
-    during witness generation, or a witness that does not satisfy the R1CS.
-    The message carries the tool's own output, which names the failing
-    template and line."""
+#: The toolchain rejected something: compile error, failed assert/constraint during witness
+#: generation, or a witness that does not satisfy the R1CS (the message carries the tool's own
+#: output). The toolchain's one error type under its historical name, which callers catch.
+CircuitError = ToolchainError
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,6 @@ class CompiledCircuit:
 # locations
 
 
-def node_modules() -> Path:
-    """The Node toolchain: ``$ZKSOLV_NODE_MODULES`` or ``<repo>/node_modules``.
-
-    Overridable so an installed package can point at a shared ``npm ci`` tree.
-    """
-    env = os.environ.get("ZKSOLV_NODE_MODULES")
-    return Path(env).resolve() if env else REPO_ROOT / "node_modules"
-
-
 def circuits_dir() -> Path:
     """The circom sources: ``$ZKSOLV_CIRCUITS``, else ``<repo>/circuits``, else the
     copy shipped as package data (``zksolv/circuits``)."""
@@ -104,43 +94,12 @@ def circuits_dir() -> Path:
     return Path(__file__).resolve().parent / "circuits"
 
 
-def default_build_root() -> Path:
-    """``<repo>/build`` (git-ignored): compiled circuits are cached here."""
-    return REPO_ROOT / "build"
-
-
-def _bin(name: str) -> Path:
-    path = node_modules() / ".bin" / name
-    if not path.exists():
-        raise CircuitError(f"{path} not found: run `npm ci` (or set ZKSOLV_NODE_MODULES)")
-    return path
-
-
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        raise CircuitError("`node` is not on PATH: the prover needs Node.js >= 18")
-    return node
-
-
 @functools.lru_cache(maxsize=None)
 def circom_version() -> str:
     """``circom2 --version`` output (part of the cache key: a compiler upgrade
     may change the constraint system)."""
-    out = _run([str(_bin("circom2")), "--version"], what="circom2 --version")
+    out = toolchain.run([str(toolchain.node_bin("circom2")), "--version"], what="circom2 --version")
     return out.stdout.strip()
-
-
-def _run(cmd: list[str], *, what: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise CircuitError(f"{what} failed (exit {proc.returncode}):\n{_clean(proc.stdout + proc.stderr)}")
-    return proc
-
-
-def _clean(text: str) -> str:
-    """Drop ANSI colour codes from circom's output."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
 
 
 # --------------------------------------------------------------------------
@@ -219,7 +178,6 @@ def compile_source(
             return os.path.relpath(p, cwd)
 
         cmd = [
-            _node(),
             str(node_modules() / "circom2" / "cli.js"),
             rel(tmp / f"{name}.circom"),
             "--r1cs",
@@ -233,11 +191,11 @@ def compile_source(
             rel(tmp),
         ]
         if wasm:
-            cmd.insert(4, "--wasm")
-        proc = _run(cmd, what=f"circom {name}.circom", cwd=cwd)
-        (tmp / "compile.log").write_text(_clean(proc.stdout + proc.stderr) + "\n")
+            cmd.insert(3, "--wasm")
+        proc = toolchain.run_node(cmd, what=f"circom {name}.circom", cwd=cwd)
+        (tmp / "compile.log").write_text(toolchain.clean(proc.stdout + proc.stderr) + "\n")
         if not (tmp / f"{name}.r1cs").exists():
-            raise CircuitError(f"circom wrote no r1cs:\n{_clean(proc.stdout + proc.stderr)}")
+            raise CircuitError(f"circom wrote no r1cs:\n{toolchain.clean(proc.stdout + proc.stderr)}")
         try:
             tmp.rename(final)
         except OSError:
@@ -384,11 +342,8 @@ def compute_witness(circ: CompiledCircuit, input: dict[str, Any], out_wtns: Path
     try:
         if out_wtns.exists():
             out_wtns.unlink()
-        proc = subprocess.run(
-            [_node(), str(circ.witness_js), str(circ.wasm), str(input_path), str(out_wtns)],
-            capture_output=True,
-            text=True,
-        )
+        proc = toolchain.run_node([str(circ.witness_js), str(circ.wasm), str(input_path), str(out_wtns)],
+                                  what="witness generation", check=False)
         if proc.returncode != 0 or not out_wtns.exists():
             raise CircuitError("witness generation failed:\n" + _witness_message(proc.stdout + proc.stderr))
     finally:
@@ -400,7 +355,7 @@ def _witness_message(text: str) -> str:
     """Keep circom's own report ("Assert Failed.", then one "Error in template
     T line: L" per level, innermost first) and drop Node's source excerpt,
     stack trace and version banner."""
-    lines = _clean(text).splitlines()
+    lines = toolchain.clean(text).splitlines()
     start = next((i for i, ln in enumerate(lines) if ln.startswith("Error")), 0)
     kept = [
         ln.replace("Error: Error: ", "Error: ")
@@ -417,12 +372,9 @@ def check_witness(r1cs: Path, wtns: Path) -> None:
     malicious prover) and is what the forged-witness tests rely on. Raises
     CircuitError if any constraint fails.
     """
-    proc = subprocess.run(
-        [_node(), str(node_modules() / "snarkjs" / "build" / "cli.cjs"), "wtns", "check", str(r1cs), str(wtns)],
-        capture_output=True,
-        text=True,
-    )
-    text = _clean(proc.stdout + proc.stderr)
+    proc = toolchain.run_node([str(node_modules() / "snarkjs" / "build" / "cli.cjs"), "wtns", "check", str(r1cs),
+                               str(wtns)], what="snarkjs wtns check", check=False)
+    text = toolchain.clean(proc.stdout + proc.stderr)
     if proc.returncode != 0 or "WITNESS IS CORRECT" not in text.upper():
         raise CircuitError(f"snarkjs wtns check rejected the witness:\n{text}")
 

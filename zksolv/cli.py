@@ -1,5 +1,9 @@
-"""Command line: a thin layer over `zksolv.api`. Exit codes: 0 ok, 1 the claim
-is false (insolvent account, invalid proof), 2 unusable input or output."""
+"""Command line: option parsing and formatting over `zksolv.api`, one api call per command.
+
+Exit codes (zksolv.errors, README): 0 the claim holds, 1 it does not (insolvent account,
+invalid proof, failed audit), 2 unusable input or output, 3 internal error, 4 a tool
+(Node, circom, snarkjs, a prover or worker) is missing or failed, 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -12,44 +16,37 @@ from pathlib import Path
 import click
 
 from . import api
-from .commitment import CapacityError
-from .errors import InputError, ZksolvError
-from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
-from .io import OutputError
-from .margin import health_to_quote
-from .secret import generate_secret
-from .bundle import liquidations_document, totals_document
-
-EXIT_FALSE = 1
-EXIT_INPUT = 2
+from .errors import EXIT_FALSE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, ZksolvError
 
 
 def handle_errors(func):
-    """Turn library errors into clear messages and exit codes, never a traceback."""
+    """Print library errors (each line, then the hint) and exit with the error's own code;
+    never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except InputError as exc:
-            for problem in exc.problems:
-                click.echo(f"error: {problem}", err=True)
-            if exc.truncated:
-                click.echo("error: … more problems not shown (fix these first)", err=True)
-            sys.exit(EXIT_INPUT)
-        except (OutputError, CapacityError, ZksolvError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_INPUT)
+        except ZksolvError as exc:
+            for line in exc.lines():
+                click.echo(f"error: {line}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
             if os.environ.get("ZKSOLV_DEBUG"):
                 raise
             click.echo(f"internal error: {type(exc).__name__}: {exc} (set ZKSOLV_DEBUG=1 for details)", err=True)
-            sys.exit(3)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def verdict(ok: bool) -> None:
+    sys.exit(EXIT_OK if ok else EXIT_FALSE)
 
 
 def emit_json(data) -> None:
@@ -72,26 +69,21 @@ def main() -> None:
 @handle_errors
 def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
     """Check every account against maintenance margin (exit 1 if any is below)."""
-    params, report = api.check(params_path, accounts_path)
-    below = [{"account_id": i.account_id, "health": str(health_to_quote(i.health, params)),
-              "shortfall": str(i.shortfall(params)), "bankrupt": i.bankrupt, "bad_debt": i.bad_debt(params)}
-             for i in report.insolvent]
-    totals = totals_document(params, report.totals)
-    liquidations = liquidations_document(params, report.totals.liquidations)
+    doc = api.check(params_path, accounts_path).document()
+    quote = doc["quote"]
     if as_json:
-        emit_json({"solvent": report.solvent, "accounts": report.accounts, "quote": params.quote,
-                   "below_maintenance": below, "totals": totals, "liquidations": liquidations})
+        emit_json(doc)
     else:
-        for item in below:
-            click.echo(f"BELOW MAINTENANCE  {item['account_id']}: health {item['health']} {params.quote}, "
-                       f"shortfall {item['shortfall']} {params.quote}"
-                       + (f", BANKRUPT: bad debt {item['bad_debt']} {params.quote}" if item["bankrupt"] else ""))
-        click.echo(f"accounts: {report.accounts}; below maintenance: {len(below)}")
-        print_totals(totals)
-        print_liquidations(liquidations, params.quote)
-        click.echo("OK: every account is at or above maintenance" if report.solvent
+        for item in doc["below_maintenance"]:
+            click.echo(f"BELOW MAINTENANCE  {item['account_id']}: health {item['health']} {quote}, "
+                       f"shortfall {item['shortfall']} {quote}"
+                       + (f", BANKRUPT: bad debt {item['bad_debt']} {quote}" if item["bankrupt"] else ""))
+        click.echo(f"accounts: {doc['accounts']}; below maintenance: {len(doc['below_maintenance'])}")
+        print_totals(doc["totals"])
+        print_liquidations(doc["liquidations"], quote)
+        click.echo("OK: every account is at or above maintenance" if doc["solvent"]
                    else "FAIL: some accounts are below maintenance (prove needs --allow-liquidations)")
-    sys.exit(0 if report.solvent else EXIT_FALSE)
+    verdict(doc["solvent"])
 
 
 @main.command()
@@ -105,8 +97,7 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
 @handle_errors
 def commit(params_path, accounts_path, secret_path, out_dir, capacity, force, as_json) -> None:
     """Commit to all accounts: writes OUT/commitment.json and OUT/inclusion/*.json."""
-    commitment = api.commit(params_path, accounts_path, secret_path, capacity)
-    api.write_commitment(commitment, out_dir, force)
+    commitment = api.commit(params_path, accounts_path, secret_path, capacity, out=out_dir, force=force)
     summary = {**commitment.document(), "accounts": commitment.n_accounts, "out": str(out_dir)}
     if as_json:
         emit_json(summary)
@@ -132,14 +123,7 @@ def inclusion() -> None:
 @handle_errors
 def inclusion_verify(proof, root, capacity, commitment_path, bundle_path, as_json) -> None:
     """Verify an inclusion proof; prints the account's balances when valid."""
-    root_value = None
-    if root is not None:
-        try:
-            root_value = parse_canonical_uint(root, FIELD_MODULUS, "--root", "the field modulus r")
-        except EncodingError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_INPUT)
-    result = api.verify_inclusion_file(proof, root_value, commitment_path, bundle_path, capacity)
+    result = api.verify_inclusion_file(proof, root, commitment_path, bundle_path, capacity)
     # What is shown is what the leaf hashes: every slot of the params, rendered from the integers.
     shown = result.shown_account()
     if as_json:
@@ -158,11 +142,12 @@ def inclusion_verify(proof, root, capacity, commitment_path, bundle_path, as_jso
             click.echo(f"warning: {warning}", err=True)
     else:
         click.echo(f"INVALID: {result.reason}")
-    sys.exit(0 if result.valid else EXIT_FALSE)
+    verdict(result.valid)
 
 
 @main.command()
 @click.argument("which", type=click.Choice(["all", "params", "accounts"]), default="all")
+@handle_errors
 def schema(which: str) -> None:
     """Print the JSON Schema of the inputs (params.json, JSON accounts)."""
     schemas = api.input_schemas()
@@ -174,7 +159,7 @@ def schema(which: str) -> None:
 @handle_errors
 def keygen_secret(path: Path) -> None:
     """Write a new random secret seed (owner-only permissions; never printed)."""
-    generate_secret(path)
+    api.keygen_secret(path)
     click.echo(f"wrote a new secret to {path} (mode 0600). Keep it: it reproduces every salt and key.")
 
 
@@ -183,14 +168,6 @@ def print_totals(totals: dict) -> None:
         click.echo(f"  {symbol}: credits {t['credit']}, debits {t['debit']}")
     for symbol, t in totals["markets"].items():
         click.echo(f"  {symbol}: long {t['long']}, short {t['short']}, net {t['net']}")
-
-
-def print_insolvent(exc) -> None:
-    for item in exc.report.insolvent:
-        click.echo(f"BELOW MAINTENANCE  {item.account_id}: shortfall {item.shortfall(exc.params)} "
-                   f"{exc.params.quote}" + (", bankrupt" if item.bankrupt else ""), err=True)
-    click.echo(f"error: {len(exc.report.insolvent)} accounts are below maintenance; nothing was proved "
-               f"(to publish them with the liquidation figures, pass --allow-liquidations)", err=True)
 
 
 def print_liquidations(doc: dict, quote: str) -> None:
@@ -213,15 +190,7 @@ def circuit() -> None:
 @handle_errors
 def circuit_info(params_path, batch_size, as_json) -> None:
     """Compile (cached) and report constraints in total and per account."""
-    from .circuit import compile_circuit, r1cs_info
-    from .params import load_params
-
-    params = load_params(params_path)
-    compiled = compile_circuit(len(params.assets), len(params.markets), batch_size)
-    info = r1cs_info(compiled.r1cs)
-    doc = {"n_assets": len(params.assets), "n_markets": len(params.markets), "batch_size": batch_size,
-           "constraints": info["constraints"], "constraints_per_account": round(info["constraints"] / batch_size, 1),
-           "wires": info["wires"], "public_inputs": info["public_inputs"], "r1cs": str(compiled.r1cs)}
+    doc = api.circuit_info(params_path, batch_size)
     if as_json:
         emit_json(doc)
     else:
@@ -240,14 +209,8 @@ def circuit_info(params_path, batch_size, as_json) -> None:
 @handle_errors
 def setup_command(params_path, batch_size, out_dir, ptau, force, as_json) -> None:
     """Groth16 setup for the params' shape: proving key, verification key, Verifier.sol."""
-    from .params import load_params
-    from .setup import setup
-
-    params = load_params(params_path)
-    if batch_size < 2 or batch_size & (batch_size - 1):
-        raise click.BadParameter("must be a power of two ≥ 2", param_hint="--batch-size")
-    keys = setup(len(params.assets), len(params.markets), batch_size, out_dir, ptau, force,
-                 progress=lambda msg: click.echo(msg, err=True) if not as_json else None)
+    keys = api.setup(params_path, out_dir, batch_size, ptau, force,
+                     progress=lambda msg: click.echo(msg, err=True) if not as_json else None)
     if as_json:
         emit_json({"keys": str(out_dir), **keys.info})
     else:
@@ -290,23 +253,11 @@ def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, in
     Batches are proved in parallel by local processes (--workers) or on a Dask cluster
     (--scheduler), each checked and saved as it arrives: an interrupted run resumes."""
     from .progress import event_printer
-    from .prove import InsolventError, prove
 
-    if scheduler is not None and workers is not None:
-        click.echo("error: --workers and --scheduler exclude each other (a cluster has its own workers)", err=True)
-        sys.exit(EXIT_INPUT)
-    if scheduler is not None and "://" not in scheduler:
-        click.echo(f"error: --scheduler {scheduler!r}: give a Dask scheduler address such as tcp://10.0.0.5:8786",
-                   err=True)
-        sys.exit(EXIT_INPUT)
-    try:
-        with event_printer(as_json) as on_event:
-            result = prove(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity,
+    with event_printer(as_json) as on_event:
+        result = api.prove(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity,
                            force, on_event, workers=workers, scheduler=scheduler, prover=prover, retries=retries,
                            worker_keys=worker_keys, allow_liquidations=allow_liquidations)
-    except InsolventError as exc:
-        print_insolvent(exc)
-        sys.exit(EXIT_FALSE)
     if not as_json:
         click.echo(f"bundle {result.bundle}: root {result.commitment.root}")
         click.echo(f"{result.plan.n_batches} batches of {result.plan.batch_size} "
@@ -335,14 +286,11 @@ def verify_command(bundle, backend, trusted_vkeys, trusted_keys, require_ceremon
 
     The verification key comes with the bundle, chosen by the venue: pin it (--trusted-keys from
     `zksolv audit-setup`, or --trusted-vkey) or the claim holds only if that key is the right one."""
-    report = api.verify(bundle, backend, require_ceremony, trusted_vkeys, trusted_keys)
-    gas = None
-    if backend in ("evm", "all") and report.valid:
-        from .evm import evm_report
-
-        gas = evm_report(bundle)  # replays the publication on the in-process EVM: real receipts
+    report = api.verify(bundle, backend, require_ceremony, trusted_vkeys, trusted_keys,
+                        gas_report=backend in ("evm", "all"))  # the EVM checked the proofs: show its gas too
+    gas = report.evm
     if as_json:
-        emit_json({**report.document(), **({"evm": gas} if gas else {})})
+        emit_json(report.document())
     else:
         for check in report.checks:
             click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
@@ -375,7 +323,7 @@ def verify_command(bundle, backend, trusted_vkeys, trusted_keys, require_ceremon
         elif trust.get("by"):
             click.echo(f"key pinned ({'audit' if trust['by'] == 'audit' else '--trusted-vkey'}): "
                        f"{trust['statement']}")
-    sys.exit(0 if report.valid else EXIT_FALSE)
+    verdict(report.valid)
 
 
 @main.command("audit-setup")
@@ -414,7 +362,7 @@ def audit_setup_command(keys_dir, ptau, as_json) -> None:
             failed = ", ".join(c.name for c in report.checks if not c.ok)
             click.echo(f"FAILED: failed check(s): {failed}; do not trust verification key SHA-256 "
                        f"{report.verification_key_sha256}")
-    sys.exit(0 if report.passed else EXIT_FALSE)
+    verdict(report.passed)
 
 
 @main.command("demo")
@@ -426,12 +374,10 @@ def audit_setup_command(keys_dir, ptau, as_json) -> None:
 @handle_errors
 def demo_command(out_dir, n_accounts, batch_size, as_json) -> None:
     """Synthetic snapshot → setup (cached) → prove → verify, with a summary."""
-    from .demo import run_demo
-
-    summary = run_demo(out_dir, n_accounts, batch_size, echo=None if as_json else click.echo)
+    summary = api.demo(out_dir, n_accounts, batch_size, echo=None if as_json else click.echo)
     if as_json:
         emit_json(summary)
-    sys.exit(0 if summary["valid"] else EXIT_FALSE)
+    verdict(summary["valid"])
 
 
 @main.group()
@@ -444,6 +390,4 @@ def export() -> None:
 @handle_errors
 def export_calldata_command(bundle) -> None:
     """Print verifyProof calldata for each batch (JSON), for submitting to a real chain."""
-    from .evm import export_calldata
-
-    emit_json(export_calldata(bundle))
+    emit_json(api.export_calldata(bundle))

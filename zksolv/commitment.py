@@ -14,10 +14,12 @@ import re
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .accounts import Account
 from .errors import ZksolvError
 from .field import FieldVector, pack_amounts
+from .io import dumps_json
 from .params import RiskParams, params_document, params_hash
 from .poseidon import _native, poseidon, poseidon_batch
 from .secret import derive_field
@@ -366,3 +368,16 @@ def inclusion_filename(account_id: str) -> str:
     if _SAFE_NAME.match(account_id) and not account_id.endswith("."):
         return f"{account_id}.json"
     return f"~{hashlib.sha256(account_id.encode()).hexdigest()[:32]}.json"
+
+
+def write_inclusion_proofs(commitment: Commitment, folder: Path) -> int:
+    """One inclusion proof file per account (not per padding slot) into `folder`; returns how many."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for index, slot in enumerate(commitment.slots):
+        if slot.account_id is None:
+            continue
+        document = commitment.inclusion_proof(index)
+        (folder / inclusion_filename(slot.account_id)).write_text(dumps_json(document), encoding="utf-8")
+        count += 1
+    return count

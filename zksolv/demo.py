@@ -112,7 +112,7 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
     out = Path(out)
     say = echo or (lambda _: None)
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise ZksolvError(f"{out} exists and is not a demo folder; choose another --out")
+        raise ZksolvError(f"{out} exists and is not a demo folder; choose another folder", hint="choose another --out")
     for name in ("bundle", "inclusion"):
         shutil.rmtree(out / name, ignore_errors=True)
     timings = {}

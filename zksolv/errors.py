@@ -1,12 +1,39 @@
-"""Errors the library raises at its edges, carrying every problem found.
+"""Errors the library raises at its edges, each carrying the exit code the CLI ends with.
 
-Input validation collects all problems (up to a limit) instead of stopping at
-the first, so a venue fixing an export sees the whole list in one run.
+Like click's exceptions, an error knows its own exit code, so the CLI only prints
+it and exits with ``exc.exit_code``:
+
+====  ====================================================================
+code  meaning
+====  ====================================================================
+0     the claim holds (valid bundle, proof, audit; every account solvent)
+1     the claim does not hold (``ClaimError``, e.g. prove's InsolventError;
+      or a report that is not valid: an invalid proof, a failed audit)
+2     unusable input or output (``ZksolvError`` itself and its input
+      subclasses: InputError, ArgumentError, io.OutputError, ...)
+3     internal error: a bug in zksolv, never raised on purpose
+4     a tool zksolv runs is missing or failed (``ToolchainError``: Node,
+      circom, snarkjs, a prover, a proving worker)
+130   interrupted (Ctrl-C)
+====  ====================================================================
+
+Messages name files, rows and library arguments, never CLI flags: advice in CLI
+terms goes in ``hint``, which the CLI prints after the message (library callers
+can ignore it). Input validation collects all problems (up to a limit) instead of
+stopping at the first, so a venue fixing an export sees the whole list in one run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
+EXIT_OK = 0
+EXIT_FALSE = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+EXIT_TOOLCHAIN = 4
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -31,17 +58,51 @@ class Problem:
 
 
 class ZksolvError(Exception):
-    """Base class of every error the library reports to a user."""
+    """Base class of every error the library reports to a user: unusable input or output
+    unless a subclass says otherwise."""
+
+    exit_code: ClassVar[int] = EXIT_INPUT
+
+    def __init__(self, message: str = "", *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+    def lines(self) -> list[str]:
+        """What to show, one entry per line of the report (the CLI prefixes each with `error:`)."""
+        return [str(self)]
 
 
 class InputError(ZksolvError):
     """Bad input: one or more problems, each naming file/row/account/column."""
 
-    def __init__(self, problems: list[Problem], truncated: bool = False):
+    def __init__(self, problems: list[Problem], truncated: bool = False, *, hint: str | None = None):
         self.problems = problems
         self.truncated = truncated
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("\n".join(str(p) for p in problems), hint=hint)
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems] + (["… more problems not shown (fix these first)"]
+                                                   if self.truncated else [])
 
 
-class VerificationError(ZksolvError):
-    """A proof or commitment did not verify; the message says which check."""
+class ArgumentError(InputError):
+    """An argument of a library call is unusable (a batch size that is not a power of two, options
+    that exclude each other): located by the argument's name."""
+
+    def __init__(self, argument: str, message: str, *, hint: str | None = None):
+        self.argument = argument
+        super().__init__([Problem(argument, message)], hint=hint)
+
+
+class ClaimError(ZksolvError):
+    """The claim does not hold, so nothing was produced (exit 1, as for an invalid proof)."""
+
+    exit_code: ClassVar[int] = EXIT_FALSE
+
+
+class ToolchainError(ZksolvError):
+    """A tool zksolv drives is missing or failed: Node, circom (a compile error, or an assert or
+    constraint failing during witness generation), snarkjs, a Groth16 prover, a proving worker.
+    The message carries the tool's own output, which names the failing template and line."""
+
+    exit_code: ClassVar[int] = EXIT_TOOLCHAIN

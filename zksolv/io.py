@@ -88,7 +88,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 def ensure_output_free(target: Path, replace: bool = False) -> None:
     """Fail early (before any long work) if `target` holds something we may not replace."""
     if target.exists() and not (target.is_dir() and not any(target.iterdir())) and not replace:
-        raise OutputError(f"{target} already exists; choose another folder or pass --force to replace it")
+        raise OutputError(f"{target} already exists; choose another folder or allow replacing it",
+                          hint="pass --force to replace it")
 
 
 @contextmanager

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .accounts import read_accounts
-from .api import write_inclusion_proofs
 from .bundle import BUNDLE_FORMAT, batch_dir, liquidations_document, totals_document
-from .commitment import Commitment, build_commitment, merkle_levels
-from .errors import InputError, Problem, ZksolvError
+from .commitment import Commitment, build_commitment, merkle_levels, write_inclusion_proofs
+from .errors import ArgumentError, ClaimError, InputError, Problem, ZksolvError
 from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
 from .margin import SolvencyReport, check_solvency
 from .params import canonical_params_json, load_params, params_document, params_hash
-from .provers import PROVERS, get_prover, proof_verifier
+from .provers import PROVERS, ProverError, get_prover, proof_verifier
 from .scheduler import BatchResult, BatchTask, Executor, default_workers, make_executor
 from .secret import load_secret
 from .setup import Keys, load_keys, sha256_file
@@ -37,15 +36,22 @@ from .witness import BatchPlan, plan_batches
 Event = Callable[[dict], None]
 
 
-class InsolventError(ZksolvError):
+class InsolventError(ClaimError):
     """Some accounts are below maintenance and liquidations were not allowed: nothing was proved.
 
     A venue must never publish accounts in liquidation by accident: proving them needs
-    `allow_liquidations=True` (CLI `--allow-liquidations`)."""
+    `allow_liquidations=True`."""
 
     def __init__(self, report: SolvencyReport, params):
         self.report, self.params = report, params
-        super().__init__(f"{len(report.insolvent)} accounts are below maintenance")
+        super().__init__(f"{len(report.insolvent)} accounts are below maintenance; nothing was proved",
+                         hint="to publish them with the liquidation figures, pass --allow-liquidations")
+
+    def lines(self) -> list[str]:
+        # Every account, so the venue sees what to fix (or to publish) without another run.
+        quote = self.params.quote
+        return [f"BELOW MAINTENANCE  {i.account_id}: shortfall {i.shortfall(self.params)} {quote}"
+                + (", bankrupt" if i.bankrupt else "") for i in self.report.insolvent] + [str(self)]
 
 
 @dataclass
@@ -76,13 +82,19 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     started = time.monotonic()
     out = Path(out)
     if prover not in PROVERS:
-        raise ZksolvError(f"unknown prover {prover!r}; choose one of {', '.join(PROVERS)}")
+        raise ArgumentError("prover", f"unknown prover {prover!r}; choose one of {', '.join(PROVERS)}")
+    if scheduler is not None and workers is not None:
+        raise ArgumentError("workers", "workers and scheduler exclude each other (a cluster has its own workers)",
+                            hint="give --workers or --scheduler, not both")
+    if isinstance(scheduler, str) and "://" not in scheduler:
+        raise ArgumentError("scheduler", f"{scheduler!r} is not a Dask scheduler address such as "
+                                         f"tcp://10.0.0.5:8786")
     if scheduler is None:
         get_prover(prover)  # fails early when the prover's package is missing here
     if workers is None:
         workers = default_workers(prover)
     if workers < 1 or retries < 0:
-        raise ZksolvError("workers must be ≥ 1 and retries ≥ 0")
+        raise ArgumentError("workers" if workers < 1 else "retries", "workers must be ≥ 1 and retries ≥ 0")
     params = load_params(params_path)
     seed = load_secret(secret_path)
     keys = load_keys(keys_dir)
@@ -169,12 +181,12 @@ def _prove_batches(plan: BatchPlan, keys: Keys, work: Path, on_event: Event, exe
             try:
                 proof, public = json.loads(result.proof_json), json.loads(result.public_json)
             except ValueError:
-                raise ZksolvError(f"batch {index}: worker {result.worker} returned unreadable JSON") from None
+                raise ProverError(f"batch {index}: worker {result.worker} returned unreadable JSON") from None
             if public != expected[index]:
-                raise ZksolvError(f"batch {index}: the proof's public signals {public} differ from the "
+                raise ProverError(f"batch {index}: the proof's public signals {public} differ from the "
                                   f"statement {expected[index]}")
             if not verify(proof, public):
-                raise ZksolvError(f"batch {index}: the proof from worker {result.worker} ({prover}) does not verify")
+                raise ProverError(f"batch {index}: the proof from worker {result.worker} ({prover}) does not verify")
             _store(work, index, result)
             remaining.discard(index)
             proved += 1

@@ -27,17 +27,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from .errors import ZksolvError
+from .errors import ToolchainError
 
 PROVERS = ("snarkjs", "arkworks")
 
 
-class ProverUnavailable(ZksolvError):
+class ProverUnavailable(ToolchainError):
     """The requested prover cannot run here (a missing optional dependency)."""
 
 
-class ProverError(ZksolvError):
-    """The prover failed on this witness."""
+class ProverError(ToolchainError):
+    """The prover failed on this witness, or gave back something that is not a proof."""
 
 
 class Prover(Protocol):
@@ -70,7 +70,7 @@ def proof_from_ethereum(blob: bytes) -> dict:
     """groth16py's 256-byte proof (a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y, big-endian
     words: the EVM precompile order) → snarkjs's proof.json document (Fq2 as [c0, c1])."""
     if len(blob) != 8 * _FIELD_BYTES:
-        raise ZksolvError(f"groth16py returned a {len(blob)}-byte proof, expected 256")
+        raise ProverError(f"groth16py returned a {len(blob)}-byte proof, expected 256")
     w = [str(int.from_bytes(blob[i:i + _FIELD_BYTES], "big")) for i in range(0, len(blob), _FIELD_BYTES)]
     return {
         "pi_a": [w[0], w[1], "1"],
@@ -86,7 +86,7 @@ def witness_wires(wtns: Path, first: int, count: int) -> list[int]:
     decoding the rest."""
     data = Path(wtns).read_bytes()
     if data[:4] != b"wtns":
-        raise ZksolvError(f"{wtns}: not a .wtns file")
+        raise ProverError(f"{wtns}: not a .wtns file")
     _, n_sections = struct.unpack_from("<II", data, 4)
     pos, sections = 12, {}
     for _ in range(n_sections):
@@ -97,7 +97,7 @@ def witness_wires(wtns: Path, first: int, count: int) -> list[int]:
     (n8,) = struct.unpack_from("<I", data, header)
     (n_wires,) = struct.unpack_from("<I", data, header + 4 + n8)
     if first + count > n_wires:
-        raise ZksolvError(f"{wtns}: {n_wires} wires, asked for {first}..{first + count - 1}")
+        raise ProverError(f"{wtns}: {n_wires} wires, asked for {first}..{first + count - 1}")
     body, _ = sections[2]
     return [int.from_bytes(data[body + i * n8: body + (i + 1) * n8], "little") for i in range(first, first + count)]
 
@@ -108,7 +108,7 @@ def zkey_header(zkey: Path) -> dict[str, int]:
     with Path(zkey).open("rb") as handle:
         magic, (_, n_sections) = handle.read(4), struct.unpack("<II", handle.read(8))
         if magic != b"zkey":
-            raise ZksolvError(f"{zkey}: not a .zkey file")
+            raise ProverError(f"{zkey}: not a .zkey file")
         for _ in range(n_sections):
             kind, size = struct.unpack("<IQ", handle.read(12))
             if kind == 2:
@@ -119,14 +119,14 @@ def zkey_header(zkey: Path) -> dict[str, int]:
                 n_vars, n_public, domain = struct.unpack("<III", handle.read(12))
                 return {"nVars": n_vars, "nPublic": n_public, "domainSize": domain}
             handle.seek(size, 1)
-    raise ZksolvError(f"{zkey}: no Groth16 header section")
+    raise ProverError(f"{zkey}: no Groth16 header section")
 
 
 def _wtns_wire_count(wtns: Path) -> int:
     with Path(wtns).open("rb") as handle:
         head = handle.read(12 + 12 + 4)
         if head[:4] != b"wtns":
-            raise ZksolvError(f"{wtns}: not a .wtns file")
+            raise ProverError(f"{wtns}: not a .wtns file")
         (n8,) = struct.unpack_from("<I", head, 24)
         handle.seek(28 + n8)
         return struct.unpack("<I", handle.read(4))[0]

@@ -57,13 +57,14 @@ from functools import partial
 from pathlib import Path
 
 from .circuit import CompiledCircuit, compute_witness
-from .errors import ZksolvError
+from .errors import ToolchainError
 from .provers import get_prover
 from .setup import Keys, load_keys, sha256_file
 
 
-class BatchError(ZksolvError):
-    """A batch could not be proved (wrong keys on a worker, a proof of another statement)."""
+class BatchError(ToolchainError):
+    """A batch could not be proved (wrong keys on a worker, a proof of another statement, a worker
+    that failed or died once too often)."""
 
 
 @dataclass(frozen=True)
@@ -233,13 +234,13 @@ def run_dask(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, *, sch
         import dask
         from distributed import Client, as_completed
     except ImportError:
-        raise ZksolvError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+        raise ToolchainError("proving on a Dask cluster needs Dask: pip install 'dask[distributed]'") from None
     own = not isinstance(scheduler, Client)
     if own:
         try:
             client = Client(scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
         except (OSError, TimeoutError) as exc:
-            raise ZksolvError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            raise ToolchainError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     else:
         client = scheduler
     where = scheduler if own else "of the given client"

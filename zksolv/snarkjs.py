@@ -13,28 +13,30 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from .circuit import CircuitError, _node, node_modules
+from . import toolchain
+from .errors import ToolchainError
+
+# The verifier side calls only `verify` (tests/test_architecture.py checks it); setup,
+# contribute, export and prove are the prover's. The module itself imports only the
+# toolchain, so the verifier can use it.
 
 
-class SnarkjsError(CircuitError):
+class SnarkjsError(ToolchainError):
     """snarkjs failed; the message carries its output."""
 
 
 def _cli() -> list[str]:
-    cli = node_modules() / "snarkjs" / "build" / "cli.cjs"
+    cli = toolchain.node_modules() / "snarkjs" / "build" / "cli.cjs"
     if not cli.exists():
         raise SnarkjsError(f"{cli} not found: run `npm ci` (or set ZKSOLV_NODE_MODULES)")
     # Setup keeps per-wire arrays on the V8 heap; prove does not care. A large heap
     # limit costs nothing when unused.
     heap = os.environ.get("ZKSOLV_NODE_HEAP_MB", "8192")
-    return [_node(), f"--max-old-space-size={heap}", str(cli)]
+    return [f"--max-old-space-size={heap}", str(cli)]
 
 
 def run(*args: str, what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([*_cli(), *args], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise SnarkjsError(f"snarkjs {what} failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr).strip()}")
-    return proc
+    return toolchain.run_node([*_cli(), *args], what=f"snarkjs {what}", check=check, error=SnarkjsError)
 
 
 def groth16_setup(r1cs: Path, ptau: Path, zkey_out: Path) -> None:

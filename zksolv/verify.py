@@ -8,25 +8,23 @@ checked once the bundle's structure is already known to be broken.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from .audit import TrustAnchors, load_trust
+from . import toolchain
 from .bundle import (BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, format_refusal, liquidations_document,
                      totals_document)
 from .commitment import merkle_levels
-from .errors import InputError, Problem
+from .errors import ArgumentError, InputError, Problem
 from .field import FIELD_MODULUS, TOTAL_BITS, parse_canonical_uint
 from .io import parse_json, read_json
 from .margin import Liquidations, Totals, totals_vector_length, uncovered_amount
 from .params import canonical_params_json, params_hash, parse_params
-from .witness import accumulator, circuit_shape, zero_accumulator
+from .statement import accumulator, circuit_shape, zero_accumulator
+from .trust import TrustAnchors, load_trust
 
 # A proof backend checks every batch proof of a bundle folder whose structure is
 # already verified, returning one verdict per batch index (0…n−1).
@@ -50,6 +48,8 @@ class Report:
     trust: dict | None = None
     # The totals and liquidation figures the last accumulator opens to (set once the chain checks out).
     proved: Totals | None = None
+    # The EVM replay of the publication (zksolv.evm.evm_report), when asked for: gas and the registry's verdict.
+    evm: dict | None = None
 
     @property
     def valid(self) -> bool:
@@ -71,6 +71,7 @@ class Report:
             "totals": manifest.get("totals") if self.valid else None,
             "liquidations": manifest.get("liquidations") if self.valid else None,
             "trust": self.trust,
+            **({"evm": self.evm} if self.evm is not None else {}),
         }
 
 
@@ -101,13 +102,7 @@ BACKENDS: dict[str, ProofBackend] = {"snarkjs": snarkjs_backend, "python": pytho
 
 
 def node_toolchain_available() -> bool:
-    from .circuit import CircuitError, _node, node_modules
-
-    try:
-        _node()
-    except CircuitError:
-        return False
-    return (node_modules() / "snarkjs").is_dir()
+    return toolchain.available("snarkjs")
 
 
 def select_backends(name: str) -> dict[str, ProofBackend]:
@@ -118,7 +113,7 @@ def select_backends(name: str) -> dict[str, ProofBackend]:
     if name == "all":
         return dict(BACKENDS)
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)} or all")
+        raise ArgumentError("backend", f"unknown backend {name!r}; choose from {', '.join(BACKENDS)} or all")
     return {name: BACKENDS[name]}
 
 
@@ -387,8 +382,6 @@ def _check_verifier_contract(folder: Path, report: Report) -> None:
     Without Node (the pure-Python path): every constant of the contract is
     compared with the key.
     """
-    from .circuit import CircuitError, _node, node_modules
-
     try:
         sol = (folder / "Verifier.sol").read_text()
         vkey = parse_json((folder / "verification_key.json").read_bytes())
@@ -396,19 +389,15 @@ def _check_verifier_contract(folder: Path, report: Report) -> None:
         report.add("verifier contract", False, f"Verifier.sol or the key unreadable: {exc}")
         return
     script = Path(__file__).resolve().parent / "js" / "render_verifier.js"
-    try:
-        node = _node()
-        if not (node_modules() / "snarkjs").is_dir():
-            raise CircuitError("snarkjs not installed")
-    except CircuitError:
+    if not toolchain.available("snarkjs"):
         from .groth16 import verifier_contract_matches
 
         ok = verifier_contract_matches(sol, vkey)
         report.add("verifier contract", ok, "Verifier.sol holds this key's constants (Node absent: template not "
                    "rendered)" if ok else "Verifier.sol's constants are not this verification key's")
         return
-    proc = subprocess.run([node, str(script), str(folder / "verification_key.json")], capture_output=True,
-                          text=True, env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
+    proc = toolchain.run_node([str(script), str(folder / "verification_key.json")], what="render_verifier.js",
+                              check=False)
     if proc.returncode != 0:
         report.add("verifier contract", False, f"cannot render the verifier for this key: {proc.stderr.strip()[:200]}")
         return

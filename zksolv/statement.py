@@ -1,0 +1,44 @@
+"""What a batch proof states about the accumulator chain (docs/PROTOCOL.md §5), computed
+outside any circuit.
+
+The prover builds batch inputs from these (zksolv.witness) and the verifier recomputes acc_0
+and opens the last accumulator with them (zksolv.verify): one definition on the verifier
+side, which therefore needs nothing of the prover's.
+"""
+
+from __future__ import annotations
+
+from .params import RiskParams, params_hash
+from .poseidon import hash_chain8, poseidon
+
+
+def circuit_shape(n_assets: int, n_markets: int, batch_size: int) -> int:
+    """Shape(K, M, B) = K + 2^16·M + 2^32·B, the constant every SolvencyBatch circuit hashes into its
+    accumulators (PROTOCOL.md §5): a proof of one shape cannot be presented as another."""
+    if not (0 < n_assets < 1 << 16 and 0 <= n_markets < 1 << 16 and 0 < batch_size < 1 << 31):
+        raise ValueError(f"shape ({n_assets}, {n_markets}, {batch_size}) out of range")
+    return n_assets + (n_markets << 16) + (batch_size << 32)
+
+
+def totals_commitment(shape: int, totals: list[int], blinding: int) -> int:
+    """HashChain8(shape, totals…, blinding): the hiding commitment inside an accumulator (8-input
+    Poseidon calls, so the registry can recompute it on-chain)."""
+    return hash_chain8([shape, *totals, blinding])
+
+
+def zero_totals_commitment(n_assets: int, n_markets: int, batch_size: int) -> int:
+    """Z = HashChain(shape, 0…0, 0): a constant per circuit shape (the registry's immutable)."""
+    shape = circuit_shape(n_assets, n_markets, batch_size)
+    return totals_commitment(shape, [0] * (2 * (n_assets + n_markets) + 4), 0)
+
+
+def accumulator(params_hash_value: int, shape: int, totals: list[int], blinding: int) -> int:
+    """acc = Poseidon(params_hash, HashChain(shape, totals…, blinding)): binds params and shape into the
+    chain."""
+    return poseidon([params_hash_value, totals_commitment(shape, totals, blinding)])
+
+
+def zero_accumulator(params: RiskParams, batch_size: int) -> int:
+    """acc_0 = Poseidon(params_hash, Z): the public start of the chain for the published params and shape."""
+    z = zero_totals_commitment(len(params.assets), len(params.markets), batch_size)
+    return poseidon([params_hash(params), z])
