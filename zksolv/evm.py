@@ -42,7 +42,7 @@ from typing import Any, Sequence
 from .bundle import batch_dir
 from .groth16 import MalformedError, canonical_integer, load_proof_document, load_public_signals
 from .io import read_json
-from .errors import ZksolvError
+from .errors import ToolchainError, ZksolvError
 from .params import epoch_seconds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ DEPLOY_GAS = 10_000_000
 _UINT256 = 1 << 256
 
 
-class EvmError(ZksolvError):
+class EvmError(ToolchainError):
     """The EVM toolchain is missing or failed (web3 not installed, no Node or solc, …)."""
 
 
@@ -211,7 +211,7 @@ def _batch_calldata(folder: Path, index: int) -> ProofCalldata:
 
 def solc_version() -> str:
     """The npm solc package's version (read from its package.json: no Node start-up)."""
-    from .circuit import node_modules
+    from .toolchain import node_modules
 
     path = node_modules() / "solc" / "package.json"
     try:
@@ -234,7 +234,7 @@ def compile_contracts(sources: Sequence[Path | str], cache_root: Path | None = N
     so a new verification key (a new Verifier.sol) or a compiler bump recompiles,
     and nothing else does (a solc-js compile takes seconds).
     """
-    from .circuit import CircuitError, _node, default_build_root, node_modules
+    from .toolchain import ToolchainError, default_build_root, node, node_modules
 
     paths = [Path(s) for s in sources]
     digest = hashlib.sha256()
@@ -250,10 +250,10 @@ def compile_contracts(sources: Sequence[Path | str], cache_root: Path | None = N
     if cache.exists():
         return json.loads(cache.read_text())
     try:
-        node = _node()
-    except CircuitError as exc:
+        node_path = node()
+    except ToolchainError as exc:
         raise EvmError(str(exc)) from None
-    proc = subprocess.run([node, str(COMPILE_SCRIPT), *map(str, paths)], capture_output=True, text=True,
+    proc = subprocess.run([node_path, str(COMPILE_SCRIPT), *map(str, paths)], capture_output=True, text=True,
                           env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
     if proc.returncode != 0:
         raise SolidityError(f"solc failed on {', '.join(p.name for p in paths)}:\n{proc.stderr.strip()}")
@@ -275,13 +275,13 @@ def artefact(compiled: dict, name: str) -> dict:
 
 def render_verifier(vkey_path: Path | str) -> str:
     """snarkjs's Verifier.sol for a verification key (its own template, via render_verifier.js)."""
-    from .circuit import CircuitError, _node, node_modules
+    from .toolchain import ToolchainError, node, node_modules
 
     try:
-        node = _node()
-    except CircuitError as exc:
+        node_path = node()
+    except ToolchainError as exc:
         raise EvmError(str(exc)) from None
-    proc = subprocess.run([node, str(RENDER_SCRIPT), str(vkey_path)], capture_output=True, text=True,
+    proc = subprocess.run([node_path, str(RENDER_SCRIPT), str(vkey_path)], capture_output=True, text=True,
                           env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
     if proc.returncode != 0:
         raise EvmError(f"cannot render the verifier for {vkey_path}: {proc.stderr.strip()[:300]}")
@@ -300,7 +300,7 @@ def poseidon_artefact(n_inputs: int, cache_root: Path | None = None) -> dict:
     ``POSEIDON2_CODEHASH`` and ``POSEIDON8_CODEHASH``), so the npm circomlibjs package is a runtime
     dependency.
     """
-    from .circuit import CircuitError, _node, default_build_root, node_modules
+    from .toolchain import ToolchainError, default_build_root, node, node_modules
 
     if not 1 <= n_inputs <= 8:
         raise ValueError(f"a Poseidon contract takes 1 to 8 inputs, not {n_inputs}")
@@ -315,10 +315,10 @@ def poseidon_artefact(n_inputs: int, cache_root: Path | None = None) -> dict:
         generated = json.loads(cache.read_text())
     else:
         try:
-            node = _node()
-        except CircuitError as exc:
+            node_path = node()
+        except ToolchainError as exc:
             raise EvmError(str(exc)) from None
-        proc = subprocess.run([node, str(POSEIDON_SCRIPT), str(n_inputs)], capture_output=True, text=True,
+        proc = subprocess.run([node_path, str(POSEIDON_SCRIPT), str(n_inputs)], capture_output=True, text=True,
                               env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
         if proc.returncode != 0:
             raise EvmError(f"cannot generate the Poseidon-{n_inputs} contract: {proc.stderr.strip()[:300]}")
@@ -447,14 +447,14 @@ class RegistryShape:
 
     @classmethod
     def of(cls, n_assets: int, n_markets: int, batch_size: int) -> "RegistryShape":
-        from .witness import zero_totals_commitment
+        from .statement import zero_totals_commitment
 
         return cls(n_assets, n_markets, batch_size, zero_totals_commitment(n_assets, n_markets, batch_size))
 
     @property
     def shape(self) -> int:
         """Shape(K, M, B) = K + 2^16·M + 2^32·B (PROTOCOL §5)."""
-        from .witness import circuit_shape
+        from .statement import circuit_shape
 
         return circuit_shape(self.n_assets, self.n_markets, self.batch_size)
 
