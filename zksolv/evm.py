@@ -34,7 +34,6 @@ import ast
 import hashlib
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -234,7 +233,7 @@ def compile_contracts(sources: Sequence[Path | str], cache_root: Path | None = N
     so a new verification key (a new Verifier.sol) or a compiler bump recompiles,
     and nothing else does (a solc-js compile takes seconds).
     """
-    from .toolchain import ToolchainError, default_build_root, node, node_modules
+    from .toolchain import default_build_root
 
     paths = [Path(s) for s in sources]
     digest = hashlib.sha256()
@@ -249,20 +248,26 @@ def compile_contracts(sources: Sequence[Path | str], cache_root: Path | None = N
     cache = (cache_root or default_build_root() / "solidity") / digest.hexdigest()[:24] / "compiled.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    try:
-        node_path = node()
-    except ToolchainError as exc:
-        raise EvmError(str(exc)) from None
-    proc = subprocess.run([node_path, str(COMPILE_SCRIPT), *map(str, paths)], capture_output=True, text=True,
-                          env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
-    if proc.returncode != 0:
-        raise SolidityError(f"solc failed on {', '.join(p.name for p in paths)}:\n{proc.stderr.strip()}")
-    compiled = json.loads(proc.stdout)
+    stdout = _node_script(COMPILE_SCRIPT, *paths, what=f"solc on {', '.join(p.name for p in paths)}",
+                          error=SolidityError)
+    compiled = json.loads(stdout)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(proc.stdout)
+    tmp.write_text(stdout)
     os.replace(tmp, cache)  # concurrent compiles of the same sources write the same bytes
     return compiled
+
+
+def _node_script(script: Path, *args: object, what: str, error: type[EvmError] = EvmError) -> str:
+    """stdout of `node SCRIPT ARGS…` (zksolv/js); a missing Node or a failure is `error`, an EvmError."""
+    from .toolchain import run_node
+
+    try:
+        return run_node([str(script), *map(str, args)], what=what, error=error).stdout
+    except EvmError:
+        raise
+    except ToolchainError as exc:  # no Node at all
+        raise error(str(exc)) from None
 
 
 def artefact(compiled: dict, name: str) -> dict:
@@ -275,17 +280,7 @@ def artefact(compiled: dict, name: str) -> dict:
 
 def render_verifier(vkey_path: Path | str) -> str:
     """snarkjs's Verifier.sol for a verification key (its own template, via render_verifier.js)."""
-    from .toolchain import ToolchainError, node, node_modules
-
-    try:
-        node_path = node()
-    except ToolchainError as exc:
-        raise EvmError(str(exc)) from None
-    proc = subprocess.run([node_path, str(RENDER_SCRIPT), str(vkey_path)], capture_output=True, text=True,
-                          env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
-    if proc.returncode != 0:
-        raise EvmError(f"cannot render the verifier for {vkey_path}: {proc.stderr.strip()[:300]}")
-    return proc.stdout
+    return _node_script(RENDER_SCRIPT, vkey_path, what=f"rendering the verifier for {vkey_path}")
 
 
 def poseidon_artefact(n_inputs: int, cache_root: Path | None = None) -> dict:
@@ -300,7 +295,7 @@ def poseidon_artefact(n_inputs: int, cache_root: Path | None = None) -> dict:
     ``POSEIDON2_CODEHASH`` and ``POSEIDON8_CODEHASH``), so the npm circomlibjs package is a runtime
     dependency.
     """
-    from .toolchain import ToolchainError, default_build_root, node, node_modules
+    from .toolchain import default_build_root, node_modules
 
     if not 1 <= n_inputs <= 8:
         raise ValueError(f"a Poseidon contract takes 1 to 8 inputs, not {n_inputs}")
@@ -314,15 +309,8 @@ def poseidon_artefact(n_inputs: int, cache_root: Path | None = None) -> dict:
     if cache.exists():
         generated = json.loads(cache.read_text())
     else:
-        try:
-            node_path = node()
-        except ToolchainError as exc:
-            raise EvmError(str(exc)) from None
-        proc = subprocess.run([node_path, str(POSEIDON_SCRIPT), str(n_inputs)], capture_output=True, text=True,
-                              env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
-        if proc.returncode != 0:
-            raise EvmError(f"cannot generate the Poseidon-{n_inputs} contract: {proc.stderr.strip()[:300]}")
-        generated = json.loads(proc.stdout)
+        generated = json.loads(_node_script(POSEIDON_SCRIPT, n_inputs,
+                                            what=f"generating the Poseidon-{n_inputs} contract"))
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps(generated))
