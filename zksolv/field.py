@@ -48,13 +48,6 @@ def parse_canonical_uint(text: Any, bound: int, what: str = "value", bound_name:
     return int(text)
 
 
-def to_field_bytes(x: int) -> bytes:
-    """Big-endian 32-byte encoding of a canonical field element."""
-    if not 0 <= x < FIELD_MODULUS:
-        raise ValueError("not a canonical field element")
-    return x.to_bytes(32, "big")
-
-
 def pack_amounts(amounts: tuple[int, ...] | list[int]) -> list[int]:
     """Pack signed 64-bit amounts, 3 per field element, as offset values.
 

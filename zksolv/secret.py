@@ -10,7 +10,6 @@ import hmac
 import hashlib
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from .errors import InputError, Problem
@@ -49,11 +48,6 @@ def load_secret(path: Path | str) -> bytes:
     if len(seed) != SEED_BYTES:
         raise InputError([Problem(str(path), f"secret must be {SEED_BYTES} bytes")])
     return seed
-
-
-def secret_is_private(path: Path | str) -> bool:
-    """True when group and others cannot read the file."""
-    return not Path(path).stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)
 
 
 def derive_field(seed: bytes, tag: bytes, *parts: bytes) -> int:

@@ -7,7 +7,6 @@ exactly at the declared decimals is an error the caller reports to the user.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 # [0-9] and re.ASCII, not \d: \d also matches "৭" (Bengali 7) or "７", which int() then reads as 7,
 # so "9৭000" would look like 99000 to a reader and count as 97000.
@@ -57,7 +56,3 @@ def normalize(text: str) -> str:
     sign, whole, frac = split_decimal(text)
     value = int(whole + frac) if (whole + frac) else 0
     return from_units(sign * value, len(frac))
-
-
-def as_decimal(units: int, decimals: int) -> Decimal:
-    return Decimal(units).scaleb(-decimals)
