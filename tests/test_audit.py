@@ -1,7 +1,9 @@
 """Key pinning and the setup audit (issue 9 §2, audit F2).
 
-The attack: a venue runs the setup for a MODIFIED circuit (health range check
-deleted), proves an account owing 1,000,000 USDC with no collateral, writes
+The attack: a venue runs the setup for a MODIFIED circuit (format 1: the health
+range check deleted; format 3, rebuilt here: the liquidation figures never
+accumulated), proves an account owing 1,000,000 USDC with no collateral
+without counting it, writes
 `insecure_development: false` into the manifest, and `verify
 --require-ceremony` used to print VALID. Here: `audit-setup` rejects such keys,
 a bundle made with them fails against a pinned (audited) key, and
@@ -73,17 +75,21 @@ def trust_file(honest, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def modified(tmp_path_factory):
-    """The venue's attack: keys for circuits/ with the health range check deleted."""
+    """The venue's attack: keys for circuits/ whose liquidation figures are never accumulated, so an
+    account below maintenance (or bankrupt) is proved without being counted."""
     from zksolv.circuit import circuits_dir
     from zksolv.setup import setup
 
     folder = tmp_path_factory.mktemp("modified")
     sources = folder / "circuits"
     shutil.copytree(circuits_dir(), sources)
-    health = sources / "health.circom"
-    text = health.read_text()
-    assert text.count("nonNegative.in <== health;") == 1
-    health.write_text(text.replace("nonNegative.in <== health;", "nonNegative.in <== 0;"))
+    batch = sources / "batch.circom"
+    text = batch.read_text()
+    for figure in ("below", "shortfall", "bankrupt", "bad_debt"):
+        line = f"] + {figure};"
+        assert text.count(line) == 1, figure
+        text = text.replace(line, "] + 0;")
+    batch.write_text(text)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ZKSOLV_CIRCUITS", str(sources))  # compile_circuit reads the sources from here
         return setup(*SHAPE, folder / "keys", force=True)
@@ -99,8 +105,12 @@ def make_bundle(keys_dir: Path, folder: Path, accounts: str, skip_solvency_check
     secret = generate_secret(folder / "venue.secret")
     with pytest.MonkeyPatch.context() as mp:
         if skip_solvency_check:
-            # The venue runs its own code: zksolv's refusal to prove an insolvent account is no defence.
+            # The venue runs its own code: zksolv's refusal to prove an insolvent account is no defence,
+            # and its witness leaves the liquidation figures at zero, as the modified circuit does.
+            from zksolv.margin import Liquidations
+
             mp.setattr(prove_module, "check_solvency", lambda accounts, params: SimpleNamespace(solvent=True))
+            mp.setattr(Liquidations, "add", lambda self, health, equity: None)
         prove_module.prove(folder / "params.json", folder / "accounts.csv", secret, keys_dir, folder / "bundle",
                            workers=1)
     return folder / "bundle"
@@ -382,6 +392,8 @@ def test_attack_bundle_of_a_modified_circuit_fails_against_the_pinned_key(attack
     unpinned = api.verify(attack_bundle)
     assert unpinned.valid and unpinned.trust["pinned"] is False
     assert unpinned.manifest["totals"]["assets"]["USDC"]["debit"] == "1000000"
+    # … and says no account is below maintenance, although mallory owes 1,000,000 USDC with nothing.
+    assert unpinned.manifest["liquidations"]["accounts_below_maintenance"] == 0
     # The manifest says "no development setup": --require-ceremony no longer believes it.
     assert failed(api.verify(attack_bundle, require_ceremony=True)) == {"ceremony"}
     # Pinned to the audited key of SolvencyBatch(1,1,2): the venue's key is not it.
