@@ -142,11 +142,14 @@ def required_power(n_constraints: int, n_public: int) -> int:
     return max(1, (n_constraints + n_public).bit_length())
 
 
-def make_dev_ptau(power: int, out: Path, node: str = "node") -> Path:
+def make_dev_ptau(power: int, out: Path, node: str = "node", secret: Path | None = None) -> Path:
     """Write an INSECURE development ptau covering 2^power rows to ``out``.
 
     Runs ``zksolv/js/devptau.js`` (which writes atomically: temp file plus
     rename, so ``out`` is either complete or untouched) and checks the result.
+    With ``secret`` (a file written by :func:`zksolv.devsetup.write_ptau_secret`)
+    tau, alpha and beta are derived from it rather than drawn and forgotten,
+    so that :mod:`zksolv.devsetup` can compute keys for the file directly.
     Node modules are found via ``$ZKSOLV_NODE_MODULES`` or ``<repo>/node_modules``.
     Never use the result for anything but development and tests.
     """
@@ -155,7 +158,7 @@ def make_dev_ptau(power: int, out: Path, node: str = "node") -> Path:
     out = Path(out)
     if not out.parent.is_dir():
         raise PtauError(f"output directory does not exist: {out.parent}")
-    cmd = [node, str(_DEVPTAU_JS), str(power), str(out)]
+    cmd = [node, str(_DEVPTAU_JS), str(power), str(out)] + ([str(secret)] if secret is not None else [])
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:

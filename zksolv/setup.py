@@ -112,7 +112,9 @@ def dev_ptau(power: int, cache: Path | None = None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"zksolv-dev-insecure-{power:02d}.ptau"
     if not path.exists():
-        make_dev_ptau(power, path)
+        from .devsetup import secret_path, write_ptau_secret  # τ kept beside it: fast dev setup
+
+        make_dev_ptau(power, path, secret=write_ptau_secret(secret_path(path)))
     return path
 
 
@@ -145,15 +147,27 @@ def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau:
 
     ptau_identity = identify_ptau(ptau_path)
     with atomic_directory(out, replace=force) as tmp:
-        progress(f"groth16 setup ({info['constraints']} constraints)")
-        t = time.monotonic()
-        snarkjs.groth16_setup(circuit.r1cs, ptau_path, tmp / "phase1.zkey")
-        timings["groth16_setup_s"] = time.monotonic() - t
-        progress("phase-2 contribution")
-        t = time.monotonic()
-        snarkjs.zkey_contribute(tmp / "phase1.zkey", tmp / "circuit.zkey", "zksolv setup contribution")
-        timings["contribute_s"] = time.monotonic() - t
-        (tmp / "phase1.zkey").unlink()
+        from .devsetup import fast_setup, ptau_secret
+
+        secret = ptau_secret(ptau_path) if ptau is None else None
+        if secret is not None:
+            # The development ptau's τ, α, β are known here: compute the key directly (seconds).
+            progress(f"development groth16 setup from the known τ ({info['constraints']} constraints, INSECURE)")
+            t = time.monotonic()
+            fast_setup(circuit.r1cs, ptau_path, tmp / "circuit.zkey", secret)
+            timings["dev_setup_s"] = time.monotonic() - t
+        else:
+            progress(f"groth16 setup ({info['constraints']} constraints)" + (
+                "; the development ptau has no known secret (made by an older zksolv): delete it for the "
+                "fast setup" if ptau is None else ""))
+            t = time.monotonic()
+            snarkjs.groth16_setup(circuit.r1cs, ptau_path, tmp / "phase1.zkey")
+            timings["groth16_setup_s"] = time.monotonic() - t
+            progress("phase-2 contribution")
+            t = time.monotonic()
+            snarkjs.zkey_contribute(tmp / "phase1.zkey", tmp / "circuit.zkey", "zksolv setup contribution")
+            timings["contribute_s"] = time.monotonic() - t
+            (tmp / "phase1.zkey").unlink()
         snarkjs.export_verification_key(tmp / "circuit.zkey", tmp / "verification_key.json")
         snarkjs.export_solidity_verifier(tmp / "circuit.zkey", tmp / "Verifier.sol")
         shutil.copyfile(circuit.r1cs, tmp / "circuit.r1cs")

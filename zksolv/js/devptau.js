@@ -2,7 +2,14 @@
 /*
  * zksolv INSECURE development powers of tau (BN254) -- NEVER use in production.
  *
- * Usage: node zksolv/js/devptau.js <power> <out.ptau>
+ * Usage: node zksolv/js/devptau.js <power> <out.ptau> [secret-file]
+ *
+ * With a secret file (zksolv-dev-ptau-secret-v1:<64 hex digits>, written by
+ * zksolv/devsetup.py) tau, alpha and beta are derived from it (deriveSecrets)
+ * instead of drawn at random and forgotten, so that devsetup.js can compute
+ * Groth16 keys for the file directly; the secret file is then the toxic waste.
+ * The helpers (worker pool, fixed-base multiplication, field arithmetic) are
+ * exported for devsetup.js.
  *
  * Writes a "prepared" (phase-2 ready) snarkjs .ptau file for circuits of up to
  * 2^power constraint rows, much faster than `snarkjs powersoftau new /
@@ -158,8 +165,11 @@ function workerMain() {
         gr.cap = n;
     }
 
-    // scalars: n * 32 bytes little-endian standard form (+ padding)
-    function run(g, scalars, n) {
+    // scalars: n * 32 bytes little-endian standard form (+ padding).
+    // form: "lem" (default: affine Montgomery little-endian, what .ptau/.zkey
+    // files hold), "u" (uncompressed: big-endian standard form, what snarkjs
+    // hashes) or "both" ({lem, u}).
+    function run(g, scalars, n, form) {
         if (!groups[g]) groups[g] = buildGroup(g);
         const gr = groups[g];
         ensureBuffers(gr, n);
@@ -179,13 +189,18 @@ function workerMain() {
             }
         }
         gr.batchToAffine(jac, n, aff);
-        return u8.slice(aff, aff + n * sA);
+        const lem = (form === "u") ? null : u8.slice(aff, aff + n * sA);
+        if (!form || form === "lem") return lem;
+        e[(g === 1 ? "g1m" : "g2m") + "_batchLEMtoU"](aff, n, aff);
+        const u = u8.slice(aff, aff + n * sA);
+        return form === "u" ? u : { lem, u };
     }
 
     parentPort.on("message", (msg) => {
         const t = Date.now();
-        const out = run(msg.group, msg.scalars, msg.n);
-        parentPort.postMessage({ id: msg.id, points: out, ms: Date.now() - t }, [out.buffer]);
+        const out = run(msg.group, msg.scalars, msg.n, msg.form);
+        const transfer = out instanceof Uint8Array ? [out.buffer] : [out.lem.buffer, out.u.buffer];
+        parentPort.postMessage({ id: msg.id, points: out, ms: Date.now() - t }, transfer);
     });
 }
 
@@ -292,12 +307,124 @@ function contributionBytes(name) {
     return buf;
 }
 
+// --------------------------------------------------------------------------
+// Known secrets (optional): tau, alpha, beta derived from a secret file, so
+// that zksolv/js/devsetup.js can later compute Groth16 keys for this ptau
+// directly.  The file is the toxic waste itself: whoever reads it can forge
+// proofs for every key made from the ptau.
+// --------------------------------------------------------------------------
+
+const SECRET_HEADER = "zksolv-dev-ptau-secret-v1:";
+
+function readSecretFile(file) {
+    const text = fs.readFileSync(file, "ascii").trim();
+    if (!text.startsWith(SECRET_HEADER) || !/^[0-9a-f]{64}$/.test(text.slice(SECRET_HEADER.length))) {
+        throw new Error(`${file}: not a zksolv dev ptau secret (${SECRET_HEADER}<64 hex digits>)`);
+    }
+    return Buffer.from(text.slice(SECRET_HEADER.length), "hex");
+}
+
+// tau, alpha, beta = HMAC-SHA512(seed, "zksolv dev ptau <name> <counter>") mod R,
+// the first value > 1 (the counter almost never moves past 0).
+function deriveSecrets(seed) {
+    function derive(name) {
+        for (let ctr = 0; ; ctr++) {
+            const mac = crypto.createHmac("sha512", seed).update(`zksolv dev ptau ${name} ${ctr}`).digest("hex");
+            const x = BigInt("0x" + mac) % R;
+            if (x > 1n) return x;
+        }
+    }
+    return { tau: derive("tau"), alpha: derive("alpha"), beta: derive("beta") };
+}
+
+// --------------------------------------------------------------------------
+// Worker pool (shared with devsetup.js)
+// --------------------------------------------------------------------------
+
+// The BN254 wasm module ffjavascript/snarkjs use, compiled once and shared by the workers.
+async function buildWasm() {
+    const { ModuleBuilder } = loadModule("wasmbuilder");
+    const { buildBn128 } = loadModule("wasmcurves");
+    const mb = new ModuleBuilder();
+    mb.setMemory(25);
+    buildBn128(mb);
+    const wasmModule = await WebAssembly.compile(mb.build());
+    const { pG1gen, pG2gen } = mb.modules.bn128;
+    return { wasmModule, pG1gen, pG2gen };
+}
+
+function defaultThreads() {
+    return Math.max(1, Number(process.env.ZKSOLV_PTAU_THREADS) ||
+        (os.availableParallelism ? os.availableParallelism() : os.cpus().length));
+}
+
+// windows: [0, w1, w2] table widths for G1 and G2 (chooseWindow).
+function startWorkers(nThreads, wasm, windows) {
+    const workers = [];
+    for (let i = 0; i < nThreads; i++) {
+        workers.push(new Worker(__filename, { workerData: { ...wasm, windows } }));
+    }
+    return workers;
+}
+
+// Feed the jobs of the generator `gen` ({group, scalars: BigInt[], form?, ...})
+// to the workers, two in flight per worker; onResult(job, points) gets each
+// job's points (Uint8Array, or {lem, u} for form "both") as they come back,
+// in any order.  Resolves with the summed worker milliseconds.
+function runJobs(workers, gen, onResult) {
+    let workMs = 0;
+    return new Promise((resolve, reject) => {
+        const pending = new Map();
+        const listeners = [];
+        let nextId = 0;
+        let done = false;
+        let failed = false;
+        // the workers outlive one call (devsetup.js runs several): drop our listeners at the end
+        const detach = () => { for (const [wk, ev, fn] of listeners) wk.off(ev, fn); };
+        const fail = (err) => { if (!failed) { failed = true; detach(); reject(err); } };
+        let finished = false;
+        const finish = () => { if (!finished) { finished = true; detach(); resolve(workMs); } };
+        function feed(wk) {
+            if (done || failed) return;
+            let it;
+            try { it = gen.next(); } catch (err) { fail(err); return; }
+            if (it.done) { done = true; if (pending.size === 0) finish(); return; }
+            const job = it.value;
+            const id = nextId++;
+            const scalars = scalarsToBytes(job.scalars);
+            pending.set(id, job);
+            wk.postMessage({ id, group: job.group, n: job.scalars.length, form: job.form, scalars }, [scalars.buffer]);
+        }
+        for (const wk of workers) {
+            const onMessage = (msg) => {
+                if (failed) return;
+                workMs += msg.ms;
+                const job = pending.get(msg.id);
+                pending.delete(msg.id);
+                try {
+                    onResult(job, msg.points);
+                } catch (err) { fail(err); return; }
+                feed(wk);
+                if (done && pending.size === 0) finish();
+            };
+            const onExit = (code) => { if (code !== 0) fail(new Error(`worker exited with code ${code}`)); };
+            listeners.push([wk, "message", onMessage], [wk, "error", fail], [wk, "exit", onExit]);
+            wk.on("message", onMessage);
+            wk.on("error", fail);
+            wk.on("exit", onExit);
+        }
+        // two jobs in flight per worker keeps them busy while the main thread computes scalars
+        for (const wk of workers) { feed(wk); feed(wk); }
+    });
+}
+
 async function mainMain() {
     const args = process.argv.slice(2);
-    if (args.length !== 2 || !/^\d+$/.test(args[0])) {
-        process.stderr.write("usage: node devptau.js <power> <out.ptau>\n");
+    if (args.length < 2 || args.length > 3 || !/^\d+$/.test(args[0])) {
+        process.stderr.write("usage: node devptau.js <power> <out.ptau> [secret-file]\n");
         process.exit(2);
     }
+    const secretFile = args[2];
     const power = Number(args[0]);
     if (power < 1 || power > MAX_POWER) {
         process.stderr.write(`power must be in 1..${MAX_POWER}\n`);
@@ -306,8 +433,6 @@ async function mainMain() {
     const outPath = path.resolve(args[1]);
     const t0 = Date.now();
 
-    const { ModuleBuilder } = loadModule("wasmbuilder");
-    const { buildBn128 } = loadModule("wasmcurves");
     const { F1Field } = loadModule("ffjavascript");
 
     // Roots of unity exactly as ffjavascript (hence snarkjs) defines them.
@@ -315,15 +440,10 @@ async function mainMain() {
     const omega = (p) => BigInt(Fr.w[p]);
 
     // Same wasm build as ffjavascript's buildBn128 (memory imported as env.memory).
-    const mb = new ModuleBuilder();
-    mb.setMemory(25);
-    buildBn128(mb);
-    const wasmModule = await WebAssembly.compile(mb.build());
+    const wasm = await buildWasm();
     debug("wasm compiled");
-    const { pG1gen, pG2gen } = mb.modules.bn128;
 
-    const nThreads = Math.max(1, Number(process.env.ZKSOLV_PTAU_THREADS) ||
-        (os.availableParallelism ? os.availableParallelism() : os.cpus().length));
+    const nThreads = defaultThreads();
 
     // ---- file layout
     const N = 2 ** power;
@@ -373,9 +493,8 @@ async function mainMain() {
         fs.writeSync(fd, contrib, 0, contrib.length, sectionPos[7]);
 
         // ---- secrets (never printed, dropped when the process exits)
-        let tau = randomScalar();
-        let alpha = randomScalar();
-        let beta = randomScalar();
+        let { tau, alpha, beta } = secretFile ? deriveSecrets(readSecretFile(secretFile))
+            : { tau: randomScalar(), alpha: randomScalar(), beta: randomScalar() };
 
         // ---- job generator: yields {group, scalars[], pos}
         function* jobs() {
@@ -454,49 +573,14 @@ async function mainMain() {
             windows[2] = ws[1];
         }
         debug(`threads ${nThreads}, windows G1 ${windows[1]} G2 ${windows[2]}`);
-        for (let i = 0; i < nThreads; i++) {
-            workers.push(new Worker(__filename, { workerData: { wasmModule, pG1gen, pG2gen, windows } }));
-        }
-        let genMs = 0, workMs = 0;
+        workers.push(...startWorkers(nThreads, wasm, windows));
+        const genStart = Date.now();
         debug("workers started");
-        await new Promise((resolve, reject) => {
-            const gen = jobs();
-            const pending = new Map();
-            let nextId = 0;
-            let done = false;
-            let failed = false;
-            function feed(wk) {
-                if (done || failed) return;
-                const tg = Date.now();
-                const it = gen.next();
-                genMs += Date.now() - tg;
-                if (it.done) { done = true; if (pending.size === 0) resolve(); return; }
-                const job = it.value;
-                const id = nextId++;
-                const scalars = scalarsToBytes(job.scalars);
-                pending.set(id, job);
-                wk.postMessage({ id, group: job.group, n: job.scalars.length, scalars }, [scalars.buffer]);
-            }
-            for (const wk of workers) {
-                wk.on("message", (msg) => {
-                    workMs += msg.ms;
-                    const job = pending.get(msg.id);
-                    pending.delete(msg.id);
-                    try {
-                        fs.writeSync(fd, msg.points, 0, msg.points.length, job.pos);
-                    } catch (err) { failed = true; reject(err); return; }
-                    feed(wk);
-                    if (done && pending.size === 0) resolve();
-                });
-                wk.on("error", (err) => { failed = true; reject(err); });
-                wk.on("exit", (code) => {
-                    if (code !== 0 && !failed) { failed = true; reject(new Error(`worker exited with code ${code}`)); }
-                });
-            }
-            // two jobs in flight per worker keeps them busy while we compute scalars
-            for (const wk of workers) { feed(wk); feed(wk); }
+        const workMs = await runJobs(workers, jobs(), (job, points) => {
+            fs.writeSync(fd, points, 0, points.length, job.pos);
         });
-        debug(`points done; main thread scalar generation ${genMs} ms, worker time ${workMs} ms`);
+        const genMs = Date.now() - genStart;
+        debug(`points done in ${genMs} ms wall, worker time ${workMs} ms`);
         fs.fsyncSync(fd);
         ok = true;
     } finally {
@@ -509,11 +593,21 @@ async function mainMain() {
     process.stdout.write(`wrote ${outPath}: INSECURE development ptau, power ${power}, ${fileSize} bytes, ${nThreads} threads, ${secs2} s\n`);
 }
 
-if (isMainThread) {
-    mainMain().catch((err) => {
-        process.stderr.write(`devptau: ${err && err.stack ? err.stack : err}\n`);
-        process.exit(1);
-    });
-} else {
-    workerMain();
+module.exports = {
+    NODE_MODULES, MARKER, Q, R, N8, SG, SCALAR_BITS, SECRET_HEADER,
+    loadModule, mod, powMod, inv, batchInverse, scalarsToBytes, chooseWindow, randomScalar,
+    readSecretFile, deriveSecrets, buildWasm, defaultThreads, startWorkers, runJobs,
+};
+
+// Run as a script, or as one of the workers startWorkers() starts; a plain
+// require() (devsetup.js) only gets the exports.
+if (require.main === module) {
+    if (isMainThread) {
+        mainMain().catch((err) => {
+            process.stderr.write(`devptau: ${err && err.stack ? err.stack : err}\n`);
+            process.exit(1);
+        });
+    } else {
+        workerMain();
+    }
 }
