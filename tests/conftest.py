@@ -52,6 +52,19 @@ def secret_file(tmp_path) -> Path:
     return generate_secret(tmp_path / "venue.secret")
 
 
+# The smallest shape, SolvencyBatch(1, 1, 2): for tests that run a whole setup (audit, fast setup, the
+# README pipeline) and must stay quick.
+TINY_SHAPE = (1, 1, 2)
+TINY_PARAMS = {
+    "epoch": "2026-11-24T00:00:00Z",
+    "quote": "USD",
+    "assets": [{"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000,
+                "liability_weight_bps": 10000}],
+    "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500}],
+}
+TINY_ACCOUNTS = "account_id,USDC,BTC-PERP\nalice,10000,0.1\nbob,500,\ncarol,20,\n"
+
+
 HEADER = ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"]
 ROWS = [
     ["alice", "10000", "0.5", "1.5", "-2"],

@@ -23,7 +23,7 @@ from zksolv.io import OutputError
 from zksolv.margin import check_solvency
 from zksolv.params import parse_params
 
-from .conftest import HEADER, PARAMS, ROWS
+from .conftest import HEADER, PARAMS, ROWS, TINY_PARAMS
 from .helpers import REPO, write_csv
 
 #: Every CLI command (its path under `zksolv`) and the api function it calls. A new command
@@ -187,13 +187,6 @@ def test_export_calldata_refuses_located(tmp_path):
 # ---------------------------------------------------------------------------
 # The README's library section, run as printed
 
-TINY_PARAMS = {
-    "epoch": "2026-11-24T00:00:00Z",
-    "quote": "USD",
-    "assets": [{"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000,
-                "liability_weight_bps": 10000}],
-    "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500}],
-}
 
 
 def readme_pipeline() -> str:

@@ -30,20 +30,14 @@ from zksolv import api
 from zksolv.audit import AuditReport, identify_ptau, load_trust, parse_zkey_verify
 from zksolv.errors import InputError
 
+from .conftest import TINY_ACCOUNTS, TINY_PARAMS, TINY_SHAPE
 from .helpers import REPO
 from .test_bundle_mutations import rehash
 
 pytestmark = pytest.mark.node
 
-SHAPE = (1, 1, 2)
-PARAMS = {
-    "epoch": "2026-11-24T00:00:00Z",
-    "quote": "USD",
-    "assets": [{"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000,
-                "liability_weight_bps": 10000}],
-    "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500}],
-}
-HONEST_ACCOUNTS = "account_id,USDC,BTC-PERP\nalice,10000,0.1\nbob,500,\ncarol,20,\n"
+SHAPE, PARAMS = TINY_SHAPE, TINY_PARAMS
+HONEST_ACCOUNTS = TINY_ACCOUNTS
 ATTACK_ACCOUNTS = "account_id,USDC,BTC-PERP\nalice,10000,0.1\nmallory,-1000000,\n"  # owes 1,000,000 USDC
 
 

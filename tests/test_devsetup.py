@@ -32,17 +32,11 @@ from zksolv.devsetup import (CONTRIBUTION_NAME, SecretMismatch, fast_setup, ptau
 from zksolv.groth16 import verify_proof
 from zksolv.ptau import required_power
 
+from .conftest import TINY_ACCOUNTS, TINY_PARAMS, TINY_SHAPE
+
 pytestmark = pytest.mark.node
 
-SHAPE = (1, 1, 2)
-PARAMS = {
-    "epoch": "2026-11-24T00:00:00Z",
-    "quote": "USD",
-    "assets": [{"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000,
-                "liability_weight_bps": 10000}],
-    "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500}],
-}
-ACCOUNTS = "account_id,USDC,BTC-PERP\nalice,10000,0.1\nbob,500,\ncarol,20,\n"
+SHAPE, PARAMS, ACCOUNTS = TINY_SHAPE, TINY_PARAMS, TINY_ACCOUNTS
 
 
 def zkey_sections(path: Path) -> list[tuple[int, int, int]]:

@@ -418,6 +418,20 @@ function runJobs(workers, gen, onResult) {
     });
 }
 
+// A temporary file beside outPath (renamed into place once complete, so out is never half
+// written); when interrupted, the partial temporary file is removed.
+function interruptibleTempPath(outPath) {
+    const tmpPath = path.join(path.dirname(outPath),
+        `.${path.basename(outPath)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
+    const onSignal = (sig) => {
+        try { fs.unlinkSync(tmpPath); } catch (_) { /* ignore */ }
+        process.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    return tmpPath;
+}
+
 async function mainMain() {
     const args = process.argv.slice(2);
     if (args.length < 2 || args.length > 3 || !/^\d+$/.test(args[0])) {
@@ -458,16 +472,8 @@ async function mainMain() {
     }
     const fileSize = pos;
 
-    const dir = path.dirname(outPath);
-    const tmpPath = path.join(dir, `.${path.basename(outPath)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
+    const tmpPath = interruptibleTempPath(outPath);
     const fd = fs.openSync(tmpPath, "w", 0o644);
-    // Interrupted: remove the partial temp file (out is never touched).
-    const onSignal = (sig) => {
-        try { fs.unlinkSync(tmpPath); } catch (_) { /* ignore */ }
-        process.exit(sig === "SIGINT" ? 130 : 143);
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
     let ok = false;
     const workers = [];
     try {
@@ -596,7 +602,7 @@ async function mainMain() {
 module.exports = {
     NODE_MODULES, MARKER, Q, R, N8, SG, SCALAR_BITS, SECRET_HEADER,
     loadModule, mod, powMod, inv, batchInverse, scalarsToBytes, chooseWindow, randomScalar,
-    readSecretFile, deriveSecrets, buildWasm, defaultThreads, startWorkers, runJobs,
+    readSecretFile, deriveSecrets, buildWasm, defaultThreads, startWorkers, runJobs, interruptibleTempPath,
 };
 
 // Run as a script, or as one of the workers startWorkers() starts; a plain

@@ -502,14 +502,7 @@ async function main() {
     mark("contribution");
 
     // ---- write the zkey (sections in the order zkey contribute writes them)
-    const dir = path.dirname(outPath);
-    const tmpPath = path.join(dir, `.${path.basename(outPath)}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`);
-    const onSignal = (sig) => {
-        try { fs.unlinkSync(tmpPath); } catch (_) { /* ignore */ }
-        process.exit(sig === "SIGINT" ? 130 : 143);
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    const tmpPath = dp.interruptibleTempPath(outPath);
     let ok = false;
     try {
         const fd = await binFileUtils.createBinFile(tmpPath, "zkey", 1, 10, 1 << 22, 1 << 24);
