@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install test test-all demo bench clean
+.PHONY: install lint test test-all demo bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -19,7 +19,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: install
+# ruff (lint + format) and mypy: configured in pyproject.toml, pinned in requirements.lock.
+lint: install
+	$(BIN)/ruff check zksolv bench tests
+	$(BIN)/ruff format --check zksolv bench tests
+	$(BIN)/mypy
+
+test: install lint
 	$(PYTEST) -q -m "not slow"
 
 test-all: install

@@ -18,20 +18,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from zksolv.prove import prove
+from zksolv.secret import generate_secret
+from zksolv.setup import cached_setup
 
-from zksolv.prove import prove  # noqa: E402
-from zksolv.secret import generate_secret  # noqa: E402
-from zksolv.setup import cached_setup  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent  # build/ cache lives here
 
 PARAMS = {
-    "epoch": "2026-11-24T00:00:00Z", "quote": "USD",
-    "assets": [{"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000, "liability_weight_bps": 10000},
-               {"symbol": "BTC", "decimals": 8, "price": "50000", "asset_weight_bps": 9000,
-                "liability_weight_bps": 11000}],
-    "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500},
-                {"symbol": "ETH-PERP", "decimals": 3, "mark_price": "2000.5", "maintenance_margin_bps": 300}],
+    "epoch": "2026-11-24T00:00:00Z",
+    "quote": "USD",
+    "assets": [
+        {"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000, "liability_weight_bps": 10000},
+        {"symbol": "BTC", "decimals": 8, "price": "50000", "asset_weight_bps": 9000, "liability_weight_bps": 11000},
+    ],
+    "markets": [
+        {"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500},
+        {"symbol": "ETH-PERP", "decimals": 3, "mark_price": "2000.5", "maintenance_margin_bps": 300},
+    ],
 }
 
 
@@ -48,14 +51,33 @@ def bundle_with(batches: int) -> Path:
         generate_secret(folder / "venue.secret")
     keys = cached_setup(2, 2, 4)
     prover = "arkworks" if importlib.util.find_spec("groth16py") else "snarkjs"
-    prove(folder / "params.json", folder / "accounts.csv", folder / "venue.secret", keys.dir, folder / "bundle",
-          capacity=4 * batches, force=True, prover=prover)
+    prove(
+        folder / "params.json",
+        folder / "accounts.csv",
+        folder / "venue.secret",
+        keys.dir,
+        folder / "bundle",
+        capacity=4 * batches,
+        force=True,
+        prover=prover,
+    )
     return folder / "bundle"
 
 
 def timed_verify(bundle: Path, backend: str) -> dict:
-    cmd = ["/usr/bin/time", "-f", "%e %U %S %M", str(REPO / ".venv/bin/zksolv"), "verify", str(bundle),
-           "--backend", backend, "--json"]
+    cmd = [
+        "/usr/bin/time",
+        "-f",
+        "%e %U %S %M",
+        sys.executable,
+        "-m",
+        "zksolv",
+        "verify",
+        str(bundle),
+        "--backend",
+        backend,
+        "--json",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall, user, system, rss = proc.stderr.strip().splitlines()[-1].split()
     valid = json.loads(proc.stdout)["valid"] if proc.stdout.strip() else False
@@ -66,8 +88,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, nargs="*", default=[16, 256])
     ap.add_argument("--backends", nargs="*", default=["python", "snarkjs", "evm"])
-    ap.add_argument("--evm-max", type=int, default=16,
-                    help="largest bundle for the EVM backend (py-evm: ≈ 3 s per batch, plus the gas replay)")
+    ap.add_argument(
+        "--evm-max",
+        type=int,
+        default=16,
+        help="largest bundle for the EVM backend (py-evm: ≈ 3 s per batch, plus the gas replay)",
+    )
     args = ap.parse_args()
     print("| batches | backend | wall s | CPU s | peak RSS MB | per batch (wall) | valid |")
     print("|---:|---|---:|---:|---:|---:|---|")
@@ -77,8 +103,11 @@ def main() -> None:
             if backend == "evm" and batches > args.evm_max:
                 continue
             r = timed_verify(bundle, backend)
-            print(f"| {batches} | {backend} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss_mb']} "
-                  f"| {r['wall'] / batches:.2f} | {r['valid']} |", flush=True)
+            print(
+                f"| {batches} | {backend} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss_mb']} "
+                f"| {r['wall'] / batches:.2f} | {r['valid']} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

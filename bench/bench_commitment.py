@@ -49,8 +49,10 @@ def generate(folder: Path, n: int) -> tuple[Path, Path]:
         for i in range(n):
             sol = f"{r(10**4)}.{r(10**6):06d}" if i % 3 else ""
             sol_perp = f"-{r(500)}.{r(100):02d}" if i % 5 == 0 else ""
-            out.write(f"acct-{i:08d},{r(10**9)}.{r(10**6):06d},{r(100)}.{r(10**8):08d},{r(1000)}.{r(10**4)},"
-                      f"{sol},{r(-100, 100)}.{r(10**4):04d},{r(-1000, 1000)}.5,{sol_perp},{r(-10**6, 10**6)}\n")
+            out.write(
+                f"acct-{i:08d},{r(10**9)}.{r(10**6):06d},{r(100)}.{r(10**8):08d},{r(1000)}.{r(10**4)},"
+                f"{sol},{r(-100, 100)}.{r(10**4):04d},{r(-1000, 1000)}.5,{sol_perp},{r(-(10**6), 10**6)}\n"
+            )
     return params, accounts
 
 
@@ -78,8 +80,12 @@ def measure(params_path: Path, accounts_path: Path) -> dict:
         hashing[0] = 0.0
         wall, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        stages[name] = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-                        "poseidon": hashing[0], "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        stages[name] = {
+            "wall": time.perf_counter() - wall,
+            "cpu": time.process_time() - cpu,
+            "poseidon": hashing[0],
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
         return result
 
     accounts = stage("read", lambda: list(read_accounts(accounts_path, params)))
@@ -87,8 +93,14 @@ def measure(params_path: Path, accounts_path: Path) -> dict:
     leaves = stage("leaves", lambda: cm.leaf_hashes(slots))
     levels = stage("tree", lambda: cm.merkle_levels(leaves))
     commitment = cm.Commitment(params, capacity, slots, levels)
-    return {"n": len(accounts), "capacity": capacity, "root": str(commitment.root), "stages": stages,
-            "backend": backend(), "threads": default_threads()}
+    return {
+        "n": len(accounts),
+        "capacity": capacity,
+        "root": str(commitment.root),
+        "stages": stages,
+        "backend": backend(),
+        "threads": default_threads(),
+    }
 
 
 def measure_streamed(params_path: Path, accounts_path: Path) -> dict:
@@ -99,8 +111,12 @@ def measure_streamed(params_path: Path, accounts_path: Path) -> dict:
     params = load_params(params_path)
     wall, cpu = time.perf_counter(), time.process_time()
     commitment = build_commitment(read_accounts(accounts_path, params), params, SEED)
-    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "root": str(commitment.root),
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "root": str(commitment.root),
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def run_child(*args: str) -> dict:
@@ -122,8 +138,7 @@ def main() -> None:
     if args.streamed:
         print(json.dumps(measure_streamed(Path(args.streamed[0]), Path(args.streamed[1]))))
         return
-    print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}; "
-          f"{os.cpu_count()} cores\n")
+    print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}; {os.cpu_count()} cores\n")
     rows = []
     with tempfile.TemporaryDirectory(prefix="zksolv-bench-") as tmp:
         for k in args.exponents:
@@ -134,8 +149,11 @@ def main() -> None:
                 sys.exit(f"2^{k}: the streamed commitment has another root")
             accounts.unlink()
             rows.append((k, result))
-            print(f"2^{k}: root {result['root'][:16]}…, backend {result['backend']}, "
-                  f"{result['threads']} threads", file=sys.stderr, flush=True)
+            print(
+                f"2^{k}: root {result['root'][:16]}…, backend {result['backend']}, {result['threads']} threads",
+                file=sys.stderr,
+                flush=True,
+            )
     backend_name, threads = rows[0][1]["backend"], rows[0][1]["threads"]
     print(f"Poseidon backend: {backend_name}, {threads} threads\n")
     print("| accounts | stage | wall s | CPU s | of which Poseidon (wall s) | µs/account (wall) | peak RSS MB |")
@@ -148,14 +166,20 @@ def main() -> None:
             total_cpu += s["cpu"]
             total_hash += s["poseidon"]
             hashed = f"{s['poseidon']:.2f}" if name != "read" else "–"
-            print(f"| 2^{k} | {name} | {s['wall']:.2f} | {s['cpu']:.2f} | {hashed} | {s['wall'] / n * 1e6:.1f} | "
-                  f"{s['rss_mb']:.0f} |")
+            print(
+                f"| 2^{k} | {name} | {s['wall']:.2f} | {s['cpu']:.2f} | {hashed} | {s['wall'] / n * 1e6:.1f} | "
+                f"{s['rss_mb']:.0f} |"
+            )
         peak = max(s["rss_mb"] for s in result["stages"].values())
-        print(f"| 2^{k} | **total** | **{total_wall:.2f}** | {total_cpu:.2f} | {total_hash:.2f} | "
-              f"{total_wall / n * 1e6:.1f} | **{peak:.0f}** |")
+        print(
+            f"| 2^{k} | **total** | **{total_wall:.2f}** | {total_cpu:.2f} | {total_hash:.2f} | "
+            f"{total_wall / n * 1e6:.1f} | **{peak:.0f}** |"
+        )
         streamed = result["streamed"]
-        print(f"| 2^{k} | streamed (one pass) | {streamed['wall']:.2f} | {streamed['cpu']:.2f} | | "
-              f"{streamed['wall'] / n * 1e6:.1f} | {streamed['rss_mb']:.0f} |")
+        print(
+            f"| 2^{k} | streamed (one pass) | {streamed['wall']:.2f} | {streamed['cpu']:.2f} | | "
+            f"{streamed['wall'] / n * 1e6:.1f} | {streamed['rss_mb']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

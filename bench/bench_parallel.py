@@ -30,16 +30,14 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from zksolv import snarkjs  # noqa: E402
-from zksolv.accounts import Account  # noqa: E402
-from zksolv.circuit import _jsonable, _node, compile_circuit, default_build_root  # noqa: E402
-from zksolv.commitment import build_commitment  # noqa: E402
-from zksolv.demo import DEMO_PARAMS, synthetic_accounts, write_inputs  # noqa: E402
-from zksolv.params import parse_params  # noqa: E402
-from zksolv.setup import cached_setup  # noqa: E402
-from zksolv.witness import plan_batches  # noqa: E402
+from zksolv import snarkjs
+from zksolv.accounts import Account
+from zksolv.circuit import _jsonable, _node, compile_circuit, default_build_root
+from zksolv.commitment import build_commitment
+from zksolv.demo import DEMO_PARAMS, synthetic_accounts, write_inputs
+from zksolv.params import parse_params
+from zksolv.setup import cached_setup
+from zksolv.witness import plan_batches
 
 TARGETS = {"snarkjs": 10.0, "arkworks": 50.0}
 RSS_LIMIT_MB = 1024
@@ -65,9 +63,28 @@ def cached_batch_size() -> int:
 def end_to_end(inputs: tuple[Path, Path, Path], keys_dir: Path, prover: str, workers: int, tmp: Path) -> dict:
     params, accounts, secret = inputs
     out = tmp / f"bundle-{prover}-{workers}"
-    cmd = [sys.executable, "-m", "zksolv", "prove", "--params", str(params), "--accounts", str(accounts),
-           "--secret", str(secret), "--keys", str(keys_dir), "--out", str(out), "--prover", prover,
-           "--workers", str(workers), "--json", "--force"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "zksolv",
+        "prove",
+        "--params",
+        str(params),
+        "--accounts",
+        str(accounts),
+        "--secret",
+        str(secret),
+        "--keys",
+        str(keys_dir),
+        "--out",
+        str(out),
+        "--prover",
+        prover,
+        "--workers",
+        str(workers),
+        "--json",
+        "--force",
+    ]
     usage, proc = timed(cmd)
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     batches = [e for e in events if e["event"] == "batch" and not e["resumed"]]
@@ -79,13 +96,22 @@ def end_to_end(inputs: tuple[Path, Path, Path], keys_dir: Path, prover: str, wor
             last[e["worker"]] = max(last.get(e["worker"], 0.0), e["worker_cpu_seconds"])
         cpu += sum(last.values())
     accounts_proved = committed["capacity"]
-    verify = subprocess.run([sys.executable, "-m", "zksolv", "verify", str(out), "--json"], capture_output=True,
-                            text=True)
-    return {"prover": prover, "workers": workers, "batches": len(batches), "accounts": accounts_proved,
-            "wall": usage["wall"], "cpu": cpu, "peak_rss_mb": usage["rss_mb"],
-            "batch_cpu_mean": statistics.mean(e["cpu_seconds"] for e in batches),
-            "per_cpu_s": accounts_proved / cpu, "per_wall_s": accounts_proved / usage["wall"],
-            "valid": verify.returncode == 0}
+    verify = subprocess.run(
+        [sys.executable, "-m", "zksolv", "verify", str(out), "--json"], capture_output=True, text=True
+    )
+    return {
+        "prover": prover,
+        "workers": workers,
+        "batches": len(batches),
+        "accounts": accounts_proved,
+        "wall": usage["wall"],
+        "cpu": cpu,
+        "peak_rss_mb": usage["rss_mb"],
+        "batch_cpu_mean": statistics.mean(e["cpu_seconds"] for e in batches),
+        "per_cpu_s": accounts_proved / cpu,
+        "per_wall_s": accounts_proved / usage["wall"],
+        "valid": verify.returncode == 0,
+    }
 
 
 ARKWORKS_ONE = textwrap.dedent("""
@@ -109,20 +135,45 @@ def one_batch(keys, batch_size: int, repeat: int, tmp: Path) -> dict:
     plan = plan_batches(build_commitment(accounts, params, bytes(32), batch_size=batch_size), bytes(32), batch_size)
     (tmp / "input.json").write_text(json.dumps(_jsonable(plan.batch_input(0))))
     wtns = tmp / "w.wtns"
-    witness = [timed([_node(), str(keys.witness_js), str(keys.wasm), str(tmp / "input.json"), str(wtns)])[0]
-               for _ in range(repeat)]
-    snark = [timed([*snarkjs._cli(), "groth16", "prove", str(keys.zkey), str(wtns), str(tmp / "proof.json"),
-                    str(tmp / "public.json")])[0] for _ in range(repeat)]
+    witness = [
+        timed([_node(), str(keys.witness_js), str(keys.wasm), str(tmp / "input.json"), str(wtns)])[0]
+        for _ in range(repeat)
+    ]
+    snark = [
+        timed(
+            [
+                *snarkjs._cli(),
+                "groth16",
+                "prove",
+                str(keys.zkey),
+                str(wtns),
+                str(tmp / "proof.json"),
+                str(tmp / "public.json"),
+            ]
+        )[0]
+        for _ in range(repeat)
+    ]
     usage, proc = timed([sys.executable, "-c", ARKWORKS_ONE, str(keys.zkey), str(wtns), str(repeat)])
     ark = json.loads(proc.stdout)
     med = statistics.median
     return {
-        "witness": {"wall": med(r["wall"] for r in witness), "cpu": med(r["cpu"] for r in witness),
-                    "rss_mb": max(r["rss_mb"] for r in witness)},
-        "snarkjs": {"wall": med(r["wall"] for r in snark), "cpu": med(r["cpu"] for r in snark),
-                    "rss_mb": max(r["rss_mb"] for r in snark)},
-        "arkworks": {"wall": med(r[0] for r in ark["runs"]), "cpu": med(r[1] for r in ark["runs"]),
-                     "rss_mb": usage["rss_mb"], "import_wall": ark["import_wall"], "import_cpu": ark["import_cpu"]},
+        "witness": {
+            "wall": med(r["wall"] for r in witness),
+            "cpu": med(r["cpu"] for r in witness),
+            "rss_mb": max(r["rss_mb"] for r in witness),
+        },
+        "snarkjs": {
+            "wall": med(r["wall"] for r in snark),
+            "cpu": med(r["cpu"] for r in snark),
+            "rss_mb": max(r["rss_mb"] for r in snark),
+        },
+        "arkworks": {
+            "wall": med(r[0] for r in ark["runs"]),
+            "cpu": med(r[1] for r in ark["runs"]),
+            "rss_mb": usage["rss_mb"],
+            "import_wall": ark["import_wall"],
+            "import_cpu": ark["import_cpu"],
+        },
     }
 
 
@@ -137,8 +188,10 @@ def main() -> None:
     batch_size = args.batch or cached_batch_size()
     keys = cached_setup(4, 4, batch_size, progress=lambda m: print(f"setup: {m}", file=sys.stderr))
     n_accounts = args.batches * batch_size
-    print(f"K=4, M=4, B={batch_size} ({keys.info['constraints']:,} constraints), {args.batches} batches = "
-          f"{n_accounts} accounts; {os.cpu_count()} cores; load before {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(
+        f"K=4, M=4, B={batch_size} ({keys.info['constraints']:,} constraints), {args.batches} batches = "
+        f"{n_accounts} accounts; {os.cpu_count()} cores; load before {Path('/proc/loadavg').read_text().split()[:3]}"
+    )
     with tempfile.TemporaryDirectory(prefix="zksolv-bench-") as tmp:
         tmp = Path(tmp)
         inputs = write_inputs(tmp / "inputs", n_accounts)
@@ -146,12 +199,16 @@ def main() -> None:
         single = one_batch(keys, batch_size, args.repeat, tmp)
 
     print("\n### End to end (`zksolv prove --json`, commit + prove + check + bundle)\n")
-    print("| prover | workers | wall s | CPU s | accounts / CPU-s | accounts / wall-s | mean batch CPU s "
-          "| peak RSS MB (orchestrator tree) | bundle verifies |")
+    print(
+        "| prover | workers | wall s | CPU s | accounts / CPU-s | accounts / wall-s | mean batch CPU s "
+        "| peak RSS MB (orchestrator tree) | bundle verifies |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['prover']} | {r['workers']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['per_cpu_s']:.1f} "
-              f"| {r['per_wall_s']:.1f} | {r['batch_cpu_mean']:.2f} | {r['peak_rss_mb']:.0f} | {r['valid']} |")
+        print(
+            f"| {r['prover']} | {r['workers']} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['per_cpu_s']:.1f} "
+            f"| {r['per_wall_s']:.1f} | {r['batch_cpu_mean']:.2f} | {r['peak_rss_mb']:.0f} | {r['valid']} |"
+        )
     print(f"\n### One batch of {batch_size} (medians of {args.repeat})\n")
     print("| step | wall s | CPU s | peak RSS MB | accounts / CPU-s (witness + prove) |")
     print("|---|---|---|---|---|")
@@ -159,11 +216,15 @@ def main() -> None:
     print(f"| witness (Node, WASM) | {w['wall']:.2f} | {w['cpu']:.2f} | {w['rss_mb']:.0f} | |")
     for name in ("snarkjs", "arkworks"):
         s = single[name]
-        print(f"| prove, {name} | {s['wall']:.2f} | {s['cpu']:.2f} | {s['rss_mb']:.0f} "
-              f"| {batch_size / (s['cpu'] + w['cpu']):.1f} |")
+        print(
+            f"| prove, {name} | {s['wall']:.2f} | {s['cpu']:.2f} | {s['rss_mb']:.0f} "
+            f"| {batch_size / (s['cpu'] + w['cpu']):.1f} |"
+        )
     a = single["arkworks"]
-    print(f"\narkworks: import_zkey {a['import_wall']:.2f} s wall / {a['import_cpu']:.2f} s CPU, once per process; "
-          f"{a['cpu'] and single['snarkjs']['cpu'] / a['cpu']:.1f}x less prove CPU than snarkjs")
+    print(
+        f"\narkworks: import_zkey {a['import_wall']:.2f} s wall / {a['import_cpu']:.2f} s CPU, once per process; "
+        f"{a['cpu'] and single['snarkjs']['cpu'] / a['cpu']:.1f}x less prove CPU than snarkjs"
+    )
 
     print("\n### Targets\n")
     failed = 0
@@ -173,16 +234,21 @@ def main() -> None:
             continue
         ok = best >= target
         failed += not ok
-        print(f"- {prover}: {best:.1f} accounts per CPU-second end to end (target ≥ {target:g}): "
-              f"{'PASS' if ok else 'FAIL'}")
+        print(
+            f"- {prover}: {best:.1f} accounts per CPU-second end to end (target ≥ {target:g}): "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
     peak = max(single["snarkjs"]["rss_mb"], single["arkworks"]["rss_mb"], single["witness"]["rss_mb"])
     ok = peak <= RSS_LIMIT_MB
     failed += not ok
-    print(f"- peak RSS proving one {keys.info['constraints']:,}-constraint batch: {peak:.0f} MB "
-          f"(target ≤ {RSS_LIMIT_MB} MB): {'PASS' if ok else 'FAIL'}")
+    print(
+        f"- peak RSS proving one {keys.info['constraints']:,}-constraint batch: {peak:.0f} MB "
+        f"(target ≤ {RSS_LIMIT_MB} MB): {'PASS' if ok else 'FAIL'}"
+    )
     invalid = [r for r in rows if not r["valid"]]
-    print("\n```json\n" + json.dumps({"batch": batch_size, "end_to_end": rows, "one_batch": single}, indent=1)
-          + "\n```")
+    print(
+        "\n```json\n" + json.dumps({"batch": batch_size, "end_to_end": rows, "one_batch": single}, indent=1) + "\n```"
+    )
     sys.exit(1 if failed or invalid else 0)
 
 

@@ -15,20 +15,17 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from zksolv import snarkjs  # noqa: E402
-from zksolv.accounts import Account  # noqa: E402
-from zksolv.circuit import _jsonable, _node  # noqa: E402
-from zksolv.commitment import build_commitment  # noqa: E402
-from zksolv.demo import DEMO_PARAMS, synthetic_accounts  # noqa: E402
-from zksolv.params import parse_params  # noqa: E402
-from zksolv.setup import cached_setup  # noqa: E402
-from zksolv.witness import plan_batches  # noqa: E402
+from zksolv import snarkjs
+from zksolv.accounts import Account
+from zksolv.circuit import _jsonable, _node
+from zksolv.commitment import build_commitment
+from zksolv.demo import DEMO_PARAMS, synthetic_accounts
+from zksolv.params import parse_params
+from zksolv.setup import cached_setup
+from zksolv.witness import plan_batches
 
 
 def timed(cmd: list[str]) -> dict:
@@ -55,19 +52,46 @@ def bench(batch_size: int, repeat: int) -> dict:
         (tmp / "input.json").write_text(json.dumps(_jsonable(plan.batch_input(0))))
         witness, prove, verify = [], [], []
         for _ in range(repeat):
-            witness.append(timed([_node(), str(keys.witness_js), str(keys.wasm), str(tmp / "input.json"),
-                                  str(tmp / "w.wtns")]))
-            prove.append(timed([*snarkjs._cli(), "groth16", "prove", str(keys.zkey), str(tmp / "w.wtns"),
-                                str(tmp / "proof.json"), str(tmp / "public.json")]))
-            verify.append(timed([*snarkjs._cli(), "groth16", "verify", str(keys.verification_key),
-                                 str(tmp / "public.json"), str(tmp / "proof.json")]))
+            witness.append(
+                timed([_node(), str(keys.witness_js), str(keys.wasm), str(tmp / "input.json"), str(tmp / "w.wtns")])
+            )
+            prove.append(
+                timed(
+                    [
+                        *snarkjs._cli(),
+                        "groth16",
+                        "prove",
+                        str(keys.zkey),
+                        str(tmp / "w.wtns"),
+                        str(tmp / "proof.json"),
+                        str(tmp / "public.json"),
+                    ]
+                )
+            )
+            verify.append(
+                timed(
+                    [
+                        *snarkjs._cli(),
+                        "groth16",
+                        "verify",
+                        str(keys.verification_key),
+                        str(tmp / "public.json"),
+                        str(tmp / "proof.json"),
+                    ]
+                )
+            )
     info = keys.info
     return {
-        "batch": batch_size, "constraints": info["constraints"], "per_account": info["constraints_per_account"],
-        "ptau_power": info["ptau"]["power"], "setup": info["timings"],
+        "batch": batch_size,
+        "constraints": info["constraints"],
+        "per_account": info["constraints_per_account"],
+        "ptau_power": info["ptau"]["power"],
+        "setup": info["timings"],
         "zkey_mb": round(keys.zkey.stat().st_size / 2**20, 1),
-        "witness_wall": median(witness, "wall"), "witness_cpu": median(witness, "cpu"),
-        "prove_wall": median(prove, "wall"), "prove_cpu": median(prove, "cpu"),
+        "witness_wall": median(witness, "wall"),
+        "witness_cpu": median(witness, "cpu"),
+        "prove_wall": median(prove, "wall"),
+        "prove_cpu": median(prove, "cpu"),
         "prove_rss_mb": round(max(r["rss_mb"] for r in prove)),
         "verify_wall": median(verify, "wall"),
         "accounts_per_cpu_s": round(batch_size / (median(prove, "cpu") + median(witness, "cpu")), 2),
@@ -80,15 +104,19 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     rows = [bench(b, args.repeat) for b in args.batch]
-    print("| B | constraints | per account | ptau | setup total s (groth16 setup / contribute) | zkey MB "
-          "| witness wall s (CPU) | prove wall s (CPU) | prove peak RSS MB | verify wall s | accounts / CPU-s |")
+    print(
+        "| B | constraints | per account | ptau | setup total s (groth16 setup / contribute) | zkey MB "
+        "| witness wall s (CPU) | prove wall s (CPU) | prove peak RSS MB | verify wall s | accounts / CPU-s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s = r["setup"]
-        print(f"| {r['batch']} | {r['constraints']:,} | {r['per_account']} | 2^{r['ptau_power']} "
-              f"| {s.get('total_s')} ({s.get('groth16_setup_s')} / {s.get('contribute_s')}) | {r['zkey_mb']} "
-              f"| {r['witness_wall']:.2f} ({r['witness_cpu']:.2f}) | {r['prove_wall']:.2f} ({r['prove_cpu']:.2f}) "
-              f"| {r['prove_rss_mb']} | {r['verify_wall']:.2f} | {r['accounts_per_cpu_s']} |")
+        print(
+            f"| {r['batch']} | {r['constraints']:,} | {r['per_account']} | 2^{r['ptau_power']} "
+            f"| {s.get('total_s')} ({s.get('groth16_setup_s')} / {s.get('contribute_s')}) | {r['zkey_mb']} "
+            f"| {r['witness_wall']:.2f} ({r['witness_cpu']:.2f}) | {r['prove_wall']:.2f} ({r['prove_cpu']:.2f}) "
+            f"| {r['prove_rss_mb']} | {r['verify_wall']:.2f} | {r['accounts_per_cpu_s']} |"
+        )
     print("\n```json\n" + json.dumps(rows, indent=1) + "\n```")
 
 

@@ -1,6 +1,6 @@
 """Benchmark zksolv.ptau.make_dev_ptau (insecure development ptau generation).
 
-Usage: python bench/bench_ptau.py [POWER ...]     (default: 12 14 16)
+Usage: .venv/bin/python bench/bench_ptau.py [POWER ...]     (default: 12 14 16)
 
 Prints a markdown table with wall time, CPU time (user + system of the Node
 process and its worker threads) and peak RSS per power.  Each power is
@@ -26,7 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def measure_one(power: int, out: Path) -> dict[str, float]:
     """Run make_dev_ptau once in this process and return its costs."""
-    sys.path.insert(0, str(REPO))
     from zksolv.ptau import make_dev_ptau
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -61,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(tmp) / f"dev_{power}.ptau"
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", str(power), str(out)],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if proc.returncode != 0:
                 print(proc.stdout + proc.stderr, file=sys.stderr)
@@ -69,13 +70,17 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             out.unlink()
 
-    print(f"make_dev_ptau on {os.cpu_count()} CPUs, load average before start "
-          f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}\n")
+    print(
+        f"make_dev_ptau on {os.cpu_count()} CPUs, load average before start "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}\n"
+    )
     print("| power | wall (s) | CPU (s) | CPU/wall | peak RSS (MiB) | file (MiB) |")
     print("|------:|---------:|--------:|---------:|---------------:|-----------:|")
     for r in rows:
-        print(f"| 2^{r['power']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
-              f"{r['cpu_s'] / r['wall_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['size_mb']:.1f} |")
+        print(
+            f"| 2^{r['power']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
+            f"{r['cpu_s'] / r['wall_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['size_mb']:.1f} |"
+        )
     return 0
 
 

@@ -1,6 +1,6 @@
 """Benchmark the development Groth16 setup: fast (known τ, zksolv/js/devsetup.js) vs snarkjs.
 
-Usage: python bench/bench_setup.py [--batch 16 64] [--skip-snarkjs-64] [--skip-snarkjs] [--zkey-verify]
+Usage: .venv/bin/python bench/bench_setup.py [--batch 16 64] [--skip-snarkjs-64] [--skip-snarkjs] [--zkey-verify]
                                    [--json]
 
 For each batch size B (shape 4 assets + 4 markets, the demo's), with the circuit
@@ -35,14 +35,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import zksolv.setup as setup_module
+from zksolv import snarkjs
+from zksolv.circuit import compile_circuit, default_build_root, r1cs_info
+from zksolv.devsetup import CONTRIBUTION_NAME, fast_setup, ptau_secret
+from zksolv.ptau import required_power
 
-from zksolv import snarkjs  # noqa: E402
-from zksolv.circuit import compile_circuit, default_build_root, r1cs_info  # noqa: E402
-from zksolv.devsetup import CONTRIBUTION_NAME, fast_setup, ptau_secret  # noqa: E402
-from zksolv.ptau import required_power  # noqa: E402
-import zksolv.setup as setup_module  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 K, M = 4, 4
 
@@ -60,7 +59,7 @@ def timed(fn, *args, **kwargs) -> tuple[object, float, float]:
 def known_ptau(power: int) -> tuple[Path, float | None]:
     """A development ptau of `power` with its secret, and the seconds it took to make (None: cached)."""
     name = f"zksolv-dev-insecure-{power:02d}.ptau"
-    root = default_build_root()           # where setup.dev_ptau caches
+    root = default_build_root()  # where setup.dev_ptau caches
     default = root / "ptau" / name
     if default.exists() and ptau_secret(default) is None:  # made by an older zksolv, τ forgotten
         root = root / "bench-setup"
@@ -85,9 +84,15 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"nproc": sh("nproc"), "uname": sh("uname", "-a"), "cpu": model, "node": sh("node", "--version"),
-            "python": platform.python_version(), "date": datetime.date.today().isoformat(),
-            "load_before": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "nproc": sh("nproc"),
+        "uname": sh("uname", "-a"),
+        "cpu": model,
+        "node": sh("node", "--version"),
+        "python": platform.python_version(),
+        "date": datetime.date.today().isoformat(),
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def bench(batch: int, run_snarkjs: bool, zkey_verify: bool, tmp: Path) -> dict:
@@ -95,8 +100,12 @@ def bench(batch: int, run_snarkjs: bool, zkey_verify: bool, tmp: Path) -> dict:
     info = r1cs_info(circuit.r1cs)
     power = required_power(info["constraints"], info["public_inputs"] + info["outputs"])
     ptau, ptau_s = known_ptau(power)
-    row: dict = {"batch": batch, "constraints": info["constraints"], "power": power,
-                 "ptau_made_s": None if ptau_s is None else round(ptau_s, 1)}
+    row: dict = {
+        "batch": batch,
+        "constraints": info["constraints"],
+        "power": power,
+        "ptau_made_s": None if ptau_s is None else round(ptau_s, 1),
+    }
 
     fast_zkey = tmp / f"fast-{batch}.zkey"
     summary, wall, cpu = timed(fast_setup, circuit.r1cs, ptau, fast_zkey)
@@ -116,15 +125,24 @@ def bench(batch: int, run_snarkjs: bool, zkey_verify: bool, tmp: Path) -> dict:
         from zksolv.audit import verify_zkey
 
         transcript, wall, cpu = timed(verify_zkey, circuit.r1cs, ptau, fast_zkey)
-        row["zkey_verify"] = {"ok": transcript.ok, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
-                              "detail": transcript.detail}
+        row["zkey_verify"] = {
+            "ok": transcript.ok,
+            "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1),
+            "detail": transcript.detail,
+        }
 
     if run_snarkjs:
         _, w1, c1 = timed(snarkjs.groth16_setup, circuit.r1cs, ptau, tmp / "phase1.zkey")
-        _, w2, c2 = timed(snarkjs.zkey_contribute, tmp / "phase1.zkey", tmp / f"snarkjs-{batch}.zkey",
-                          CONTRIBUTION_NAME)   # same name: same section 10 size
-        row["snarkjs"] = {"wall_s": round(w1 + w2, 1), "cpu_s": round(c1 + c2, 1),
-                          "groth16_setup_wall_s": round(w1, 1), "contribute_wall_s": round(w2, 1)}
+        _, w2, c2 = timed(
+            snarkjs.zkey_contribute, tmp / "phase1.zkey", tmp / f"snarkjs-{batch}.zkey", CONTRIBUTION_NAME
+        )  # same name: same section 10 size
+        row["snarkjs"] = {
+            "wall_s": round(w1 + w2, 1),
+            "cpu_s": round(c1 + c2, 1),
+            "groth16_setup_wall_s": round(w1, 1),
+            "contribute_wall_s": round(w2, 1),
+        }
         size_fast, size_snarkjs = fast_zkey.stat().st_size, (tmp / f"snarkjs-{batch}.zkey").stat().st_size
         row["same_zkey_size"] = size_fast == size_snarkjs
         (tmp / "phase1.zkey").unlink()
@@ -154,21 +172,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{env['date']}: nproc {env['nproc']}, {env['cpu']}, Node {env['node']}, Python {env['python']}")
     print(f"uname -a: {env['uname']}")
     print(f"load average before {env['load_before']}, after {env['load_after']}\n")
-    print("| shape | constraints | ptau | fast key: wall / CPU | fast `setup()` total | "
-          "snarkjs setup + contribute: wall / CPU | speed-up (wall) |")
+    print(
+        "| shape | constraints | ptau | fast key: wall / CPU | fast `setup()` total | "
+        "snarkjs setup + contribute: wall / CPU | speed-up (wall) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         fast, total, sj = r["fast"], r["fast_setup_total"], r.get("snarkjs")
         ptau = f"2^{r['power']}" + (f" (made {r['ptau_made_s']} s)" if r["ptau_made_s"] is not None else "")
         sj_text = f"{sj['wall_s']} s / {sj['cpu_s']} s" if sj else "skipped"
         speed = f"×{sj['wall_s'] / fast['wall_s']:.0f}" if sj else "—"
-        print(f"| {K}+{M}, B={r['batch']} | {r['constraints']:,} | {ptau} | {fast['wall_s']} s / {fast['cpu_s']} s | "
-              f"{total['wall_s']} s | {sj_text} | {speed} |")
+        print(
+            f"| {K}+{M}, B={r['batch']} | {r['constraints']:,} | {ptau} | {fast['wall_s']} s / {fast['cpu_s']} s | "
+            f"{total['wall_s']} s | {sj_text} | {speed} |"
+        )
     for r in rows:
         if "zkey_verify" in r:
             v = r["zkey_verify"]
-            print(f"\nB={r['batch']}: snarkjs zkey verify of the fast key: {'ZKey Ok!' if v['ok'] else 'FAILED'} "
-                  f"({v['wall_s']} s wall)" + ("" if v["ok"] else f": {v['detail']}"))
+            print(
+                f"\nB={r['batch']}: snarkjs zkey verify of the fast key: {'ZKey Ok!' if v['ok'] else 'FAILED'} "
+                f"({v['wall_s']} s wall)" + ("" if v["ok"] else f": {v['detail']}")
+            )
     if args.json:
         print(json.dumps({"machine": env, "rows": rows}, indent=2))
     return 0

@@ -1,6 +1,6 @@
 """Benchmark the pure-Python Groth16 verifier (zksolv.groth16) on bundle-sized proof sets.
 
-Usage: python bench/bench_verify.py [--bundle DIR] [--sizes 16 256] [--workers 2]
+Usage: .venv/bin/python bench/bench_verify.py [--bundle DIR] [--sizes 16 256] [--workers 2]
 
 Proofs: the batch proofs of a small real bundle (`--bundle`, or one proved once
 with the cached 2-asset/2-market/4-account development keys, which needs Node),
@@ -32,12 +32,11 @@ import sys
 import time
 from pathlib import Path
 
+from py_ecc.optimized_bn128 import add, curve_order, multiply
+
+from zksolv import groth16
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from py_ecc.optimized_bn128 import add, curve_order, multiply  # noqa: E402
-
-from zksolv import groth16  # noqa: E402
 
 CACHE = REPO / "build" / "bench-verify"
 
@@ -58,8 +57,14 @@ def source_bundle(path: str | None) -> Path:
     secret = folder / "venue.secret"
     if not secret.exists():
         generate_secret(secret)
-    prove(REPO / "examples" / "params.json", REPO / "examples" / "accounts.csv", secret, keys.dir, folder / "bundle",
-          force=True)
+    prove(
+        REPO / "examples" / "params.json",
+        REPO / "examples" / "accounts.csv",
+        secret,
+        keys.dir,
+        folder / "bundle",
+        force=True,
+    )
     return folder / "bundle"
 
 
@@ -71,8 +76,13 @@ def rerandomise(vk: groth16.VerificationKey, proof: groth16.Proof) -> dict:
     a = multiply(proof.a, pow(t, -1, curve_order))
     b = multiply(add(proof.b, multiply(vk.delta, u)), t)
     c = add(proof.c, multiply(proof.a, u))
-    return {"pi_a": groth16.g1_to_json(a), "pi_b": groth16.g2_to_json(b), "pi_c": groth16.g1_to_json(c),
-            "protocol": "groth16", "curve": "bn128"}
+    return {
+        "pi_a": groth16.g1_to_json(a),
+        "pi_b": groth16.g2_to_json(b),
+        "pi_c": groth16.g1_to_json(c),
+        "protocol": "groth16",
+        "curve": "bn128",
+    }
 
 
 def proof_set(bundle: Path, n: int) -> tuple[dict, list[tuple[dict, list[str]]]]:
@@ -84,9 +94,13 @@ def proof_set(bundle: Path, n: int) -> tuple[dict, list[tuple[dict, list[str]]]]
     if len(items) < n:
         vk = groth16.parse_verification_key(vkey)
         manifest = json.loads((bundle / "manifest.json").read_text())
-        batches = [(json.loads((bundle / f"batches/{i:06d}/proof.json").read_text()),
-                    json.loads((bundle / f"batches/{i:06d}/public.json").read_text()))
-                   for i in range(int(manifest["n_batches"]))]
+        batches = [
+            (
+                json.loads((bundle / f"batches/{i:06d}/proof.json").read_text()),
+                json.loads((bundle / f"batches/{i:06d}/public.json").read_text()),
+            )
+            for i in range(int(manifest["n_batches"]))
+        ]
         print(f"re-randomising {n - len(items)} proofs…", file=sys.stderr)
         for k in range(len(items), n):
             proof, public = batches[k % len(batches)]
@@ -124,8 +138,9 @@ def main() -> None:
     parser.add_argument("--bundle", help="a valid bundle to take proofs from (default: prove one, needs Node)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 256])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--skip-individual-above", type=int, default=10**9,
-                        help="measure the one-by-one mode only for N up to this")
+    parser.add_argument(
+        "--skip-individual-above", type=int, default=10**9, help="measure the one-by-one mode only for N up to this"
+    )
     args = parser.parse_args()
 
     bundle = source_bundle(args.bundle)
@@ -139,23 +154,35 @@ def main() -> None:
         items = all_items[:n]
         modes = []
         if n <= args.skip_individual_above:
-            modes.append(("individual, 1 process", lambda: [groth16.verify_proof(vk, p, s) for p, s in items]))
-        modes.append(("batched, 1 process", lambda: groth16.verify_many(vk, items, workers=1)))
-        modes.append((f"batched, {args.workers} processes",
-                      lambda: groth16.verify_many(vk, items, workers=args.workers)))
+            modes.append(
+                ("individual, 1 process", lambda items=items: [groth16.verify_proof(vk, p, s) for p, s in items])
+            )
+        modes.append(("batched, 1 process", lambda items=items: groth16.verify_many(vk, items, workers=1)))
+        modes.append(
+            (
+                f"batched, {args.workers} processes",
+                lambda items=items: groth16.verify_many(vk, items, workers=args.workers),
+            )
+        )
         folder = CACHE / f"bundle-{n}"
         manifest = write_bundle_folder(vkey, items, folder)
-        modes.append((f"python_backend (files + key, {os.cpu_count()} processes)",
-                      lambda: groth16.python_backend(folder, manifest)))
+        modes.append(
+            (
+                f"python_backend (files + key, {os.cpu_count()} processes)",
+                lambda folder=folder, manifest=manifest: groth16.python_backend(folder, manifest),
+            )
+        )
         for name, run in modes:
             wall, cpu, verdicts = measure(run)
             assert verdicts == [True] * n, f"{name}: not every proof verified"
             rows.append((n, name, wall, cpu))
             print(f"  N={n} {name}: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr)
 
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (at the end); "
-          f"key parse (3 G2 subgroup checks + Miller loop of e(α, β)): {key_wall:.2f} s wall, {key_cpu:.2f} s CPU\n")
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (at the end); "
+        f"key parse (3 G2 subgroup checks + Miller loop of e(α, β)): {key_wall:.2f} s wall, {key_cpu:.2f} s CPU\n"
+    )
     print("| N | mode | wall s | CPU s | proofs/s (wall) | proofs per CPU-second |")
     print("|---:|---|---:|---:|---:|---:|")
     for n, name, wall, cpu in rows:

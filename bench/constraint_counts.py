@@ -11,12 +11,8 @@ every other compile. Prints a Markdown table (used in docs/circuits.md).
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from zksolv.circuit import compile_circuit, compile_source, r1cs_info  # noqa: E402
+from zksolv.circuit import compile_circuit, compile_source, r1cs_info
 
 
 def count(include: str, instance: str) -> int:
@@ -31,22 +27,38 @@ def main() -> None:
     ap.add_argument("K", type=int, nargs="?", default=4)
     ap.add_argument("M", type=int, nargs="?", default=4)
     ap.add_argument("--batch", type=int, nargs="*", default=[16, 64])
+    ap.add_argument(
+        "--brackets",
+        type=int,
+        nargs="*",
+        default=[2, 3, 4, 10],
+        help="bracket counts T whose per-account cost (BracketMargin(T)) to measure",
+    )
     args = ap.parse_args()
     K, M = args.K, args.M
     n, T = K + M, 2 * (K + M) + 4
+    flat = "[" + ", ".join(["1"] * max(M, 1)) + "]"
     rows = [
         ("range.circom", "SignedAmount()", "per slot"),
         ("range.circom", "InRange(0, 10000)", "per aw / mmr"),
         ("range.circom", "InRange(10000, 65535)", "per lw"),
-        ("params.circom", f"Params({K}, {M})", "per batch"),
-        ("health.circom", f"MaintenanceHealth({K}, {M})", "per account"),
+        ("params.circom", f"Params({K}, {M}, {flat})", "per batch"),
+        ("health.circom", f"MaintenanceHealth({K}, {M}, {flat})", "per account"),
         ("health.circom", f"AccountEquity({K}, {M})", "per account"),
         ("sign.circom", "SignSplit(147)", "health sign (inside MaintenanceHealth)"),
         ("leaf.circom", f"AccountLeaf({n})", "per account"),
         ("merkle.circom", "SubtreeRoot(2)", "per inner node (Poseidon(2))"),
         ("hashchain.circom", f"HashChain({3 + n})", "params hash, per batch"),
         ("accumulator.circom", f"Accumulator({T}, {K + (M << 16) + (64 << 32)})", "twice per batch"),
-        ("batch.circom", f"MarginAccount({K}, {M})", "per account"),
+        ("batch.circom", f"MarginAccount({K}, {M}, {flat})", "per account"),
+        *[
+            ("brackets.circom", f"BracketMargin({t})", f"per account, per market with {t} brackets")
+            for t in args.brackets
+        ],
+        *[
+            ("brackets.circom", f"BracketSchedule({t})", f"per batch, per market with {t} brackets")
+            for t in args.brackets
+        ],
     ]
     print("| template | constraints | where |")
     print("|---|---:|---|")
@@ -55,6 +67,15 @@ def main() -> None:
     for B in args.batch:
         total = r1cs_info(compile_circuit(K, M, B).r1cs)["constraints"]
         print(f"| `SolvencyBatch({K}, {M}, {B})` | {total:,} | {total / B:,.1f} per account |", flush=True)
+        if M:
+            for t in args.brackets:
+                tiers = (t,) + (1,) * (M - 1)
+                tiered = r1cs_info(compile_circuit(K, M, B, tiers=tiers).r1cs)["constraints"]
+                print(
+                    f"| `SolvencyBatch({K}, {M}, {B}, {list(tiers)})` | {tiered:,} | "
+                    f"{tiered / B:,.1f} per account (+{(tiered - total) / B:,.1f}) |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

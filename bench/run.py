@@ -26,9 +26,11 @@ STEPS = [
 
 def main() -> None:
     print(f"# zksolv benchmarks — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"machine: {platform.node()}, {platform.processor() or platform.machine()}, "
-          f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, "
-          f"Python {platform.python_version()}; load before: {Path('/proc/loadavg').read_text().split()[:3]}\n")
+    print(
+        f"machine: {platform.node()}, {platform.processor() or platform.machine()}, "
+        f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, "
+        f"Python {platform.python_version()}; load before: {Path('/proc/loadavg').read_text().split()[:3]}\n"
+    )
     failed = 0
     for title, (script, *args) in STEPS:
         print(f"\n## {title}\n", flush=True)

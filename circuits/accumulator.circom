@@ -3,10 +3,16 @@ pragma circom 2.1.0;
 include "circomlib/circuits/poseidon.circom";
 include "./hashchain.circom";
 
-// Shape(K, M, B) = K + 2^16 M + 2^32 B: the circuit's shape as one field
-// element (PROTOCOL.md §5). A compile-time constant of each circuit.
-function Shape(K, M, B) {
-    return K + 65536 * M + 4294967296 * B;
+// Shape(K, M, B, TIERS) = K + 2^16 M + 2^32 B + 2^64 sum_m (TIERS[m] - 1) 32^m:
+// the circuit's shape as one field element (PROTOCOL.md §5), bracket counts
+// included (each below 32). A compile-time constant of each circuit; a flat
+// circuit (every TIERS[m] = 1) has the shape K + 2^16 M + 2^32 B.
+function Shape(K, M, B, TIERS) {
+    var tiers = 0;
+    for (var m = M - 1; m >= 0; m--) {
+        tiers = 32 * tiers + TIERS[m] - 1;
+    }
+    return K + 65536 * M + 4294967296 * B + 18446744073709551616 * tiers;
 }
 
 // Accumulator(T, shape): a hiding commitment to the running totals, bound to
@@ -26,7 +32,7 @@ function Shape(K, M, B) {
 // proofs of one shape as another. A venue that proves with SolvencyBatch(K, M,
 // B) and publishes batch size 2B (so that a holder's path runs through an
 // account no batch proved) fails at acc_0, which the verifier derives from the
-// published shape: the proofs' chain starts from HashChain8(Shape(K, M, B), …).
+// published shape: the proofs' chain starts from HashChain8(Shape(K, M, B, TIERS), …).
 //
 // The two-level form makes acc_0 a single Poseidon(2) of the registered params
 // hash and a per-shape constant Z, and HashChain8 uses only 8-input Poseidon

@@ -7,7 +7,7 @@ include "./leaf.circom";
 include "./merkle.circom";
 include "./accumulator.circom";
 
-// MarginAccount(K, M): one account of the batch.
+// MarginAccount(K, M, TIERS): one account of the batch.
 //
 // Proves: every offset amount u_i < 2^64 (SignedAmount) and leaf =
 // AccountLeaf(key, u); determines (MaintenanceHealth, AccountEquity) whether
@@ -17,9 +17,10 @@ include "./accumulator.circom";
 //   below     = 1 iff health < 0,  shortfall = max(-health, 0)
 //   bankrupt  = 1 iff equity < 0,  bad_debt  = max(-equity, 0)
 // Cost: 64 n + n + 2 n + (145 + ceil(log2 n)) + 1 + n + (128 + ceil(log2 n)) + 1
-//       + Poseidon(2 + ceil(n/3)).
-template MarginAccount(K, M) {
+//       + Poseidon(2 + ceil(n/3)), plus BracketMargin(T_m) per tiered market.
+template MarginAccount(K, M, TIERS) {
     var n = K + M;
+    var E = extraBracketOffset(M, TIERS);
 
     signal input key;
     signal input u[n];
@@ -29,6 +30,10 @@ template MarginAccount(K, M) {
     signal input QM[M];
     signal input price[K];
     signal input mark_price[M];
+    signal input mmr[M];
+    signal input bracket_floor[E];
+    signal input bracket_rate[E];
+    signal input bracket_ded[E];
     signal output leaf;
     signal output pos[n];
     signal output neg[n];
@@ -38,7 +43,7 @@ template MarginAccount(K, M) {
     signal output bad_debt;
 
     component amount[n];
-    component health = MaintenanceHealth(K, M);
+    component health = MaintenanceHealth(K, M, TIERS);
     component equity = AccountEquity(K, M);
     component hash = AccountLeaf(n);
     hash.key <== key;
@@ -62,7 +67,14 @@ template MarginAccount(K, M) {
     for (var m = 0; m < M; m++) {
         health.X[m] <== X[m];
         health.QM[m] <== QM[m];
+        health.mark_price[m] <== mark_price[m];
+        health.mmr[m] <== mmr[m];
         equity.mark_price[m] <== mark_price[m];
+    }
+    for (var e = 0; e < E; e++) {
+        health.bracket_floor[e] <== bracket_floor[e];
+        health.bracket_rate[e] <== bracket_rate[e];
+        health.bracket_ded[e] <== bracket_ded[e];
     }
     leaf <== hash.leaf;
     below <== 1 - health.nonneg;
@@ -71,22 +83,25 @@ template MarginAccount(K, M) {
     bad_debt <== equity.bad_debt;
 }
 
-// SolvencyBatch(K, M, B): the batch statement of PROTOCOL.md §6.
+// SolvencyBatch(K, M, B, TIERS): the batch statement of PROTOCOL.md §6.
 //
 // Public inputs (in this order): batch_root, acc_in, acc_out.
 // Proves, for private inputs as listed in §6:
-//   * ph = §5 params hash of (params_meta, epoch, price, weights, marks, mmr),
-//     with prices, marks < 2^64, aw <= 10000 <= lw < 2^16, mmr <= 10000;
+//   * ph = §5 params hash of (params_meta, epoch, price, weights, marks, mmr,
+//     bracket floors and rates), with prices, marks < 2^64,
+//     aw <= 10000 <= lw < 2^16, mmr <= 10000, and per market with
+//     TIERS[m] > 1 brackets, floors strictly increasing from 0 and below
+//     2^127, rates non-decreasing and <= 10000 (BracketSchedule);
 //   * every amount[a][i] < 2^64; every account's health and equity under
 //     those parameters, with their signs determined (not asserted);
 //   * batch_root = SubtreeRoot over AccountLeaf(key[a], amount[a]);
-//   * acc_in  = acc(ph, Shape(K, M, B), totals_in, blinding_in);
-//   * acc_out = acc(ph, Shape(K, M, B), totals_in + batch totals, blinding_out),
+//   * acc_in  = acc(ph, Shape(K, M, B, TIERS), totals_in, blinding_in);
+//   * acc_out = acc(ph, Shape(K, M, B, TIERS), totals_in + batch totals, blinding_out),
 //     with the batch totals credit/debit per asset and long/short per market
 //     (§5 order), followed by the liquidation figures: the number of accounts
 //     below maintenance, their total shortfall, the number of accounts with
-//     negative equity and their total bad debt. The shape constant binds K, M
-//     and B into every proof.
+//     negative equity and their total bad debt. The shape constant binds K, M,
+//     B and the bracket counts into every proof.
 //
 // Every public input is tied by an equality constraint; there is no public
 // signal the constraints ignore.
@@ -99,9 +114,10 @@ template MarginAccount(K, M) {
 // zeros) for batch 0 and the previous batch's acc_out otherwise, so by
 // induction it is the honest running total. The same induction binds ph to
 // the published params hash, which the verifier puts into acc_0.
-template SolvencyBatch(K, M, B) {
+template SolvencyBatch(K, M, B, TIERS) {
     var n = K + M;
     var T = 2 * n + 4;
+    var E = extraBracketOffset(M, TIERS);
 
     signal input batch_root;
     signal input acc_in;
@@ -114,6 +130,8 @@ template SolvencyBatch(K, M, B) {
     signal input liability_weight[K];
     signal input mark_price[M];
     signal input mmr[M];
+    signal input bracket_floor[E];
+    signal input bracket_rate[E];
     signal input epoch;
     signal input params_meta;
     signal input totals_in[T];
@@ -121,7 +139,7 @@ template SolvencyBatch(K, M, B) {
     signal input blinding_out;
 
     // --- parameters -------------------------------------------------------
-    component params = Params(K, M);
+    component params = Params(K, M, TIERS);
     component coeff = HealthCoefficients(K, M);
     for (var k = 0; k < K; k++) {
         params.price[k] <== price[k];
@@ -136,6 +154,29 @@ template SolvencyBatch(K, M, B) {
         params.mmr[m] <== mmr[m];
         coeff.mark_price[m] <== mark_price[m];
         coeff.mmr[m] <== mmr[m];
+    }
+    for (var e = 0; e < E; e++) {
+        params.bracket_floor[e] <== bracket_floor[e];
+        params.bracket_rate[e] <== bracket_rate[e];
+    }
+    // Each tiered market's table, checked once per batch; its deductions are
+    // computed here, never supplied by the prover.
+    component schedule[M];
+    signal bracket_ded[E];
+    for (var m = 0; m < M; m++) {
+        if (TIERS[m] > 1) {
+            var offset = extraBracketOffset(m, TIERS);
+            schedule[m] = BracketSchedule(TIERS[m]);
+            schedule[m].floor[0] <== 0;
+            schedule[m].rate[0] <== mmr[m];
+            for (var t = 1; t < TIERS[m]; t++) {
+                schedule[m].floor[t] <== bracket_floor[offset + t - 1];
+                schedule[m].rate[t] <== bracket_rate[offset + t - 1];
+            }
+            for (var t = 1; t < TIERS[m]; t++) {
+                bracket_ded[offset + t - 1] <== schedule[m].ded[t];
+            }
+        }
     }
     params.epoch <== epoch;
     params.params_meta <== params_meta;
@@ -157,7 +198,7 @@ template SolvencyBatch(K, M, B) {
     var bankrupt = 0;         // accounts with negative equity
     var bad_debt = 0;
     for (var a = 0; a < B; a++) {
-        account[a] = MarginAccount(K, M);
+        account[a] = MarginAccount(K, M, TIERS);
         account[a].key <== key[a];
         for (var i = 0; i < n; i++) {
             account[a].u[i] <== amount[a][i];
@@ -171,6 +212,12 @@ template SolvencyBatch(K, M, B) {
             account[a].X[m] <== coeff.X[m];
             account[a].QM[m] <== coeff.QM[m];
             account[a].mark_price[m] <== mark_price[m];
+            account[a].mmr[m] <== mmr[m];
+        }
+        for (var e = 0; e < E; e++) {
+            account[a].bracket_floor[e] <== bracket_floor[e];
+            account[a].bracket_rate[e] <== bracket_rate[e];
+            account[a].bracket_ded[e] <== bracket_ded[e];
         }
         tree.leaves[a] <== account[a].leaf;
         for (var i = 0; i < n; i++) {
@@ -187,8 +234,8 @@ template SolvencyBatch(K, M, B) {
     tree.root === batch_root;
 
     // --- accumulator ------------------------------------------------------
-    component accIn = Accumulator(T, Shape(K, M, B));
-    component accOut = Accumulator(T, Shape(K, M, B));
+    component accIn = Accumulator(T, Shape(K, M, B, TIERS));
+    component accOut = Accumulator(T, Shape(K, M, B, TIERS));
     for (var j = 0; j < T; j++) {
         accIn.totals[j] <== totals_in[j];
     }

@@ -2,6 +2,7 @@ pragma circom 2.1.0;
 
 include "circomlib/circuits/bitify.circom";
 include "./sign.circom";
+include "./brackets.circom";
 
 // ceil(log2(n)) for n >= 1. Compile-time only.
 function ceilLog2(n) {
@@ -49,36 +50,45 @@ template HealthCoefficients(K, M) {
     }
 }
 
-// MaintenanceHealth(K, M): one account's maintenance health and its sign.
+// MaintenanceHealth(K, M, TIERS): one account's maintenance health and its sign.
 //
 // Computes (PROTOCOL.md §3)
 //   health = sum_k b_k P_k (b_k >= 0 ? aw_k : lw_k)
-//          + sum_m (s_m Q_m 10000 - |s_m| Q_m mmr_m)
-// from value[i] (the signed amount, slot order of §1), positive_part[i]
-// (= max(value[i], 0)) and the HealthCoefficients, and outputs
+//          + sum_m (s_m Q_m 10000 - margin_m(|s_m| Q_m))
+// where margin_m(N) = N mmr_m for a flat market (TIERS[m] = 1) and the
+// bracket rule of BracketMargin(TIERS[m]) otherwise, from value[i] (the signed
+// amount, slot order of §1), positive_part[i] (= max(value[i], 0)), the
+// HealthCoefficients and, for tiered markets, their BracketSchedule (extra
+// brackets flattened in market order: bracket_floor/rate/ded[e], brackets 1..
+// T_m - 1; bracket 0 is floor 0, rate mmr[m], deduction 0). Outputs
 //   nonneg    = 1 iff health >= 0 (the account is at or above maintenance)
 //   shortfall = max(-health, 0)   (what it lacks to get back to maintenance)
 // both determined by SignSplit(L), L = 144 + ceil(log2(K+M)).
 //
 // Preconditions, enforced by the caller: value/positive_part come from
 // SignedAmount (|x| <= 2^63, positive_part = max(x, 0)); prices < 2^64,
-// aw <= 10000 <= lw < 2^16, mmr <= 10000 (Params).
+// aw <= 10000 <= lw < 2^16, mmr <= 10000 (Params); bracket tables checked by
+// BracketSchedule.
 //
 // Why the sign is sound: each term is an integer with
 //   |b P w| < 2^63 * 2^64 * 2^16 = 2^143,  |s Q 10000| + |s| Q mmr < 2^63 2^64 2^15 = 2^142,
-// so the integer health satisfies |health| < n 2^143 <= 2^(143 + ceil(log2 n)) < 2^L <= 2^150
+// and for a tiered market 0 <= margin(N) <= N * rate < 2^127 * 2^14 (the
+// deductions are >= 0 and the selected floor is <= N), so again < 2^142;
+// the integer health satisfies |health| < n 2^143 <= 2^(143 + ceil(log2 n)) < 2^L <= 2^150
 // (n <= 45), and the field computation never wraps (2^151 << r). SignSplit's
 // precondition |x| < 2^L holds, so nonneg and shortfall are the true ones: a
 // venue cannot declare an account in liquidation solvent (hiding its
 // shortfall) nor a solvent one in liquidation.
 //
-// Cost: 2(K+M) products + (145 + ceil(log2(K+M))) bits + 1. health itself is
-// a linear combination and costs nothing after --O2.
-template MaintenanceHealth(K, M) {
+// Cost: 2(K+M) products + (145 + ceil(log2(K+M))) bits + 1, plus
+// BracketMargin(T_m) per tiered market. health itself is a linear
+// combination and costs nothing after --O2.
+template MaintenanceHealth(K, M, TIERS) {
     var n = K + M;
     assert(n >= 1);
     assert(n <= 45);
     var L = 144 + ceilLog2(n);
+    var E = extraBracketOffset(M, TIERS);
 
     signal input value[n];
     signal input positive_part[n];
@@ -86,11 +96,17 @@ template MaintenanceHealth(K, M) {
     signal input PD[K];
     signal input X[M];
     signal input QM[M];
+    signal input mark_price[M];
+    signal input mmr[M];
+    signal input bracket_floor[E];
+    signal input bracket_rate[E];
+    signal input bracket_ded[E];
     signal output nonneg;
     signal output shortfall;
 
-    signal linear[n];     // value * (PL or X)
-    signal kink[n];       // positive_part * (PD or QM)
+    signal linear[n];     // value * (PL, X or Q)
+    signal kink[n];       // positive_part * (PD, QM or Q)
+    component margin[M];
     var health = 0;
     for (var k = 0; k < K; k++) {
         linear[k] <== value[k] * PL[k];
@@ -98,9 +114,29 @@ template MaintenanceHealth(K, M) {
         health += linear[k] + kink[k];
     }
     for (var m = 0; m < M; m++) {
-        linear[K + m] <== value[K + m] * X[m];
-        kink[K + m] <== positive_part[K + m] * QM[m];
-        health += linear[K + m] - 2 * kink[K + m];
+        if (TIERS[m] == 1) {
+            linear[K + m] <== value[K + m] * X[m];
+            kink[K + m] <== positive_part[K + m] * QM[m];
+            health += linear[K + m] - 2 * kink[K + m];
+        } else {
+            // s Q and max(s, 0) Q; the notional |s| Q = 2 max(s, 0) Q - s Q
+            // is below 2^127 because |s| <= 2^63 and Q < 2^64.
+            linear[K + m] <== value[K + m] * mark_price[m];
+            kink[K + m] <== positive_part[K + m] * mark_price[m];
+            var T = TIERS[m];
+            var offset = extraBracketOffset(m, TIERS);
+            margin[m] = BracketMargin(T);
+            margin[m].notional <== 2 * kink[K + m] - linear[K + m];
+            margin[m].floor[0] <== 0;
+            margin[m].rate[0] <== mmr[m];
+            margin[m].ded[0] <== 0;
+            for (var t = 1; t < T; t++) {
+                margin[m].floor[t] <== bracket_floor[offset + t - 1];
+                margin[m].rate[t] <== bracket_rate[offset + t - 1];
+                margin[m].ded[t] <== bracket_ded[offset + t - 1];
+            }
+            health += 10000 * linear[K + m] - margin[m].margin;
+        }
     }
 
     // The sign of health, from its unique decomposition (see above).

@@ -3,37 +3,48 @@ pragma circom 2.1.0;
 include "circomlib/circuits/bitify.circom";
 include "./range.circom";
 include "./hashchain.circom";
+include "./brackets.circom";
 
 // PARAMS_TAG = int.from_bytes(b"zksolv.params.v1", "big") (PROTOCOL.md §5).
 function PARAMS_TAG() {
     return 162723732554620675685292575094482040369;
 }
 
-// Params(K, M): the risk parameters of one epoch.
+// Params(K, M, TIERS): the risk parameters of one epoch.
 //
 // Proves, for the private parameters:
 //   price[k] < 2^64, mark_price[m] < 2^64,
 //   0 <= asset_weight[k] <= 10000 <= liability_weight[k] < 2^16,
 //   0 <= mmr[m] <= 10000,
+//   for the E = sum_m (TIERS[m] - 1) extra maintenance brackets (markets in
+//   order, brackets 1..T_m - 1 of each; bracket 0 is floor 0 and rate mmr[m]):
+//   bracket_floor[e] < 2^127, 0 <= bracket_rate[e] <= 10000,
 // and outputs
 //   params_hash = HashChain(PARAMS_TAG, params_meta, epoch,
-//                           asset_0..asset_{K-1}, market_0..market_{M-1})
-//   asset_k  = price_k + 2^64 * aw_k + 2^80 * lw_k
-//   market_m = mark_m  + 2^64 * mmr_m
-// (PROTOCOL.md §5). The caller equates params_hash with the public input the
+//                           asset_0..asset_{K-1}, market_0..market_{M-1},
+//                           bracket_0..bracket_{E-1})
+//   asset_k   = price_k + 2^64 * aw_k + 2^80 * lw_k
+//   market_m  = mark_m  + 2^64 * mmr_m
+//   bracket_e = floor_e + 2^127 * rate_e
+// (PROTOCOL.md §5). The order of floors and rates is proved by
+// BracketSchedule. The caller equates params_hash with the public input the
 // verifier recomputes from params.json, so every parameter used elsewhere in
 // the circuit is the published one.
 //
 // epoch and params_meta are hashed as whole field elements (no packing), so
 // the hash alone pins them to the verifier's values; they need no range check.
 //
-// Cost: 64 (K + M) + 2*14 (K + M) + 2*16 K bit constraints + the HashChain.
-template Params(K, M) {
+// Cost: 64 (K + M) + 2*14 (K + M) + 2*16 K + (127 + 2*14) E bit constraints
+// + the HashChain.
+template Params(K, M, TIERS) {
+    var E = extraBracketOffset(M, TIERS);
     signal input price[K];
     signal input asset_weight[K];
     signal input liability_weight[K];
     signal input mark_price[M];
     signal input mmr[M];
+    signal input bracket_floor[E];
+    signal input bracket_rate[E];
     signal input epoch;
     signal input params_meta;
     signal output params_hash;
@@ -43,8 +54,10 @@ template Params(K, M) {
     component lwRange[K];
     component markBits[M];
     component mmrRange[M];
+    component floorBits[E];
+    component rateRange[E];
 
-    component hash = HashChain(3 + K + M);
+    component hash = HashChain(3 + K + M + E);
     hash.in[0] <== PARAMS_TAG();
     hash.in[1] <== params_meta;
     hash.in[2] <== epoch;
@@ -86,6 +99,20 @@ template Params(K, M) {
         mmrRange[m].in <== mmr[m];
 
         hash.in[3 + K + m] <== mark_price[m] + (1 << 64) * mmr[m];
+    }
+    for (var e = 0; e < E; e++) {
+        // floor < 2^127: the bound BracketMargin's comparisons rely on (both
+        // sides of each difference below 2^127), and with rate < 2^14 the
+        // packing is < 2^141 < r, so (floor, rate) is its only opening.
+        floorBits[e] = Num2Bits(NOTIONAL_BITS());
+        floorBits[e].in <== bracket_floor[e];
+        _ <== floorBits[e].out;
+        // 0 <= rate <= 10000, as for mmr: no "negative" rate r - y, no
+        // requirement above the position's notional.
+        rateRange[e] = InRange(0, 10000);
+        rateRange[e].in <== bracket_rate[e];
+
+        hash.in[3 + K + M + e] <== bracket_floor[e] + (1 << NOTIONAL_BITS()) * bracket_rate[e];
     }
     params_hash <== hash.out;
 }

@@ -30,8 +30,8 @@ interface IPoseidon8 {
     function poseidon(uint256[8] calldata inputs) external pure returns (uint256);
 }
 
-/// @title zksolv solvency registry (statement format 3)
-/// @notice One registry per circuit shape SolvencyBatch(K, M, B) and audited
+/// @title zksolv solvency registry (statement format 4)
+/// @notice One registry per circuit shape SolvencyBatch(K, M, B, TIERS) and audited
 /// verification key. The venue (owner) publishes one epoch's claim; anyone then
 /// submits the batch proofs of the bundle and the opening of the final accumulator.
 ///
@@ -43,7 +43,7 @@ interface IPoseidon8 {
 ///   2. the accumulators link acc_0 -> accIn_0, accOut_{i-1} = accIn_i, accOut_{n-1} = accN,
 ///      where acc_0 = Poseidon2(paramsHash, Z) is computed HERE, by `poseidon2`, from
 ///      the registered paramsHash and Z = HashChain8(SHAPE, T zeros, 0), which the
-///      constructor itself computed with `poseidon8` from (nAssets, nMarkets, batchSize).
+///      constructor itself computed with `poseidon8` from (nAssets, nMarkets, batchSize, marketTiers).
 ///      No caller supplies acc_0 or Z. By the circuit (and Poseidon collision resistance),
 ///      acc_0 opens to (paramsHash, SHAPE, all-zero totals, blinding 0), so every batch was
 ///      proved under paramsHash for this shape and accN commits to the sum of all batches'
@@ -69,8 +69,9 @@ interface IPoseidon8 {
 ///     Verifier.sol compiled with the pinned solc settings (zksolv/js/compile_solidity.js:
 ///     solc 0.8.37, optimizer 200 runs, evmVersion cancun). The snarkjs template has no
 ///     SELFDESTRUCT, DELEGATECALL or storage, so that code is all it does;
-///   * (nAssets, nMarkets, batchSize) = the audited circuit's (K, M, B): SHAPE, T and Z follow
-///     on-chain (`zksolv.witness.zero_totals_commitment(K, M, B)` gives the same Z);
+///   * (nAssets, nMarkets, batchSize, marketTiers) = the audited circuit's (K, M, B, TIERS packed):
+///     SHAPE, T and Z follow on-chain (`zksolv.statement.zero_totals_commitment(K, M, B, TIERS)` gives
+///     the same Z);
 ///   * `poseidon2`'s and `poseidon8`'s code: enforced by the constructor, whose codehash checks
 ///     against POSEIDON2_CODEHASH / POSEIDON8_CODEHASH pin zksolv/js/poseidon_contract.js's
 ///     output for n = 2 (circomlibjs 0.1.7's createCode(2)) and n = 8 (tests/test_evm.py
@@ -131,7 +132,10 @@ contract SolvencyRegistry {
     uint256 public immutable nMarkets;
     /// B: accounts per batch of the shape (an epoch's capacity is nBatches * batchSize).
     uint256 public immutable batchSize;
-    /// Shape(K, M, B) = K + 2^16 M + 2^32 B (PROTOCOL §5), the first value of every totals commitment.
+    /// The maintenance brackets per market, packed: sum_m (TIERS_m - 1) 32^m (0: every market flat).
+    uint256 public immutable marketTiers;
+    /// Shape(K, M, B, TIERS) = K + 2^16 M + 2^32 B + 2^64 marketTiers (PROTOCOL §5), the first value
+    /// of every totals commitment.
     uint256 public immutable SHAPE;
     /// T = 2(K + M) + 4: credit_0, debit_0, ..., long_0, short_0, ..., then the 4 liquidation figures.
     uint256 public immutable TOTALS_LENGTH;
@@ -146,7 +150,8 @@ contract SolvencyRegistry {
     mapping(uint64 => uint256[]) private _totals;
 
     event RegistryCreated(address indexed owner, address verifier, address poseidon2, address poseidon8,
-                          uint256 nAssets, uint256 nMarkets, uint256 batchSize, uint256 zeroTotalsCommitment);
+                          uint256 nAssets, uint256 nMarkets, uint256 batchSize, uint256 marketTiers,
+                          uint256 zeroTotalsCommitment);
     event EpochPublished(uint64 indexed epoch, uint256 root, uint256 paramsHash, uint256 acc0, uint256 accN,
                          uint256 nBatches);
     event BatchRootsPublished(uint64 indexed epoch, uint256 firstIndex, uint256 count);
@@ -165,7 +170,7 @@ contract SolvencyRegistry {
     error WrongPoseidonCode(address poseidon2, bytes32 codehash);
     error WrongPoseidon8Code(address poseidon8, bytes32 codehash);
     error ZeroBatchSize();
-    error ShapeOutOfRange(uint256 nAssets, uint256 nMarkets, uint256 batchSize);
+    error ShapeOutOfRange(uint256 nAssets, uint256 nMarkets, uint256 batchSize, uint256 marketTiers);
     error NotAFieldElement(uint256 value);
     error EpochAlreadyPublished(uint64 epoch);
     error EpochNotPublished(uint64 epoch);
@@ -188,20 +193,23 @@ contract SolvencyRegistry {
     /// @param poseidon8_ a deployment of zksolv's Poseidon-8 bytecode (zksolv/js/poseidon_contract.js 8).
     /// @param nAssets_ K of the circuit shape SolvencyBatch(K, M, B), 0 < K < 2^16.
     /// @param nMarkets_ M of the shape, M < 2^16.
-    /// @param batchSize_ B of the shape, 0 < B < 2^31 (the ranges of `zksolv.witness.circuit_shape`).
+    /// @param batchSize_ B of the shape, 0 < B < 2^31 (the ranges of `zksolv.statement.circuit_shape`).
+    /// @param marketTiers_ sum_m (TIERS_m - 1) 32^m, 5 bits per market, below 2^160.
     constructor(address verifier_, address poseidon2_, address poseidon8_, uint256 nAssets_, uint256 nMarkets_,
-                uint256 batchSize_) {
+                uint256 batchSize_, uint256 marketTiers_) {
         // A verifier address without code would make every call fail; catch the typo here.
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
         // Stops a look-alike hash from deriving acc_0 (or Z, or an opening): only the pinned Poseidon codes.
         if (poseidon2_.codehash != POSEIDON2_CODEHASH) revert WrongPoseidonCode(poseidon2_, poseidon2_.codehash);
         if (poseidon8_.codehash != POSEIDON8_CODEHASH) revert WrongPoseidon8Code(poseidon8_, poseidon8_.codehash);
         if (batchSize_ == 0) revert ZeroBatchSize();
-        // The circuit's ranges: keeps Shape(K, M, B) an injective encoding of (K, M, B).
-        if (nAssets_ == 0 || nAssets_ >= 1 << 16 || nMarkets_ >= 1 << 16 || batchSize_ >= 1 << 31) {
-            revert ShapeOutOfRange(nAssets_, nMarkets_, batchSize_);
+        // The circuit's ranges: keeps Shape(K, M, B, TIERS) an injective encoding, and no bracket
+        // count for a market the shape does not have.
+        if (nAssets_ == 0 || nAssets_ >= 1 << 16 || nMarkets_ >= 1 << 16 || batchSize_ >= 1 << 31
+            || marketTiers_ >= 1 << 160 || (nMarkets_ < 32 && marketTiers_ >> (5 * nMarkets_) != 0)) {
+            revert ShapeOutOfRange(nAssets_, nMarkets_, batchSize_, marketTiers_);
         }
-        uint256 shape = nAssets_ + (nMarkets_ << 16) + (batchSize_ << 32);
+        uint256 shape = nAssets_ + (nMarkets_ << 16) + (batchSize_ << 32) + (marketTiers_ << 64);
         uint256 t = 2 * (nAssets_ + nMarkets_) + N_LIQUIDATION_FIGURES;
         // Z from the shape alone: no per-shape constant is taken on trust.
         uint256[] memory zero = new uint256[](t + 2);
@@ -214,10 +222,12 @@ contract SolvencyRegistry {
         nAssets = nAssets_;
         nMarkets = nMarkets_;
         batchSize = batchSize_;
+        marketTiers = marketTiers_;
         SHAPE = shape;
         TOTALS_LENGTH = t;
         zeroTotalsCommitment = z;
-        emit RegistryCreated(msg.sender, verifier_, poseidon2_, poseidon8_, nAssets_, nMarkets_, batchSize_, z);
+        emit RegistryCreated(msg.sender, verifier_, poseidon2_, poseidon8_, nAssets_, nMarkets_, batchSize_,
+                             marketTiers_, z);
     }
 
     /// @notice Publish an epoch's claim (and the first batch roots; the rest via appendBatchRoots).

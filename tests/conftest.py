@@ -58,8 +58,9 @@ TINY_SHAPE = (1, 1, 2)
 TINY_PARAMS = {
     "epoch": "2026-11-24T00:00:00Z",
     "quote": "USD",
-    "assets": [{"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000,
-                "liability_weight_bps": 10000}],
+    "assets": [
+        {"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000, "liability_weight_bps": 10000}
+    ],
     "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500}],
 }
 TINY_ACCOUNTS = "account_id,USDC,BTC-PERP\nalice,10000,0.1\nbob,500,\ncarol,20,\n"
@@ -97,5 +98,11 @@ def bundle(small_keys, tmp_path_factory):
     secret = generate_secret(folder / "venue.secret")
     result = prove(params, accounts, secret, small_keys.dir, folder / "bundle", folder / "inclusion")
     assert result.plan.n_batches == 2 and result.commitment.capacity == 8
-    return {"bundle": folder / "bundle", "inclusion": folder / "inclusion", "params": params,
-            "accounts": accounts, "secret": secret, "result": result}
+    return {
+        "bundle": folder / "bundle",
+        "inclusion": folder / "inclusion",
+        "params": params,
+        "accounts": accounts,
+        "secret": secret,
+        "result": result,
+    }

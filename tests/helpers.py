@@ -17,8 +17,15 @@ def node_available() -> bool:
 
 def run_node_json(script: str, payload) -> object:
     """Run a tests/js oracle script with JSON on stdin, return its JSON output."""
-    result = subprocess.run(["node", str(REPO / "tests" / "js" / script)], input=json.dumps(payload),
-                            capture_output=True, text=True, cwd=REPO, check=False, timeout=300)
+    result = subprocess.run(
+        ["node", str(REPO / "tests" / "js" / script)],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        timeout=300,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{script} failed: {result.stderr}")
     return json.loads(result.stdout)

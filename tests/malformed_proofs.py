@@ -54,7 +54,7 @@ def twist_point_outside_subgroup() -> tuple[FQ2, FQ2]:
     order is not r: on the curve, so only a subgroup check tells it apart."""
     for x0 in range(1, 1000):
         x = FQ2([x0, 0])
-        y = _sqrt_fq2(x ** 3 + b2)
+        y = _sqrt_fq2(x**3 + b2)
         if y is not None:
             point = (x, y, FQ2.one())
             if not is_inf(multiply(point, R)):
@@ -80,8 +80,9 @@ def _swap_c0_c1(g2: list) -> list:
     return [[g2[0][1], g2[0][0]], [g2[1][1], g2[1][0]], g2[2]]
 
 
-def malformed_cases(vkey: dict, proof: dict, public: list[str],
-                    other: tuple[dict, list[str]] | None = None) -> list[Case]:
+def malformed_cases(
+    vkey: dict, proof: dict, public: list[str], other: tuple[dict, list[str]] | None = None
+) -> list[Case]:
     """Named (vkey, proof, public) triples that must all be rejected.
 
     `other` = (proof, public) of another batch under the same key adds the
@@ -106,8 +107,10 @@ def malformed_cases(vkey: dict, proof: dict, public: list[str],
     add_case("A is the point at infinity", pf=with_proof(pi_a=["0", "1", "0"]))
     add_case("C is the generator of G1", pf=with_proof(pi_c=g1_json(G1)))
     bx, by = twist_point_outside_subgroup()
-    add_case("B on the twist but outside the order-r subgroup",
-             pf=with_proof(pi_b=[[str(int(c)) for c in bx.coeffs], [str(int(c)) for c in by.coeffs], ["1", "0"]]))
+    add_case(
+        "B on the twist but outside the order-r subgroup",
+        pf=with_proof(pi_b=[[str(int(c)) for c in bx.coeffs], [str(int(c)) for c in by.coeffs], ["1", "0"]]),
+    )
 
     # Points off their curves, non-affine, unparsable, missing.
     add_case("A off the curve (y + 1)", pf=with_proof(pi_a=[str(ax), str((ay + 1) % Q), "1"]))

@@ -17,8 +17,16 @@ from zksolv import api
 from zksolv.accounts import Account
 from zksolv.cli import main
 from zksolv.commitment import CapacityError
-from zksolv.errors import (EXIT_FALSE, EXIT_INPUT, EXIT_TOOLCHAIN, ArgumentError, ClaimError, InputError,
-                           ToolchainError, ZksolvError)
+from zksolv.errors import (
+    EXIT_FALSE,
+    EXIT_INPUT,
+    EXIT_TOOLCHAIN,
+    ArgumentError,
+    ClaimError,
+    InputError,
+    ToolchainError,
+    ZksolvError,
+)
 from zksolv.io import OutputError
 from zksolv.margin import check_solvency
 from zksolv.params import parse_params
@@ -41,6 +49,7 @@ API_OF_COMMAND = {
     "audit-setup": "audit_setup",
     "demo": "demo",
     "export calldata": "export_calldata",
+    "params price": "params_price",
 }
 EXAMPLE = REPO / "proofs" / "example"
 
@@ -74,15 +83,32 @@ def test_error_classes_carry_the_documented_exit_codes():
     from zksolv.scheduler import BatchError
     from zksolv.snarkjs import SnarkjsError
 
-    codes = {ZksolvError: 2, InputError: 2, ArgumentError: 2, OutputError: 2, CapacityError: 2, ClaimError: 1,
-             InsolventError: 1, ToolchainError: 4, CircuitError: 4, SnarkjsError: 4, ProverError: 4,
-             ProverUnavailable: 4, BatchError: 4}
+    codes = {
+        ZksolvError: 2,
+        InputError: 2,
+        ArgumentError: 2,
+        OutputError: 2,
+        CapacityError: 2,
+        ClaimError: 1,
+        InsolventError: 1,
+        ToolchainError: 4,
+        CircuitError: 4,
+        SnarkjsError: 4,
+        ProverError: 4,
+        ProverUnavailable: 4,
+        BatchError: 4,
+    }
     assert {cls: cls.exit_code for cls in codes} == codes
 
 
-@pytest.mark.parametrize("error, code", [(ToolchainError("snarkjs exploded", hint="run `npm ci`"), EXIT_TOOLCHAIN),
-                                         (ClaimError("not so", hint="pass --x"), EXIT_FALSE),
-                                         (ArgumentError("thing", "is wrong", hint="--thing N"), EXIT_INPUT)])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (ToolchainError("snarkjs exploded", hint="run `npm ci`"), EXIT_TOOLCHAIN),
+        (ClaimError("not so", hint="pass --x"), EXIT_FALSE),
+        (ArgumentError("thing", "is wrong", hint="--thing N"), EXIT_INPUT),
+    ],
+)
 def test_cli_prints_the_error_and_its_hint_and_exits_with_its_code(monkeypatch, error, code):
     def fail(*_, **__):
         raise error
@@ -104,13 +130,52 @@ def test_insolvent_error_lists_the_accounts_and_leaves_the_flag_to_the_hint():
 
 
 def test_batch_size_is_checked_by_the_library(params_file):
-    for call in (lambda: api.circuit_info(params_file, 3), lambda: api.setup(params_file, "keys", 6),
-                 lambda: api.demo("out", batch_size=1)):
+    for call in (
+        lambda: api.circuit_info(params_file, 3),
+        lambda: api.setup(params_file, "keys", 6),
+        lambda: api.demo("out", batch_size=1),
+        lambda: api.circuit_info(params_file, 1 << 31),
+        lambda: api.setup(params_file, "keys", 1 << 40),
+    ):
         with pytest.raises(ArgumentError) as err:
             call()
         assert err.value.argument == "batch_size" and "--" not in str(err.value) and "--batch-size" in err.value.hint
     result = CliRunner().invoke(main, ["circuit", "info", "--params", str(params_file), "--batch-size", "3"])
     assert result.exit_code == 2 and "power of two" in result.output and "internal error" not in result.output
+
+
+def test_a_circuit_needs_an_asset(tmp_path, params_dict):
+    # The params allow markets only, but the circuit shape (and the registry) take K ≥ 1: refused before
+    # anything compiles, located in the params.
+    params_dict["assets"] = []
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(params_dict))
+    for call in (lambda: api.circuit_info(params, 2), lambda: api.setup(params, tmp_path / "keys", 2)):
+        with pytest.raises(InputError, match=re.escape(str(params)) + ", column 'assets': a circuit needs at least"):
+            call()
+    assert not (tmp_path / "keys").exists()
+
+
+@pytest.mark.node
+def test_setup_json_is_written_and_read_through_one_model(small_keys, tmp_path):
+    from zksolv.io import dumps_json
+    from zksolv.setup import SetupError, load_keys
+
+    text = (small_keys.dir / "setup.json").read_text()
+    assert dumps_json(small_keys.document.model_dump()) == text and small_keys.info == json.loads(text)
+    keys = tmp_path / "keys"
+    shutil.copytree(small_keys.dir, keys)
+    doc = json.loads(text)
+    del doc["zkey_sha256"]
+    doc["ptau"]["power"] = str(doc["ptau"]["power"])
+    (keys / "setup.json").write_text(json.dumps(doc))
+    with pytest.raises(
+        SetupError,
+        match=re.escape(
+            f"{keys / 'setup.json'}: zkey_sha256: Field required; ptau.power: Input should be a valid integer"
+        ),
+    ):
+        load_keys(keys)
 
 
 def test_setup_refuses_a_file_that_is_not_a_ptau(params_file, tmp_path):
@@ -178,20 +243,26 @@ def test_export_calldata_refuses_located(tmp_path):
     proof_path.write_text(json.dumps({**proof, "pi_a": ["0", "1", "0"]}))  # canonical infinity: no EVM spelling
     with pytest.raises(InputError, match=re.escape(str(proof_path)) + ": cannot be verifyProof's arguments"):
         api.export_calldata(folder)
+    proof_path.write_text(json.dumps({**proof, "pi_a": [*proof["pi_a"][:2], "2"]}))  # Jacobian z = 2
+    with pytest.raises(InputError, match=re.escape(str(proof_path)) + ": pi_a: z must be 1"):
+        api.export_calldata(folder)
     for n_batches in ("x", [], None, 0, True):
         (folder / "manifest.json").write_text(json.dumps({**manifest, "n_batches": n_batches}))
-        with pytest.raises(InputError, match="manifest.json: not a bundle manifest: n_batches"):
+        with pytest.raises(InputError, match=re.escape(str(folder / "manifest.json")) + ": n_batches: "):
             api.export_calldata(folder)
+    del manifest["n_batches"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=re.escape(str(folder / "manifest.json")) + ": n_batches: Field required"):
+        api.export_calldata(folder)
 
 
 # ---------------------------------------------------------------------------
 # The README's library section, run as printed
 
 
-
 def readme_pipeline() -> str:
     readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("\n## The library\n"):]
+    section = readme[readme.index("\n## The library\n") :]
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
@@ -207,8 +278,11 @@ def test_readme_pipeline_uses_only_the_api():
 def test_readme_pipeline_runs(tmp_path, monkeypatch, capsys):
     """setup → prove → verify → inclusion check, SolvencyBatch(1, 1, 2), exactly as the README prints it."""
     (tmp_path / "params.json").write_text(json.dumps(TINY_PARAMS))
-    write_csv(tmp_path / "accounts.csv", ["account_id", "USDC", "BTC-PERP"],
-              [["alice", "10000", "0.1"], ["bob", "2500", ""], ["carol", "800", "-0.01"]])
+    write_csv(
+        tmp_path / "accounts.csv",
+        ["account_id", "USDC", "BTC-PERP"],
+        [["alice", "10000", "0.1"], ["bob", "2500", ""], ["carol", "800", "-0.01"]],
+    )
     monkeypatch.chdir(tmp_path)
     exec(compile(readme_pipeline(), "<README.md: The library>", "exec"), {"__name__": "readme"})
     assert (tmp_path / "bundle" / "manifest.json").exists() and (tmp_path / "inclusion" / "alice.json").exists()

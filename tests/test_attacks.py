@@ -39,33 +39,23 @@ one bit it eliminated; the regexes name components, not single lines.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from zksolv.circuit import (
     CircuitError,
     CompiledCircuit,
-    _node,
-    _sources_digest,
     check_witness,
-    circom_version,
-    circuits_dir,
     compile_circuit,
+    compile_source,
     compute_witness,
-    default_build_root,
     main_source,
-    node_modules,
     read_sym,
     read_wtns,
     write_wtns,
@@ -88,17 +78,16 @@ from .test_circuits import (
     HEALTH_ZERO,
     MAX,
     OFFSET,
-    R,
     SMALL,
     Batch,
     Params,
+    R,
     acc,
     batch_totals,
+    equity,
     health,
     keys_for,
-    equity,
     leaf,
-    shape,
 )
 
 pytestmark = pytest.mark.node
@@ -115,55 +104,24 @@ PUBLIC = ("batch_root", "acc_in", "acc_out")
 # name onto the wires of the real --O2 circuit, which is what is checked.
 
 
-def compile_o0(K: int, M: int, B: int) -> tuple[Path, Path]:
-    """``SolvencyBatch(K, M, B)`` compiled with ``--O0`` (r1cs and sym only),
-    cached under build/ like zksolv.circuit.compile_source does for --O2."""
-    source = main_source(K, M, B)
-    key = hashlib.sha256(
-        "\0".join([source, _sources_digest(), circom_version(), "O0"]).encode()
-    ).hexdigest()[:20]
-    root_dir = default_build_root()
-    final = root_dir / f"o0-batch-{K}-{M}-{B}-{key}"
-    if not (final / "main.r1cs").exists():
-        root_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".o0-", dir=root_dir))
-        try:
-            (tmp / "main.circom").write_text(source)
-            cwd = Path(os.path.commonpath([str(tmp), str(circuits_dir()), str(node_modules())]))
-            cmd = [_node(), str(node_modules() / "circom2" / "cli.js"), os.path.relpath(tmp / "main.circom", cwd),
-                   "--r1cs", "--sym", "--O0", "-l", os.path.relpath(node_modules(), cwd),
-                   "-l", os.path.relpath(circuits_dir(), cwd), "-o", os.path.relpath(tmp, cwd)]
-            proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-            assert proc.returncode == 0 and (tmp / "main.r1cs").exists(), proc.stdout + proc.stderr
-            try:
-                tmp.rename(final)
-            except OSError:            # another process finished the same compile first
-                if not (final / "main.r1cs").exists():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return final / "main.r1cs", final / "main.sym"
-
-
 @dataclass
 class Shape:
     """One SolvencyBatch(K, M, B): the real (--O2) constraint system that is
     judged, and the --O0 evaluation graph the forger uses."""
 
     circ: CompiledCircuit
-    r1cs: R1CS                           # --O2: what is checked
-    wire: dict[str, int]                 # --O2 signal name -> wire
-    names: dict[int, list[str]]          # --O2 wire -> signal names
-    cwires: list[tuple[int, ...]]        # --O2 constraint -> its wires (without wire 0)
-    occurs: list[list[int]]              # --O2 wire -> constraints it occurs in
-    g: R1CS                              # --O0
-    gwire: dict[str, int]                # --O0 signal name -> wire
+    r1cs: R1CS  # --O2: what is checked
+    wire: dict[str, int]  # --O2 signal name -> wire
+    names: dict[int, list[str]]  # --O2 wire -> signal names
+    cwires: list[tuple[int, ...]]  # --O2 constraint -> its wires (without wire 0)
+    occurs: list[list[int]]  # --O2 wire -> constraints it occurs in
+    g: R1CS  # --O0
+    gwire: dict[str, int]  # --O0 signal name -> wire
     gcwires: list[tuple[int, ...]]
-    gdef: dict[int, int]                 # --O0 wire -> its defining constraint
-    gcopy: dict[int, set[int]]           # --O0 copy edges (x <== y), without main inputs
-    groups: dict[str, tuple[int, dict[int, int]]]   # Num2Bits component -> (in wire, {bit: wire}) in --O0
+    gdef: dict[int, int]  # --O0 wire -> its defining constraint
+    gcopy: dict[int, set[int]]  # --O0 copy edges (x <== y), without main inputs
+    groups: dict[str, tuple[int, dict[int, int]]]  # Num2Bits component -> (in wire, {bit: wire}) in --O0
+    selectors: dict[str, Selector]  # BracketMargin component -> its selector, in --O0
 
     @property
     def K(self) -> int:
@@ -183,9 +141,31 @@ class Shape:
 
 BIT_GROUP = re.compile(
     r"^(main\.account\[\d+\]\.amount\[\d+\]\.bits|main\.account\[\d+\]\.(?:health|equity)\.sign\.bits"
-    r"|main\.params\.(?:priceBits|markBits)\[\d+\]|main\.params\.(?:aw|lw|mmr)Range\[\d+\]\.(?:above|below))"
+    r"|main\.params\.(?:priceBits|markBits|floorBits)\[\d+\]"
+    r"|main\.params\.(?:aw|lw|mmr|rate)Range\[\d+\]\.(?:above|below)"
+    r"|main\.account\[\d+\]\.health\.margin\[\d+\]\.(?:atLeastFloor|belowNext)"
+    r"|main\.schedule\[\d+\]\.increasing\[\d+\]|main\.schedule\[\d+\]\.ratesRise\[\d+\]\.(?:above|below))"
     r"\.out\[(\d+)\]$"
 )
+# The bracket selector of BracketMargin, the circuit's other `<--` hint: one-hot over the brackets.
+SELECTOR = re.compile(r"^(main\.account\[\d+\]\.health\.margin\[\d+\])\.selected\[(\d+)\]$")
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One BracketMargin's hint: the notional and floor wires it is chosen from, and its wires."""
+
+    notional: int
+    floors: tuple[int, ...]
+    selected: tuple[int, ...]
+
+    def honest(self, vals: list[int | None]) -> list[int]:
+        """What the witness generator assigns: 1 for the bracket floor_t ≤ N < floor_{t+1}."""
+        n, floors = vals[self.notional], [vals[w] for w in self.floors]
+        return [
+            int(floors[t] <= n and (t + 1 == len(floors) or n < floors[t + 1]))  # type: ignore[operator]
+            for t in range(len(floors))
+        ]
 
 
 def _index(r1cs: R1CS) -> tuple[list[tuple[int, ...]], list[list[int]]]:
@@ -207,7 +187,7 @@ def _solve_one(r1cs: R1CS, i: int, u: int, vals: list[int | None]) -> int | None
             if w == u:
                 k1 += c
             else:
-                k0 += c * vals[w]      # type: ignore[operator]
+                k0 += c * vals[w]  # type: ignore[operator]
         parts.append((k0 % R, k1 % R))
     (a0, a1), (b0, b1), (c0, c1) = parts
     if a1 or b1 or not c1:
@@ -215,11 +195,15 @@ def _solve_one(r1cs: R1CS, i: int, u: int, vals: list[int | None]) -> int | None
     return (a0 * b0 - c0) * pow(c1, -1, R) % R
 
 
-def load_shape(K: int, M: int, B: int) -> Shape:
-    circ = compile_circuit(K, M, B)
+def load_shape(K: int, M: int, B: int, tiers: tuple[int, ...] = ()) -> Shape:
+    circ = compile_circuit(K, M, B, tiers=tiers)
     r1cs = load_r1cs(circ.r1cs)
     cwires, occurs = _index(r1cs)
-    g_path, gsym_path = compile_o0(K, M, B)
+    # wasm=False: the forger evaluates the O0 constraints itself, it never runs this build.
+    g_dir = compile_source(
+        main_source(K, M, B, tiers), wasm=False, label=circ.dir.name.rsplit("-", 1)[0], optimization="O0"
+    )
+    g_path, gsym_path = g_dir / "main.r1cs", g_dir / "main.sym"
     g = load_r1cs(g_path)
     gwire = read_sym(gsym_path)
     gnames = wire_names(gsym_path)
@@ -230,6 +214,19 @@ def load_shape(K: int, M: int, B: int) -> Shape:
         if m:
             in_wire, bits = groups.setdefault(m.group(1), (gwire[m.group(1) + ".in"], {}))
             bits[int(m.group(2))] = w
+    selected: dict[str, dict[int, int]] = {}
+    for name, w in gwire.items():
+        m = SELECTOR.match(name)
+        if m:
+            selected.setdefault(m.group(1), {})[int(m.group(2))] = w
+    selectors = {
+        prefix: Selector(
+            gwire[f"{prefix}.notional"],
+            tuple(gwire[f"{prefix}.floor[{t}]"] for t in range(len(wires))),
+            tuple(wires[t] for t in range(len(wires))),
+        )
+        for prefix, wires in selected.items()
+    }
     # Learn the dataflow from an honest-shaped run: inputs known, every other
     # wire (public signals included) solved from the one constraint that
     # leaves it as the only unknown; Num2Bits outputs are hints.
@@ -239,6 +236,10 @@ def load_shape(K: int, M: int, B: int) -> Shape:
     for w in range(g.n_public + 1, n_in + 1):
         vals[w] = 1
     hinted = {w for _, bits in groups.values() for w in bits.values()}
+    hinted |= {w for selector in selectors.values() for w in selector.selected}
+    for selector in selectors.values():
+        for w in selector.selected:
+            vals[w] = 0  # any value: the dataflow below only needs the selector known
     gdef: dict[int, int] = {}
     pending = True
     while pending:
@@ -278,8 +279,21 @@ def load_shape(K: int, M: int, B: int) -> Shape:
             if u > n_in and x > n_in:
                 gcopy.setdefault(u, set()).add(x)
                 gcopy.setdefault(x, set()).add(u)
-    return Shape(circ, r1cs, read_sym(circ.sym), wire_names(circ.sym), cwires, occurs,
-                 g, gwire, gcwires, gdef, gcopy, groups)
+    return Shape(
+        circ,
+        r1cs,
+        read_sym(circ.sym),
+        wire_names(circ.sym),
+        cwires,
+        occurs,
+        g,
+        gwire,
+        gcwires,
+        gdef,
+        gcopy,
+        groups,
+        selectors,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -324,7 +338,7 @@ class Forge:
         else:
             self.inputs[name] = int(value)
 
-    def set(self, name: str, value: int) -> "Forge":
+    def set(self, name: str, value: int) -> Forge:
         assert name in self.inputs, name
         self.inputs[name] = value % R
         return self
@@ -332,17 +346,17 @@ class Forge:
     def get(self, name: str) -> int:
         return self.inputs[name]
 
-    def pin(self, public: str, value: int) -> "Forge":
+    def pin(self, public: str, value: int) -> Forge:
         assert public in PUBLIC
         self.pinned[f"main.{public}"] = value % R
         return self
 
-    def force(self, name: str, value: int) -> "Forge":
+    def force(self, name: str, value: int) -> Forge:
         assert name in self.shape.gwire, name
         self.forced[name] = value % R
         return self
 
-    def bits(self, group: str, fn: BitsFn) -> "Forge":
+    def bits(self, group: str, fn: BitsFn) -> Forge:
         assert group in self.shape.groups, group
         self.bit_fns[group] = fn
         return self
@@ -381,6 +395,7 @@ class Forge:
                 if w != u and vals[w] is None:
                     users.setdefault(w, []).append(u)
         groups_left = dict(sh.groups)
+        selectors_left = dict(sh.selectors)
 
         def known(w: int) -> None:
             for u in users.get(w, ()):
@@ -401,12 +416,21 @@ class Forge:
                     continue
                 del groups_left[group]
                 progressed = True
-                bits = natural_bits(vals[in_wire], len(bit_wires))      # type: ignore[arg-type]
+                bits = natural_bits(vals[in_wire], len(bit_wires))  # type: ignore[arg-type]
                 if group in self.bit_fns:
-                    bits = self.bit_fns[group](vals[in_wire], bits)       # type: ignore[arg-type]
+                    bits = self.bit_fns[group](vals[in_wire], bits)  # type: ignore[arg-type]
                 for i, w in bit_wires.items():
                     if w not in fixed:
                         vals[w] = bits[i] % R
+                        known(w)
+            for prefix, selector in list(selectors_left.items()):
+                if vals[selector.notional] is None or any(vals[w] is None for w in selector.floors):
+                    continue
+                del selectors_left[prefix]
+                progressed = True
+                for w, bit in zip(selector.selected, selector.honest(vals)):
+                    if w not in fixed:
+                        vals[w] = bit
                         known(w)
             if not progressed:
                 break
@@ -423,13 +447,13 @@ class Forge:
 # --------------------------------------------------------------------------
 # test data
 
-P = SMALL   # price (1, 2), aw (9999, 10000), lw (10001, 10000), mark (3, 2), mmr (10000, 0)
+P = SMALL  # price (1, 2), aw (9999, 10000), lw (10001, 10000), mark (3, 2), mmr (10000, 0)
 
 BASE_ACCOUNTS = [
-    (0, 0, 0, 0),                 # a padding account
-    HEALTH_ZERO,                  # (-20000, 10001, 0, 0): exactly at maintenance
-    (-5000, 10**6, -5, 7),        # debt, collateral, a short and a long
-    (0, MAX, 1000, -1000),        # the largest balance
+    (0, 0, 0, 0),  # a padding account
+    HEALTH_ZERO,  # (-20000, 10001, 0, 0): exactly at maintenance
+    (-5000, 10**6, -5, 7),  # debt, collateral, a short and a long
+    (0, MAX, 1000, -1000),  # the largest balance
 ]
 
 
@@ -448,7 +472,7 @@ def with_account(batch: Batch, a: int, amounts: tuple[int, ...]) -> Batch:
 
 def bankrupt_batch() -> Batch:
     """Account 2 owes 10^6 of asset 0 and holds 5 of asset 1: negative equity (and below maintenance)."""
-    return with_account(base_batch(), 2, (-10**6, 5, 0, 0))
+    return with_account(base_batch(), 2, (-(10**6), 5, 0, 0))
 
 
 def insolvent_batch() -> Batch:
@@ -461,12 +485,17 @@ JUNK = Params(price=(50_000, 1), aw=(9000, 0), lw=(11000, 65535), mark=(3, 2), m
 
 
 def junk_batch() -> Batch:
-    accounts = [(0, 0, 0, 0), (-1, 10**9, 0, 0), (2, 0, 0, 0), (0, 5, 0, 0)]   # 1: a dummy borrowing 1 BTC
+    accounts = [(0, 0, 0, 0), (-1, 10**9, 0, 0), (2, 0, 0, 0), (0, 5, 0, 0)]  # 1: a dummy borrowing 1 BTC
     return Batch(JUNK, accounts, keys_for(4, tag=8), totals_in=[0] * 12, blinding_in=0)
 
 
-P44 = Params(price=(1, 2, (1 << 64) - 1, 50_000 * 10**4), aw=(10000, 9999, 0, 9000),
-             lw=(10000, 10001, 65535, 11000), mark=(3, 5, 123_456_789, 2), mmr=(0, 10000, 250, 500))
+P44 = Params(
+    price=(1, 2, (1 << 64) - 1, 50_000 * 10**4),
+    aw=(10000, 9999, 0, 9000),
+    lw=(10000, 10001, 65535, 11000),
+    mark=(3, 5, 123_456_789, 2),
+    mmr=(0, 10000, 250, 500),
+)
 
 
 def batch44() -> Batch:
@@ -486,18 +515,35 @@ def batch11() -> Batch:
     return Batch(P11, [(1000, -10), (0, 0)], keys_for(2, tag=10), totals_in=[0] * 8, blinding_in=0)
 
 
+# Market 0 tiered (PROTOCOL.md §3.1): brackets at notional 0 / 30 / 300 / 3000, 100 / 200 / 500 / 1000 bps.
+P_TIERED = Params(
+    price=(1, 2),
+    aw=(9999, 10000),
+    lw=(10001, 10000),
+    mark=(3, 2),
+    mmr=(100, 0),
+    brackets=(((30, 200), (300, 500), (3000, 1000)), ()),
+)
+
+
+def tiered_batch() -> Batch:
+    # N = 0, 33 (bracket 1, short), 3003 (bracket 3, short, below maintenance), 450 (bracket 2, long, solvent)
+    accounts = [(0, 0, 0, 0), (0, 0, -11, 0), (0, 0, -1001, 0), (10**6, 0, 150, 0)]
+    return Batch(P_TIERED, accounts, keys_for(4, tag=11), totals_in=[0] * 12, blinding_in=0)
+
+
 def test_reference_data():
     for batch in (base_batch(), batch44(), batch11()):
         assert all(health(a, batch.params) >= 0 for a in batch.accounts)
     assert health(insolvent_batch().accounts[2], P) == -1
     assert [health(a, JUNK) >= 0 for a in junk_batch().accounts] == [True, False, True, True]
-    assert health(junk_batch().accounts[1], replace(JUNK, aw=(9000, 10000))) >= 0   # saved by a raised junk weight
+    assert health(junk_batch().accounts[1], replace(JUNK, aw=(9000, 10000))) >= 0  # saved by a raised junk weight
 
 
 # --------------------------------------------------------------------------
 # fixtures
 
-SHAPES = {"224": (2, 2, 4), "444": (4, 4, 4), "112": (1, 1, 2)}
+SHAPES = {"224": (2, 2, 4), "444": (4, 4, 4), "112": (1, 1, 2), "224t": (2, 2, 4, (4, 1))}
 
 
 @pytest.fixture(scope="session")
@@ -510,7 +556,7 @@ def sh(shapes) -> Shape:
     return shapes["224"]
 
 
-BASES: dict[str, Callable[[], Batch]] = {"224": base_batch, "444": batch44, "112": batch11}
+BASES: dict[str, Callable[[], Batch]] = {"224": base_batch, "444": batch44, "112": batch11, "224t": tiered_batch}
 
 
 @pytest.fixture(scope="session")
@@ -562,6 +608,7 @@ def set_bit(i: int, b: int) -> BitsFn:
     def fn(value: int, bits: list[int]) -> list[int]:
         bits[i] = b
         return bits
+
     return fn
 
 
@@ -584,6 +631,7 @@ def whole_value_in_lowest_bit(sh: Shape, group: str) -> BitsFn:
         out = [0] * len(bits)
         out[j] = value * pow(2, -j, R) % R
         return out
+
     return fn
 
 
@@ -598,6 +646,7 @@ def bit_two(sh: Shape, group: str) -> BitsFn:
         bits[pick] += 2
         bits[pick + 1] -= 1
         return bits
+
     return fn
 
 
@@ -634,11 +683,11 @@ def pos_group(a: int, i: int) -> str:
 @dataclass(frozen=True)
 class Attack:
     name: str
-    stops: str                       # template / line that rejects it
-    where: str                       # regex every violated constraint must touch
+    stops: str  # template / line that rejects it
+    where: str  # regex every violated constraint must touch
     build: Callable[[Shape], list[int]]
     shape: str = "224"
-    rows: int | None = 2             # at most this many violated rows (None: any)
+    rows: int | None = 2  # at most this many violated rows (None: any)
 
 
 ATTACKS: list[Attack] = []
@@ -648,6 +697,7 @@ def attack(name: str, stops: str, where: str, shape: str = "224", rows: int | No
     def deco(fn: Callable[[Shape], list[int]]):
         ATTACKS.append(Attack(name, stops, where, fn, shape, rows))
         return fn
+
     return deco
 
 
@@ -711,8 +761,11 @@ def _(sh):
 
 
 # The wrapped amount also breaks account 2's equity sign decomposition (format 3): a second line.
-@attack("health_product_wraps_mod_r_via_out_of_range_position", SIGNED,
-        amount_group(2, 2) + r"|^main\.account\[2\]\.equity\.sign\.")
+@attack(
+    "health_product_wraps_mod_r_via_out_of_range_position",
+    SIGNED,
+    amount_group(2, 2) + r"|^main\.account\[2\]\.equity\.sign\.",
+)
 def _(sh):
     # Insolvent account (health -1): give it a "position" s with s * X = 1 mod r
     # (and the sign bit 0 so positive_part = 0): health wraps to exactly 0.
@@ -773,7 +826,9 @@ def _(sh):
     return Forge(sh, base_batch()).set("main.price[1]", 1 << 64).solve()
 
 
-@attack("price_wraps_debt_to_credit_mod_r", PRICE, r"^main\.params\.priceBits\[0\]\.|^main\.account\[2\]\.equity\.sign\.")
+@attack(
+    "price_wraps_debt_to_credit_mod_r", PRICE, r"^main\.params\.priceBits\[0\]\.|^main\.account\[2\]\.equity\.sign\."
+)
 def _(sh):
     # Only account 2 holds asset 0 (a debt -D): a price P' with -D P' lw = 1 mod r
     # makes its health exactly 1.
@@ -793,8 +848,11 @@ def _(sh):
     return f.solve()
 
 
-@attack("asset_weight_aliasing_asset_packing",
-        "InRange(0, 10000) of asset_weight (params.circom:64-65; range.circom:76-82)", in_range("aw", 0))
+@attack(
+    "asset_weight_aliasing_asset_packing",
+    "InRange(0, 10000) of asset_weight (params.circom:64-65; range.circom:76-82)",
+    in_range("aw", 0),
+)
 def _(sh):
     # (P, aw + 2^16, lw - 1) packs to the same asset_0: collateral at 755 %.
     batch = base_batch()
@@ -803,28 +861,40 @@ def _(sh):
     return f.solve()
 
 
-@attack("asset_weight_above_10000", "InRange(0, 10000).below of asset_weight (range.circom:80-82)",
-        in_range("aw", 1, "below"))
+@attack(
+    "asset_weight_above_10000",
+    "InRange(0, 10000).below of asset_weight (range.circom:80-82)",
+    in_range("aw", 1, "below"),
+)
 def _(sh):
     return Forge(sh, base_batch()).set("main.asset_weight[1]", 10001).solve()
 
 
-@attack("asset_weight_wraps_to_r_minus_1", "InRange(0, 10000).above of asset_weight (range.circom:76-78)",
-        in_range("aw", 0, "above"))
+@attack(
+    "asset_weight_wraps_to_r_minus_1",
+    "InRange(0, 10000).above of asset_weight (range.circom:76-78)",
+    in_range("aw", 0, "above"),
+)
 def _(sh):
     # r - 1 passes "10000 - aw < 2^14" alone (10000 - (r - 1) = 10001): the
     # lower side is what rejects it.
     return Forge(sh, base_batch()).set("main.asset_weight[0]", R - 1).solve()
 
 
-@attack("liability_weight_9999", "InRange(10000, 65535).above of liability_weight (range.circom:76-78)",
-        in_range("lw", 0, "above"))
+@attack(
+    "liability_weight_9999",
+    "InRange(10000, 65535).above of liability_weight (range.circom:76-78)",
+    in_range("lw", 0, "above"),
+)
 def _(sh):
     return Forge(sh, base_batch()).set("main.liability_weight[0]", 9999).solve()
 
 
-@attack("liability_weight_2_16", "InRange(10000, 65535).below of liability_weight (range.circom:80-82)",
-        in_range("lw", 1, "below"))
+@attack(
+    "liability_weight_2_16",
+    "InRange(10000, 65535).below of liability_weight (range.circom:80-82)",
+    in_range("lw", 1, "below"),
+)
 def _(sh):
     return Forge(sh, base_batch()).set("main.liability_weight[1]", 1 << 16).solve()
 
@@ -857,12 +927,21 @@ BIT_TWO = {
 }
 
 for _key, (_group, _where) in BIT_TWO.items():
+
     def _make(group=_group):
         def build(sh):
             return Forge(sh, base_batch()).bits(group, bit_two(sh, group)).solve()
+
         return build
-    ATTACKS.append(Attack(f"bit_set_to_2[{_key}]", f"{_where}: out[i]*(out[i]-1) === 0 (bitify.circom:33)",
-                          "^" + re.escape(_group) + r"\.out\[", _make()))
+
+    ATTACKS.append(
+        Attack(
+            f"bit_set_to_2[{_key}]",
+            f"{_where}: out[i]*(out[i]-1) === 0 (bitify.circom:33)",
+            "^" + re.escape(_group) + r"\.out\[",
+            _make(),
+        )
+    )
 
 
 # ---- health (MaintenanceHealth, HealthCoefficients) ------------------------------
@@ -875,23 +954,27 @@ EQUITY = "AccountEquity: SignSplit(127+ceil(log2 n)) of equity (sign.circom; hea
 def sign_bit_flipped(sh: Shape, group: str, width: int) -> BitsFn:
     """Flip the sign bit (bit `width` of x + 2^width) and keep the other bits: what a prover who wants
     the other sign writes; the weighted sum no longer equals x + 2^width."""
+
     def fn(value: int, bits: list[int]) -> list[int]:
         bits[width] = 1 - bits[width]
         return bits
+
     return fn
 
 
 def sign_bit_set_sum_kept(sh: Shape, group: str, width: int) -> BitsFn:
     """Sign bit forced to 1 and the sum kept by putting the remainder, a field element, into bit 0."""
+
     def fn(value: int, bits: list[int]) -> list[int]:
         out = [0] * len(bits)
         out[width] = 1
         out[0] = (value - (1 << width)) % R
         return out
+
     return fn
 
 
-HEALTH_WIDTH = 144 + 2     # n = 4 in the 224 shape: ceil(log2 4) = 2
+HEALTH_WIDTH = 144 + 2  # n = 4 in the 224 shape: ceil(log2 4) = 2
 EQUITY_WIDTH = 127 + 2
 
 
@@ -943,20 +1026,29 @@ def _(sh):
     batch = insolvent_batch()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
     totals[8] -= 1
-    return pin_all(Forge(sh, batch), batch, "acc_in").pin(
-        "acc_out", acc(P.hash(), batch.shape, totals, batch.blinding_out)).solve()
+    return (
+        pin_all(Forge(sh, batch), batch, "acc_in")
+        .pin("acc_out", acc(P.hash(), batch.shape, totals, batch.blinding_out))
+        .solve()
+    )
 
 
-@attack("insolvent_health_product_forged", "MaintenanceHealth: linear <== value * PL (health.circom:91)",
-        rf"^{re.escape(A)}\[2\]\.health\.linear\[0\]$")
+@attack(
+    "insolvent_health_product_forged",
+    "MaintenanceHealth: linear <== value * PL (health.circom:91)",
+    rf"^{re.escape(A)}\[2\]\.health\.linear\[0\]$",
+)
 def _(sh):
     f = Forge(sh, insolvent_batch())
     honest = (HEALTH_MINUS_ONE[0] % R) * P.price[0] * P.lw[0]
-    return f.force(f"{A}[2].health.linear[0]", honest + 1).solve()      # health -1 -> 0
+    return f.force(f"{A}[2].health.linear[0]", honest + 1).solve()  # health -1 -> 0
 
 
-@attack("margin_requirement_dropped_kink_forged", "MaintenanceHealth: kink <== positive_part * QM (health.circom:97)",
-        rf"^{re.escape(A)}\[2\]\.health\.kink\[2\]$")
+@attack(
+    "margin_requirement_dropped_kink_forged",
+    "MaintenanceHealth: kink <== positive_part * QM (health.circom:97)",
+    rf"^{re.escape(A)}\[2\]\.health\.kink\[2\]$",
+)
 def _(sh):
     # A long of 1 at mmr 100 % leaves health at -1; kink := 0 removes the margin.
     batch = with_account(base_batch(), 2, (-10001, 5001, 1, 0))
@@ -964,23 +1056,27 @@ def _(sh):
     return Forge(sh, batch).force(f"{A}[2].health.kink[2]", 0).solve()
 
 
-@attack("liability_coefficient_forged", "HealthCoefficients: PL <== price * lw, PD <== PA - PL (health.circom:41-43)",
-        r"^main\.account\[0\]\.(PL|PD)\[0\]$")
+@attack(
+    "liability_coefficient_forged",
+    "HealthCoefficients: PL <== price * lw, PD <== PA - PL (health.circom:41-43)",
+    r"^main\.account\[0\]\.(PL|PD)\[0\]$",
+)
 def _(sh):
     # PL = P * 10000 instead of P * 10001: the insolvent account passes.
     return Forge(sh, insolvent_batch()).force(f"{A}[0].PL[0]", P.price[0] * 10000).solve()
 
 
-@attack("margin_coefficient_forged", "HealthCoefficients: QM <== mark * mmr, X = 10000 Q + QM (health.circom:46-47)",
-        r"^main\.account\[0\]\.X\[0\]$")
+@attack(
+    "margin_coefficient_forged",
+    "HealthCoefficients: QM <== mark * mmr, X = 10000 Q + QM (health.circom:46-47)",
+    r"^main\.account\[0\]\.X\[0\]$",
+)
 def _(sh):
     # X = 10000 Q (margin rate 0) for the account kept alive only by dropping its margin.
     # --O2 keeps X and writes QM as X - 10000 Q, so the attacker's QM follows X.
     batch = with_account(base_batch(), 2, (-10001, 5001, 1, 0))
     f = Forge(sh, batch).force(f"{A}[0].X[0]", 10000 * P.mark[0])
     return f.force("main.coeff.QM[0]", 0).solve()
-
-
 
 
 # ---- totals (positive_part, accumulators) --------------------------------------
@@ -1021,7 +1117,7 @@ def _(sh):
     # Account 1's positive part chosen so the batch's asset-1 credit sums to 0 mod r.
     others = 10**6 + MAX
     w = Forge(sh, base_batch()).force(f"{A}[1].pos[1]", -others).solve()
-    assert w[sh.w("main.accOut.totals[2]")] == 0      # what acc_out now commits to
+    assert w[sh.w("main.accOut.totals[2]")] == 0  # what acc_out now commits to
     return w
 
 
@@ -1109,8 +1205,11 @@ def _(sh):
     return unpublished(sh, "main.asset_weight[1]", 10000, junk_batch())
 
 
-@attack("params_hash_wire_forged", "Params: HashChain(3+K+M) output (params.circom:47,90; hashchain.circom:22-25)",
-        r"^main\.(accIn\.params_hash$|params\.)")
+@attack(
+    "params_hash_wire_forged",
+    "Params: HashChain(3+K+M) output (params.circom:47,90; hashchain.circom:22-25)",
+    r"^main\.(accIn\.params_hash$|params\.)",
+)
 def _(sh):
     # Unpublished price, but the params_hash wire set to the published hash so
     # both accumulators (acc_in pinned) open correctly.
@@ -1119,8 +1218,12 @@ def _(sh):
     return f.force("main.accIn.params_hash", P.hash()).solve()
 
 
-@attack("hashchain_link_forged", "HashChain8(22): h[1].inputs[0] <== h[0].out (hashchain.circom)",
-        r"^main\.accOut\.commitment\.h\[0\]\.", shape="444")
+@attack(
+    "hashchain_link_forged",
+    "HashChain8(22): h[1].inputs[0] <== h[0].out (hashchain.circom)",
+    r"^main\.accOut\.commitment\.h\[0\]\.",
+    shape="444",
+)
 def _(sh):
     # K = M = 4: the totals commitment is three Poseidon(8) calls. The first call's output is forged so
     # that acc_out opens to totals with the first credit zeroed.
@@ -1132,6 +1235,113 @@ def _(sh):
     w = f.solve()
     assert w[sh.w("main.acc_out")] == acc(P44.hash(), batch.shape, totals, batch.blinding_out)
     return w
+
+
+# ---- maintenance brackets (BracketMargin, BracketSchedule) ----------------------------
+#
+# Shape "224t": market 0 has brackets 0 / 30 / 300 / 3000 at 100 / 200 / 500 / 1000 bps (mark 3).
+
+SELECTOR_BOUNDS = "BracketMargin: Num2Bits(127) of N - floor[t] and floor[t+1] - 1 - N (brackets.circom)"
+
+
+def margin_group(a: int, part: str) -> str:
+    return rf"^main\.account\[{a}\]\.health\.margin\[0\]\.{part}"
+
+
+def one_hot(t: int, n: int = 4) -> list[int]:
+    return [int(i == t) for i in range(n)]
+
+
+def force_selector(f: Forge, a: int, values: list[int]) -> Forge:
+    for t, v in enumerate(values):
+        f.force(f"{A}[{a}].health.margin[0].selected[{t}]", v)
+    return f
+
+
+@attack("bracket_lower_than_the_notional_allows", SELECTOR_BOUNDS, margin_group(2, "belowNext"), shape="224t")
+def _(sh):
+    # Account 2 (short 1001, N = 3003, bracket 3 at 10 %) charged bracket 2 (5 %): a smaller
+    # margin, a smaller shortfall, everything downstream recomputed and published.
+    return force_selector(Forge(sh, tiered_batch()), 2, one_hot(2)).solve()
+
+
+@attack("bracket_zero_for_a_large_position", SELECTOR_BOUNDS, margin_group(2, "belowNext"), shape="224t")
+def _(sh):
+    # The flat first rate for the largest position: the bug class of a trusted tier selector.
+    return force_selector(Forge(sh, tiered_batch()), 2, one_hot(0)).solve()
+
+
+@attack(
+    "bracket_higher_than_the_notional_declares_a_solvent_account_liquidated",
+    SELECTOR_BOUNDS,
+    margin_group(3, "atLeastFloor"),
+    shape="224t",
+)
+def _(sh):
+    # Account 3 (long 150, N = 450, bracket 2, solvent) overcharged at bracket 3: it would be
+    # counted below maintenance with an invented shortfall.
+    return force_selector(Forge(sh, tiered_batch()), 3, one_hot(3)).solve()
+
+
+# --O2 solves `one === 1` for one selector and substitutes it into the four products that use it,
+# so a selector that sums to 0 violates those rows (all of them on the selector's wires).
+@attack(
+    "bracket_selector_none",
+    "BracketMargin: one === 1 (brackets.circom)",
+    margin_group(2, "selected"),
+    shape="224t",
+    rows=4,
+)
+def _(sh):
+    # No bracket at all: margin 0.
+    return force_selector(Forge(sh, tiered_batch()), 2, [0, 0, 0, 0]).solve()
+
+
+@attack(
+    "bracket_selector_fractional_mix",
+    "BracketMargin: selected * (selected - 1) === 0 (brackets.circom)",
+    margin_group(2, "selected"),
+    shape="224t",
+    rows=4,
+)
+def _(sh):
+    # 2·bracket 3 − 1·bracket 2... sums to 1 but is no bracket: booleanity stops it.
+    return force_selector(Forge(sh, tiered_batch()), 2, [0, 0, R - 1, 2]).solve()
+
+
+@attack(
+    "bracket_floors_overlap",
+    "BracketSchedule: Num2Bits(127) of floor[t] - floor[t-1] - 1 (brackets.circom)",
+    r"^main\.schedule\[0\]\.increasing\[2\]\.",
+    shape="224t",
+)
+def _(sh):
+    # Floor 2 moved down to floor 1 (30): two brackets start at the same notional.
+    return Forge(sh, tiered_batch()).set("main.bracket_floor[1]", 30).solve()
+
+
+@attack(
+    "bracket_rate_falls",
+    "BracketSchedule: InRange(0, 10000) of rate[t] - rate[t-1] (brackets.circom)",
+    r"^main\.schedule\[0\]\.ratesRise\[3\]\.",
+    shape="224t",
+)
+def _(sh):
+    # The top bracket's rate below the one under it: a larger position needing less margin.
+    return Forge(sh, tiered_batch()).set("main.bracket_rate[2]", 400).solve()
+
+
+@attack(
+    "bracket_deduction_inflated",
+    "BracketSchedule: ded[t] <== ded[t-1] + floor[t] (rate[t] - rate[t-1])",
+    r"^main\.(bracket_ded\[2\]|schedule\[0\]\.ded\[3\])$",
+    shape="224t",
+)
+def _(sh):
+    # The top bracket's deduction raised by 10^6: every position there needs less margin. (Its
+    # defining product is the one row that fails; --O2 names the wire main.bracket_ded[2].)
+    honest = 30 * (200 - 100) + 300 * (500 - 200) + 3000 * (1000 - 500)  # d_3 of P_TIERED, §3.1
+    return Forge(sh, tiered_batch()).force("main.schedule[0].ded[3]", honest + 10**6).solve()
 
 
 # ---- leaves and tree ------------------------------------------------------------
@@ -1159,16 +1369,21 @@ def _(sh):
     # format-1 leaf, whose arity equals a node's when K + M <= 3). The tag is a circuit constant.
     batch = base_batch()
     u = [x + OFFSET for x in batch.accounts[1]]
-    untagged = poseidon([batch.keys[1], *[sum(u[j] << (64 * t) for t, j in enumerate(range(i, min(i + 3, len(u)))))
-                                          for i in range(0, len(u), 3)]])
+    untagged = poseidon(
+        [
+            batch.keys[1],
+            *[sum(u[j] << (64 * t) for t, j in enumerate(range(i, min(i + 3, len(u))))) for i in range(0, len(u), 3)],
+        ]
+    )
     return Forge(sh, batch).force(f"{A}[1].leaf", untagged).solve()
 
 
 @attack("accounts_swapped_keeping_root", ROOT, TREE_ROOT)
 def _(sh):
     batch = base_batch()
-    swapped = replace(batch, accounts=[batch.accounts[i] for i in (0, 2, 1, 3)],
-                      keys=[batch.keys[i] for i in (0, 2, 1, 3)])
+    swapped = replace(
+        batch, accounts=[batch.accounts[i] for i in (0, 2, 1, 3)], keys=[batch.keys[i] for i in (0, 2, 1, 3)]
+    )
     return root_pinned(sh, swapped, batch).solve()
 
 
@@ -1205,9 +1420,11 @@ def _(sh):
     return root_pinned(sh, with_account(batch, 3, (0, 10**6, 1000, -1000)), batch).solve()
 
 
-@attack("merkle_internal_node_forged",
-        "SubtreeRoot: node[B+i] <== Poseidon(node[2i], node[2i+1]) (merkle.circom:32-35)",
-        r"^main\.tree\.(node\[5\]$|h\[1\]\.)")
+@attack(
+    "merkle_internal_node_forged",
+    "SubtreeRoot: node[B+i] <== Poseidon(node[2i], node[2i+1]) (merkle.circom:32-35)",
+    r"^main\.tree\.(node\[5\]$|h\[1\]\.)",
+)
 def _(sh):
     # Hide account 2's debt, and force the node above it back to the committed value.
     batch = base_batch()
@@ -1224,6 +1441,7 @@ def public_changed(name: str) -> Callable[[Shape], list[int]]:
         w = Forge(sh, base_batch()).solve()
         w[sh.w(f"main.{name}")] = (w[sh.w(f"main.{name}")] + 1) % R
         return w
+
     return build
 
 
@@ -1285,8 +1503,11 @@ def test_attack_is_rejected(shapes, name):
 # ---- positive controls ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [insolvent_batch, junk_batch, bankrupt_batch],
-                         ids=["below_maintenance", "junk_collateral_borrower", "bankrupt"])
+@pytest.mark.parametrize(
+    "make",
+    [insolvent_batch, junk_batch, bankrupt_batch],
+    ids=["below_maintenance", "junk_collateral_borrower", "bankrupt"],
+)
 def test_accounts_in_liquidation_are_proved_and_counted(shapes, make):
     """Format 3: an account below maintenance (or bankrupt) is no longer a forgery. The honest witness
     satisfies the circuit and its acc_out counts the account (the reference model's figures)."""
@@ -1424,18 +1645,36 @@ def test_inclusion_proof_cannot_pass_through_a_dummy_leaf():
     format 1 the dummy's leaf Poseidon(leaf_A, e_0(0, 0)) was a "node" above
     Alice's leaf, and Alice's proof, one level longer than the tree, verified
     although her 10000 USDC were never in a proved batch (nor in the totals)."""
-    from zksolv.commitment import Commitment, Slot, account_key, derive_padding_key, derive_salt, inclusion_document
-    from zksolv.commitment import leaf_hash, merkle_levels
+    from zksolv.commitment import (
+        Commitment,
+        Slot,
+        account_key,
+        derive_padding_key,
+        derive_salt,
+        inclusion_document,
+        leaf_hash,
+        merkle_levels,
+    )
     from zksolv.field import pack_amounts
     from zksolv.inclusion import InclusionProofFile, verify_inclusion
     from zksolv.params import params_hash, parse_params
 
-    params = parse_params({
-        "epoch": "2026-11-24T00:00:00Z", "quote": "USD",
-        "assets": [{"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000,
-                    "liability_weight_bps": 10000}],
-        "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500}],
-    })
+    params = parse_params(
+        {
+            "epoch": "2026-11-24T00:00:00Z",
+            "quote": "USD",
+            "assets": [
+                {
+                    "symbol": "USDC",
+                    "decimals": 6,
+                    "price": "1",
+                    "asset_weight_bps": 10000,
+                    "liability_weight_bps": 10000,
+                }
+            ],
+            "markets": [{"symbol": "BTC-PERP", "decimals": 4, "mark_price": "50000", "maintenance_margin_bps": 500}],
+        }
+    )
     seed, epoch = b"s" * 32, params.epoch_seconds
     salt = derive_salt(seed, epoch, "alice")
     alice = Slot(account_key("alice", salt), (10_000 * 10**6, 0), "alice", salt)
@@ -1444,14 +1683,16 @@ def test_inclusion_proof_cannot_pass_through_a_dummy_leaf():
     slots = [Slot(leaf_a, zero)] + [Slot(derive_padding_key(seed, epoch, j), zero) for j in range(3)]
     tree = Commitment(params, 4, slots, merkle_levels([leaf_hash(s.key, s.amounts) for s in slots]))
     doc = inclusion_document(params, tree.root, 0, leaf_a, [pack_amounts(zero)[0], *tree.siblings(0)], alice)
-    result = verify_inclusion(InclusionProofFile.model_validate(doc), tree.root, tree.capacity, params.epoch,
-                              params_hash(params))
+    result = verify_inclusion(
+        InclusionProofFile.model_validate(doc), tree.root, tree.capacity, params.epoch, params_hash(params)
+    )
     assert not result.valid and result.reason.startswith("wrong path"), result.reason
     # Alice's honest-looking proof is exactly one level too long for the published capacity.
-    assert len(doc["siblings"]) == tree.capacity.bit_length()
+    assert len(doc["subaccounts"][0]["siblings"]) == tree.capacity.bit_length()
     # Second line (format 2): even with a capacity lie that makes the depth check pass (issue 9 §1: batch
     # size and capacity both doubled), the path does not reach the root, because the dummy's leaf is
     # Poseidon(LEAF_TAG, leaf_A, e_0) and no inner node Poseidon(leaf_A, sibling) can equal it.
-    lied = verify_inclusion(InclusionProofFile.model_validate(doc), tree.root, 2 * tree.capacity, params.epoch,
-                            params_hash(params))
+    lied = verify_inclusion(
+        InclusionProofFile.model_validate(doc), tree.root, 2 * tree.capacity, params.epoch, params_hash(params)
+    )
     assert not lied.valid and lied.reason == "wrong path: the Merkle path does not lead to the root", lied.reason

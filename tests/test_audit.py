@@ -105,8 +105,9 @@ def make_bundle(keys_dir: Path, folder: Path, accounts: str, skip_solvency_check
 
             mp.setattr(prove_module, "check_solvency", lambda accounts, params: SimpleNamespace(solvent=True))
             mp.setattr(Liquidations, "add", lambda self, health, equity: None)
-        prove_module.prove(folder / "params.json", folder / "accounts.csv", secret, keys_dir, folder / "bundle",
-                           workers=1)
+        prove_module.prove(
+            folder / "params.json", folder / "accounts.csv", secret, keys_dir, folder / "bundle", workers=1
+        )
     return folder / "bundle"
 
 
@@ -157,8 +158,7 @@ def test_audit_passes_on_honest_dev_setup(honest, trust_file):
     from zksolv.devsetup import CONTRIBUTION_NAME
 
     fast = "dev_setup_s" in honest.keys.info["timings"]
-    assert [c.name for c in audit.phase2_contributions] == [CONTRIBUTION_NAME if fast else
-                                                            "zksolv setup contribution"]
+    assert [c.name for c in audit.phase2_contributions] == [CONTRIBUTION_NAME if fast else "zksolv setup contribution"]
     assert all(len(c.hash) == 128 for c in audit.phase2_contributions)
     assert any("INSECURE" in w for w in audit.warnings)
 
@@ -199,18 +199,18 @@ def test_audit_fails_on_tampered_verification_key(honest, tmp_path):
     (keys / "verification_key.json").write_text(json.dumps(vkey, indent=1))
     (keys / "Verifier.sol").write_text(render_verifier(keys / "verification_key.json"))  # consistent forgery
     audit = api.audit_setup(keys, honest.ptau)
-    assert not audit.passed and {"verification key", "verifier contract", "setup.json"} >= failed(audit) \
-        >= {"verification key"}
+    assert not audit.passed and {"verification key", "verifier contract", "setup.json"} >= failed(audit) >= {
+        "verification key"
+    }
 
 
 def test_audit_fails_on_flipped_zkey_bytes(honest, tmp_path):
-    from zksolv.circuit import _sections
+    from zksolv.binfile import parse
 
     keys = copy_keys(honest.keys, tmp_path)
     data = bytearray((keys / "circuit.zkey").read_bytes())
-    _, sections = _sections(bytes(data), b"zkey")
-    start, size = sections[8][0]  # L: the private-wire query, δ-scaled by the contributions
-    for i in range(start + size // 2, start + size // 2 + 8):
+    section = parse(bytes(data), b"zkey").one(8)  # L: the private-wire query, δ-scaled by the contributions
+    for i in range(section.start + section.size // 2, section.start + section.size // 2 + 8):
         data[i] ^= 0x5A
     (keys / "circuit.zkey").write_bytes(bytes(data))
     audit = api.audit_setup(keys, honest.ptau)
@@ -257,8 +257,7 @@ def test_identify_ptau(honest, tmp_path, monkeypatch):
     other = identify_ptau(minimal_ptau(tmp_path / "x.ptau", 12))
     assert other.kind == "unknown" and other.label.startswith("unknown ptau") and other.power == 12
     # A file whose hash is in the published list is named after it.
-    fake = audit._KnownFile(name="powersOfTau28_hez_final_12.ptau", power=12, ceremony="hermez",
-                            blake2b=other.blake2b)
+    fake = audit._KnownFile(name="powersOfTau28_hez_final_12.ptau", power=12, ceremony="hermez", blake2b=other.blake2b)
     monkeypatch.setattr(audit, "known_ptau", lambda: {other.blake2b: (fake, "test list")})
     named = identify_ptau(tmp_path / "x.ptau")
     assert named.kind == "ceremony" and named.name == "powersOfTau28_hez_final_12.ptau"
@@ -270,14 +269,18 @@ HASH = "\n".join("\t\t" + " ".join(f"{i:02x}" * 4 for i in range(j, j + 4)) for 
 
 
 def test_parse_zkey_verify_output():
-    ok = (f"[INFO]  snarkJS: Circuit Hash: \n{HASH}\n[INFO]  snarkJS: -------------------------\n"
-          f"[INFO]  snarkJS: contribution #2 Final Beacon phase2:\n{HASH}\n"
-          f"[INFO]  snarkJS: Beacon generator: 0102\n[INFO]  snarkJS: -------------------------\n"
-          f"[INFO]  snarkJS: contribution #1 alice: the first:\n{HASH}\n"
-          f"[INFO]  snarkJS: -------------------------\n[INFO]  snarkJS: ZKey Ok!\n")
+    ok = (
+        f"[INFO]  snarkJS: Circuit Hash: \n{HASH}\n[INFO]  snarkJS: -------------------------\n"
+        f"[INFO]  snarkJS: contribution #2 Final Beacon phase2:\n{HASH}\n"
+        f"[INFO]  snarkJS: Beacon generator: 0102\n[INFO]  snarkJS: -------------------------\n"
+        f"[INFO]  snarkJS: contribution #1 alice: the first:\n{HASH}\n"
+        f"[INFO]  snarkJS: -------------------------\n[INFO]  snarkJS: ZKey Ok!\n"
+    )
     parsed = parse_zkey_verify(0, "\x1b[32m" + ok)
-    assert parsed.ok and [(c.index, c.name) for c in parsed.contributions] == [(1, "alice: the first"),
-                                                                              (2, "Final Beacon phase2")]
+    assert parsed.ok and [(c.index, c.name) for c in parsed.contributions] == [
+        (1, "alice: the first"),
+        (2, "Final Beacon phase2"),
+    ]
     assert parsed.circuit_hash == "".join(f"{i:02x}" * 4 for i in range(16))
     assert not parse_zkey_verify(1, ok).ok  # a non-zero exit is a failure whatever was printed
     bad = parse_zkey_verify(1, "[INFO]  snarkJS: Reading r1cs\n[ERROR] snarkJS: INVALID:  Circuit does not match\n")
@@ -378,8 +381,11 @@ def test_require_ceremony_passes_for_a_key_audited_with_a_ceremony_ptau(bundle, 
     """The verifier's trust file is its own; when its audit named a published ceremony file
     (here edited in, as no 2^12 ceremony file is shipped), --require-ceremony passes."""
     doc = json.loads(trust_file.read_text())
-    doc["ptau"].update(kind="ceremony", name="powersOfTau28_hez_final_12.ptau",
-                       label="powersOfTau28_hez_final_12.ptau (public ceremony file, published hash)")
+    doc["ptau"].update(
+        kind="ceremony",
+        name="powersOfTau28_hez_final_12.ptau",
+        label="powersOfTau28_hez_final_12.ptau (public ceremony file, published hash)",
+    )
     (tmp_path / "ceremony.json").write_text(json.dumps(doc))
     report = api.verify(bundle, require_ceremony=True, trusted_keys=[tmp_path / "ceremony.json"])
     assert report.valid, report.checks

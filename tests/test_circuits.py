@@ -38,9 +38,9 @@ R = BN254_R
 OFFSET = 1 << 63
 PARAMS_TAG = int.from_bytes(b"zksolv.params.v1", "big")
 LEAF_TAG = int.from_bytes(b"zksolv.leaf.v2", "big")
-MAX = (1 << 63) - 1           # largest amount
-MIN = -(1 << 63)              # smallest amount
-P_MAX = (1 << 64) - 1         # largest scaled price
+MAX = (1 << 63) - 1  # largest amount
+MIN = -(1 << 63)  # smallest amount
+P_MAX = (1 << 64) - 1  # largest scaled price
 
 
 # --------------------------------------------------------------------------
@@ -63,8 +63,10 @@ class Params:
     lw: tuple[int, ...]
     mark: tuple[int, ...]
     mmr: tuple[int, ...]
-    epoch: int = 1_795_478_400          # 2026-11-24T00:00:00Z
-    meta: int = 0x00C0FFEE << 200       # any 248-bit value
+    epoch: int = 1_795_478_400  # 2026-11-24T00:00:00Z
+    meta: int = 0x00C0FFEE << 200  # any 248-bit value
+    # Per market, its brackets after the first as (floor, rate): §3.1. () = every market flat.
+    brackets: tuple[tuple[tuple[int, int], ...], ...] = ()
 
     @property
     def K(self) -> int:
@@ -74,21 +76,42 @@ class Params:
     def M(self) -> int:
         return len(self.mark)
 
+    def extra(self, m: int) -> tuple[tuple[int, int], ...]:
+        return self.brackets[m] if self.brackets else ()
+
+    @property
+    def tiers(self) -> tuple[int, ...]:
+        return tuple(1 + len(self.extra(m)) for m in range(self.M))
+
     def hash(self) -> int:
-        assets = [p + (a << 64) + (l << 80) for p, a, l in zip(self.price, self.aw, self.lw)]
+        assets = [p + (a << 64) + (lw << 80) for p, a, lw in zip(self.price, self.aw, self.lw)]
         markets = [q + (m << 64) for q, m in zip(self.mark, self.mmr)]
-        return hash_chain([PARAMS_TAG, self.meta, self.epoch, *assets, *markets])
+        brackets = [f + (r << 127) for m in range(self.M) for f, r in self.extra(m)]
+        return hash_chain([PARAMS_TAG, self.meta, self.epoch, *assets, *markets, *brackets])
+
+
+def margin(notional: int, m: int, p: Params) -> int:
+    """§3.1 as Binance documents it: notional·mmr_t − cum_t for the bracket the notional is in,
+    cum_t = cum_{t−1} + floor_t·(mmr_t − mmr_{t−1}) (here in bps, so cum is in health units)."""
+    table = [(0, p.mmr[m]), *p.extra(m)]
+    cum, previous, chosen = 0, 0, None
+    for floor, rate in table:
+        cum += floor * (rate - previous)
+        previous = rate
+        if notional >= floor:
+            chosen = notional * rate - cum
+    return chosen
 
 
 def health(amounts: tuple[int, ...], p: Params) -> int:
-    """§3 literally: Σ b P (b ≥ 0 ? aw : lw) + Σ (s Q 10000 − |s| Q mmr)."""
+    """§3 literally: Σ b P (b ≥ 0 ? aw : lw) + Σ (s Q 10000 − margin(|s| Q))."""
     h = 0
     for k in range(p.K):
         b = amounts[k]
         h += b * p.price[k] * (p.aw[k] if b >= 0 else p.lw[k])
     for m in range(p.M):
         s = amounts[p.K + m]
-        h += s * p.mark[m] * 10000 - abs(s) * p.mark[m] * p.mmr[m]
+        h += s * p.mark[m] * 10000 - margin(abs(s) * p.mark[m], m, p)
     return h
 
 
@@ -118,12 +141,16 @@ def batch_totals(accounts: list[tuple[int, ...]], p: Params) -> list[int]:
         out.append(sum(max(-a[i], 0) for a in accounts))
     healths = [health(a, p) for a in accounts]
     equities = [equity(a, p) for a in accounts]
-    return out + [sum(h < 0 for h in healths), sum(max(-h, 0) for h in healths),
-                  sum(e < 0 for e in equities), sum(max(-e, 0) for e in equities)]
+    return out + [
+        sum(h < 0 for h in healths),
+        sum(max(-h, 0) for h in healths),
+        sum(e < 0 for e in equities),
+        sum(max(-e, 0) for e in equities),
+    ]
 
 
-def shape(K: int, M: int, B: int) -> int:
-    return K + (M << 16) + (B << 32)
+def shape(K: int, M: int, B: int, tiers: tuple[int, ...] = ()) -> int:
+    return K + (M << 16) + (B << 32) + (sum((t - 1) << (5 * m) for m, t in enumerate(tiers)) << 64)
 
 
 def hash_chain8(xs: list[int]) -> int:
@@ -131,7 +158,7 @@ def hash_chain8(xs: list[int]) -> int:
     padded = xs + [0] * ((8 + 7 * max(0, -(-(len(xs) - 8) // 7))) - len(xs))
     h = poseidon(padded[:8])
     for i in range(8, len(padded), 7):
-        h = poseidon([h, *padded[i:i + 7]])
+        h = poseidon([h, *padded[i : i + 7]])
     return h
 
 
@@ -155,7 +182,7 @@ class Batch:
 
     @property
     def shape(self) -> int:
-        return shape(self.params.K, self.params.M, len(self.keys))
+        return shape(self.params.K, self.params.M, len(self.keys), self.params.tiers)
 
     def offsets(self) -> list[list[int]]:
         return self.u if self.u is not None else [[x + OFFSET for x in a] for a in self.accounts]
@@ -182,6 +209,8 @@ class Batch:
             "liability_weight": list(p.lw),
             "mark_price": list(p.mark),
             "mmr": list(p.mmr),
+            "bracket_floor": [f for m in range(p.M) for f, _ in p.extra(m)],
+            "bracket_rate": [r for m in range(p.M) for _, r in p.extra(m)],
             "epoch": p.epoch,
             "params_meta": p.meta,
             "totals_in": self.totals_in,
@@ -203,17 +232,17 @@ SMALL = Params(price=(1, 2), aw=(9999, 10000), lw=(10001, 10000), mark=(3, 2), m
 # Extreme parameters: maximal prices, aw = 0, lw = 2^16 - 1.
 LARGE = Params(price=(P_MAX, P_MAX - 1), aw=(0, 10000), lw=(65535, 10000), mark=(P_MAX, P_MAX - 2), mmr=(5000, 0))
 
-HEALTH_ZERO = (-20000, 10001, 0, 0)      # -20000*10001 + 10001*2*10000 = 0
+HEALTH_ZERO = (-20000, 10001, 0, 0)  # -20000*10001 + 10001*2*10000 = 0
 HEALTH_MINUS_ONE = (-10001, 5001, 0, 0)  # -10001*10001 + 5001*2*10000 = -1
 
 SMALL_ACCOUNTS = [
-    (0, 0, 0, 0),                 # padding account
-    HEALTH_ZERO,                  # exactly at maintenance: accepted
+    (0, 0, 0, 0),  # padding account
+    HEALTH_ZERO,  # exactly at maintenance: accepted
     (100, 0, -5, 7),
     (0, MAX, MAX, -((1 << 62) - 1)),  # largest balance and long position
 ]
 LARGE_ACCOUNTS = [
-    (0, MIN, MAX, MAX),           # smallest balance: |health terms| ~ 2^141
+    (0, MIN, MAX, MAX),  # smallest balance: |health terms| ~ 2^141
     (-1, 7, 0, 0),
     (MAX, 2, -1, 0),
     (0, 0, 0, 0),
@@ -291,7 +320,7 @@ PRICE_CHAIN = ["Num2Bits", "Params", "SolvencyBatch"]
 
 def test_main_source_and_header(circ22):
     src = main_source(2, 2, 4)
-    assert "component main {public [batch_root, acc_in, acc_out]} = SolvencyBatch(2, 2, 4);" in src
+    assert "component main {public [batch_root, acc_in, acc_out]} = SolvencyBatch(2, 2, 4, [1, 1]);" in src
     info = r1cs_info(circ22.r1cs)
     K, M, B = 2, 2, 4
     n = K + M
@@ -397,14 +426,15 @@ def test_negative_amount_as_field_element(circ22, tmp_path):
 def test_wrong_acc_out(circ22, tmp_path):
     batch = small_batch()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
-    totals[0] += 1      # one more unit of credit than the accounts hold
+    totals[0] += 1  # one more unit of credit than the accounts hold
     batch.public["acc_out"] = acc(batch.params.hash(), batch.shape, totals, batch.blinding_out)
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accOut.acc === acc_out")
 
 
 def test_wrong_acc_in(circ22, tmp_path):
     batch = large_batch()
-    batch.public["acc_in"] = acc(batch.params.hash(), batch.shape, [0] * 12, batch.blinding_in)   # pretend to start from zero
+    # pretend to start from zero
+    batch.public["acc_in"] = acc(batch.params.hash(), batch.shape, [0] * 12, batch.blinding_in)
     rejected(circ22, batch, tmp_path, ["SolvencyBatch"], "accIn.acc === acc_in")
 
 
@@ -511,8 +541,9 @@ def test_forged_health_bits(circ22, valid_wtns, tmp_path):
 def test_forged_public_signal(circ22, valid_wtns, tmp_path):
     batch = small_batch()
     totals = [a + b for a, b in zip(batch.totals_in, batch_totals(batch.accounts, batch.params))]
-    totals[1] = 0   # hide the debit
-    bad = forged(circ22, valid_wtns, {"main.acc_out": acc(batch.params.hash(), batch.shape, totals, batch.blinding_out)}, tmp_path)
+    totals[1] = 0  # hide the debit
+    forged_acc = acc(batch.params.hash(), batch.shape, totals, batch.blinding_out)
+    bad = forged(circ22, valid_wtns, {"main.acc_out": forged_acc}, tmp_path)
     with pytest.raises(CircuitError):
         check_witness(circ22.r1cs, bad)
 

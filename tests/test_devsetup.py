@@ -26,9 +26,9 @@ import pytest
 
 from zksolv import snarkjs
 from zksolv.audit import verify_zkey
+from zksolv.binfile import scan
 from zksolv.circuit import BN254_R, compile_circuit, compute_witness, r1cs_info, read_wtns, write_wtns
-from zksolv.devsetup import (CONTRIBUTION_NAME, SecretMismatch, fast_setup, ptau_secret, secret_path,
-                             write_ptau_secret)
+from zksolv.devsetup import CONTRIBUTION_NAME, SecretMismatch, fast_setup, ptau_secret, secret_path, write_ptau_secret
 from zksolv.groth16 import verify_proof
 from zksolv.ptau import required_power
 
@@ -41,22 +41,14 @@ SHAPE, PARAMS, ACCOUNTS = TINY_SHAPE, TINY_PARAMS, TINY_ACCOUNTS
 
 def zkey_sections(path: Path) -> list[tuple[int, int, int]]:
     """[(section id, payload offset, size)] of a zkey, in file order."""
-    data = path.read_bytes()
-    assert data[:4] == b"zkey"
-    version, n = struct.unpack_from("<II", data, 4)
-    assert version == 1
-    out, pos = [], 12
-    for _ in range(n):
-        sid, size = struct.unpack_from("<IQ", data, pos)
-        out.append((sid, pos + 12, size))
-        pos += 12 + size
-    assert pos == len(data)
-    return out
+    table = scan(path, b"zkey")
+    assert table.version == 1
+    return [(s.kind, s.start, s.size) for s in table.sections]
 
 
 def section_bytes(path: Path) -> dict[int, bytes]:
     data = path.read_bytes()
-    return {sid: data[p:p + size] for sid, p, size in zkey_sections(path)}
+    return {sid: data[p : p + size] for sid, p, size in zkey_sections(path)}
 
 
 class Stop(Exception):
@@ -175,13 +167,14 @@ def test_snarkjs_proof_verifies_with_snarkjs_and_python(dev, witness, tmp_path):
 
 def test_wrong_witness_proof_is_rejected(dev, witness, tmp_path):
     values = read_wtns(witness.wtns)
-    values[-1] = (values[-1] + 1) % BN254_R           # a private wire: the constraints no longer hold
+    values[-1] = (values[-1] + 1) % BN254_R  # a private wire: the constraints no longer hold
     bad = tmp_path / "bad.wtns"
     write_wtns(bad, values)
     proof, public = snarkjs_proof(dev.keys.zkey, bad, tmp_path / "bad")
     assert public == witness.public
-    assert not snarkjs.verify(dev.keys.verification_key, tmp_path / "bad" / "public.json",
-                              tmp_path / "bad" / "proof.json")
+    assert not snarkjs.verify(
+        dev.keys.verification_key, tmp_path / "bad" / "public.json", tmp_path / "bad" / "proof.json"
+    )
     assert not verify_proof(json.loads(dev.keys.verification_key.read_text()), proof, public)
 
 
@@ -205,9 +198,9 @@ def test_arkworks_proof_verifies_with_snarkjs_and_python(dev, witness, tmp_path)
 def test_flipped_byte_fails_zkey_verify(dev, tmp_path, section):
     zkey = tmp_path / "flipped.zkey"
     shutil.copyfile(dev.keys.zkey, zkey)
-    (_, pos, size), = [s for s in zkey_sections(zkey) if s[0] == section]
+    ((_, pos, size),) = [s for s in zkey_sections(zkey) if s[0] == section]
     data = bytearray(zkey.read_bytes())
-    data[pos + (size // 2 // 64) * 64 + 5] ^= 0x01      # x coordinate of a point in the middle
+    data[pos + (size // 2 // 64) * 64 + 5] ^= 0x01  # x coordinate of a point in the middle
     zkey.write_bytes(bytes(data))
     transcript = verify_zkey(dev.circuit.r1cs, dev.ptau, zkey)
     assert not transcript.ok
@@ -242,7 +235,7 @@ def test_ceremony_file_and_old_dev_ptau_keep_the_snarkjs_path(dev, tmp_path, mon
         setup_module.setup(*SHAPE, tmp_path / "ceremony-keys", ptau=dev.ptau)
     old = tmp_path / "old" / dev.ptau.name
     old.parent.mkdir()
-    shutil.copyfile(dev.ptau, old)               # no .secret beside it
+    shutil.copyfile(dev.ptau, old)  # no .secret beside it
     assert ptau_secret(old) is None
     monkeypatch.setattr(setup_module, "dev_ptau", lambda p, cache=None: old)
     with pytest.raises(Stop):

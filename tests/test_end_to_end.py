@@ -25,13 +25,30 @@ pytestmark = pytest.mark.node
 def test_bundle_layout_and_verify(bundle):
     folder = bundle["bundle"]
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    assert names == sorted(["manifest.json", "params.json", "verification_key.json", "Verifier.sol",
-                            "batch_roots.json", "batches/000000/proof.json", "batches/000000/public.json",
-                            "batches/000001/proof.json", "batches/000001/public.json"])
+    assert names == sorted(
+        [
+            "manifest.json",
+            "params.json",
+            "verification_key.json",
+            "Verifier.sol",
+            "batch_roots.json",
+            "batches/000000/proof.json",
+            "batches/000000/public.json",
+            "batches/000001/proof.json",
+            "batches/000001/public.json",
+        ]
+    )
     report = verify_bundle(folder)
     assert report.valid, [c for c in report.checks if not c.ok]
-    assert {c.name for c in report.checks} >= {"manifest", "params", "verification key", "verifier contract",
-                                              "accumulator chain", "root", "proofs"}
+    assert {c.name for c in report.checks} >= {
+        "manifest",
+        "params",
+        "verification key",
+        "verifier contract",
+        "accumulator chain",
+        "root",
+        "proofs",
+    }
     assert any("INSECURE" in w for w in report.warnings)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["totals"]["assets"]["USDC"] == {"credit": "20205", "debit": "20100"}
@@ -42,27 +59,44 @@ def test_bundle_layout_and_verify(bundle):
 def test_snarkjs_cli_verifies_each_batch(bundle):
     folder = bundle["bundle"]
     for batch in sorted((folder / "batches").iterdir()):
-        out = subprocess.run(["node", str(REPO / "node_modules/snarkjs/build/cli.cjs"), "groth16", "verify",
-                              str(folder / "verification_key.json"), str(batch / "public.json"),
-                              str(batch / "proof.json")], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                "node",
+                str(REPO / "node_modules/snarkjs/build/cli.cjs"),
+                "groth16",
+                "verify",
+                str(folder / "verification_key.json"),
+                str(batch / "public.json"),
+                str(batch / "proof.json"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0 and "OK" in out.stdout, out.stdout + out.stderr
 
 
 def test_cli_verify_json_and_require_ceremony(bundle):
-    run = subprocess.run([sys.executable, "-m", "zksolv", "verify", str(bundle["bundle"]), "--json"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "zksolv", "verify", str(bundle["bundle"]), "--json"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     report = json.loads(run.stdout)
     assert report["valid"] and report["root"] == str(bundle["result"].commitment.root)
-    strict = subprocess.run([sys.executable, "-m", "zksolv", "verify", str(bundle["bundle"]), "--require-ceremony"],
-                            capture_output=True, text=True)
+    strict = subprocess.run(
+        [sys.executable, "-m", "zksolv", "verify", str(bundle["bundle"]), "--require-ceremony"],
+        capture_output=True,
+        text=True,
+    )
     assert strict.returncode == 1 and "ceremony" in strict.stdout
 
 
 def test_inclusion_proofs_against_the_bundle(bundle):
     for proof in bundle["inclusion"].iterdir():
-        run = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify", str(proof), "--bundle",
-                              str(bundle["bundle"])], capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", "zksolv", "inclusion", "verify", str(proof), "--bundle", str(bundle["bundle"])],
+            capture_output=True,
+            text=True,
+        )
         assert run.returncode == 0, run.stdout + run.stderr
     assert len(list(bundle["inclusion"].iterdir())) == len(ROWS)
 
@@ -73,9 +107,26 @@ def test_prove_refuses_insolvent_accounts(bundle, small_keys, tmp_path):
     with pytest.raises(InsolventError) as err:
         prove(bundle["params"], accounts, bundle["secret"], small_keys.dir, tmp_path / "out")
     assert [i.account_id for i in err.value.report.insolvent] == ["mallory"]
-    run = subprocess.run([sys.executable, "-m", "zksolv", "prove", "--params", str(bundle["params"]), "--accounts",
-                          str(accounts), "--secret", str(bundle["secret"]), "--keys", str(small_keys.dir),
-                          "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zksolv",
+            "prove",
+            "--params",
+            str(bundle["params"]),
+            "--accounts",
+            str(accounts),
+            "--secret",
+            str(bundle["secret"]),
+            "--keys",
+            str(small_keys.dir),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1 and "mallory: shortfall 100 USD" in run.stderr, run.stderr
     assert not (tmp_path / "out").exists()
 
@@ -106,8 +157,12 @@ def _independent_figures() -> dict:
             below, shortfall = below + 1, shortfall - health
         if equity < 0:
             bankrupt, bad_debt = bankrupt + 1, bad_debt - equity
-    return {"accounts_below_maintenance": below, "shortfall": shortfall, "bankrupt_accounts": bankrupt,
-            "bad_debt": bad_debt}
+    return {
+        "accounts_below_maintenance": below,
+        "shortfall": shortfall,
+        "bankrupt_accounts": bankrupt,
+        "bad_debt": bad_debt,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +174,10 @@ def liquidation_bundle(small_keys, tmp_path_factory):
     params.write_text(json.dumps({**PARAMS, "insurance_fund": "75"}))
     accounts = write_csv(folder / "accounts.csv", HEADER, LIQUIDATION_ROWS)
     secret = generate_secret(folder / "venue.secret")
-    with pytest.raises(InsolventError) as err:   # never by accident
+    with pytest.raises(InsolventError) as err:  # never by accident
         prove(params, accounts, secret, small_keys.dir, folder / "bundle")
     assert sorted(i.account_id for i in err.value.report.insolvent) == ["frank", "mallory"]
-    prove(params, accounts, secret, small_keys.dir, folder / "bundle", folder / "inclusion",
-          allow_liquidations=True)
+    prove(params, accounts, secret, small_keys.dir, folder / "bundle", folder / "inclusion", allow_liquidations=True)
     return folder
 
 
@@ -131,8 +185,11 @@ def liquidation_bundle(small_keys, tmp_path_factory):
 def test_liquidation_figures_equal_an_independent_computation(liquidation_bundle, backend):
     from fractions import Fraction
 
-    run = subprocess.run([sys.executable, "-m", "zksolv", "verify", str(liquidation_bundle / "bundle"), "--json",
-                          "--backend", backend], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "zksolv", "verify", str(liquidation_bundle / "bundle"), "--json", "--backend", backend],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     figures = json.loads(run.stdout)["liquidations"]
     expected = _independent_figures()
@@ -145,11 +202,25 @@ def test_liquidation_figures_equal_an_independent_computation(liquidation_bundle
 
 
 def test_holder_learns_how_their_account_was_counted(liquidation_bundle):
-    run = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify",
-                          str(liquidation_bundle / "inclusion" / "frank.json"), "--bundle",
-                          str(liquidation_bundle / "bundle"), "--json"], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zksolv",
+            "inclusion",
+            "verify",
+            str(liquidation_bundle / "inclusion" / "frank.json"),
+            "--bundle",
+            str(liquidation_bundle / "bundle"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
-    account = json.loads(run.stdout)["account"]
+    (entry,) = json.loads(run.stdout)["subaccounts"]
+    account = entry["account"]
+    assert entry["valid"] and entry["subaccount"] == "" and account["account_id"] == "frank"
     assert account["below_maintenance"] is True and account["bankrupt"] is False
 
 
@@ -157,15 +228,25 @@ def test_bad_debt_above_the_insurance_fund_is_not_a_valid_claim(liquidation_bund
     params = tmp_path / "params.json"
     params.write_text(json.dumps({**PARAMS, "insurance_fund": "49.99"}))
     accounts = write_csv(tmp_path / "accounts.csv", HEADER, LIQUIDATION_ROWS)
-    prove(params, accounts, liquidation_bundle / "venue.secret", small_keys.dir, tmp_path / "bundle",
-          allow_liquidations=True)
-    run = subprocess.run([sys.executable, "-m", "zksolv", "verify", str(tmp_path / "bundle"), "--backend",
-                          "python"], capture_output=True, text=True)
+    prove(
+        params,
+        accounts,
+        liquidation_bundle / "venue.secret",
+        small_keys.dir,
+        tmp_path / "bundle",
+        allow_liquidations=True,
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "zksolv", "verify", str(tmp_path / "bundle"), "--backend", "python"],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "[FAIL] liquidations" in run.stdout and "exceeds the insurance fund by 0.01 USD" in run.stdout
 
 
 # ---------------------------------------------------------------- tampering
+
 
 def _numbers(node, path=()):
     """Paths to every number (JSON int or decimal string) in a JSON document."""
@@ -213,8 +294,13 @@ def _failed(folder: Path) -> set[str]:
     return {c.name for c in verify_bundle(folder).checks if not c.ok}
 
 
-JSON_FILES = ["params.json", "verification_key.json", "batch_roots.json", "batches/000000/proof.json",
-              "batches/000001/public.json"]
+JSON_FILES = [
+    "params.json",
+    "verification_key.json",
+    "batch_roots.json",
+    "batches/000000/proof.json",
+    "batches/000001/public.json",
+]
 
 
 @pytest.mark.parametrize("name", JSON_FILES)

@@ -54,13 +54,24 @@ def _registry_chain(folder: Path) -> dict:
     poseidon_contract, _ = evm.deploy_poseidon2(chain)
     poseidon8_contract, _ = evm.deploy_poseidon8(chain)
     shape = evm.registry_shape(manifest)
-    registry, _ = evm.deploy_registry(chain, compiled, verifier.address, poseidon_contract.address,
-                                      poseidon8_contract.address, shape)
+    registry, _ = evm.deploy_registry(
+        chain, compiled, verifier.address, poseidon_contract.address, poseidon8_contract.address, shape
+    )
     pub = evm.publication(folder, manifest)
     calldata = [evm.proof_calldata(*_read(folder, i)) for i in range(pub.n_batches)]
-    return {"folder": folder, "manifest": manifest, "compiled": compiled, "chain": chain, "verifier": verifier,
-            "poseidon": poseidon_contract, "poseidon8": poseidon8_contract, "shape": shape, "registry": registry,
-            "pub": pub, "calldata": calldata}
+    return {
+        "folder": folder,
+        "manifest": manifest,
+        "compiled": compiled,
+        "chain": chain,
+        "verifier": verifier,
+        "poseidon": poseidon_contract,
+        "poseidon8": poseidon8_contract,
+        "shape": shape,
+        "registry": registry,
+        "pub": pub,
+        "calldata": calldata,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +97,12 @@ def test_report_gas_and_registry_fully_proven(bundle):
     assert report["publish_gas"] > 0
     # The honest example has no account below maintenance: the opened figures are all zero.
     assert report["fully_proven_and_opened"] is True and report["open_gas"] > 0
-    assert (report["liquidations"]["accounts_below_maintenance"], report["liquidations"]["shortfall"],
-            report["liquidations"]["bankrupt_accounts"], report["liquidations"]["bad_debt"]) == (0, "0", 0, "0")
+    assert (
+        report["liquidations"]["accounts_below_maintenance"],
+        report["liquidations"]["shortfall"],
+        report["liquidations"]["bankrupt_accounts"],
+        report["liquidations"]["bad_debt"],
+    ) == (0, "0", 0, "0")
     registry = report["registry"]
     assert registry["audit_ok"] is True
     assert registry["poseidon2_codehash"] == POSEIDON2_CODEHASH
@@ -134,9 +149,21 @@ def test_calldata_matches_snarkjs(env):
     exported = evm.export_calldata(folder)
     assert [e["index"] for e in exported] == [0, 1]
     base = folder / batch_dir(1)
-    proc = subprocess.run(["node", str(NODE_MODULES / "snarkjs" / "build" / "cli.cjs"), "zkey", "export",
-                           "soliditycalldata", str(base / "public.json"), str(base / "proof.json")],
-                          capture_output=True, text=True, check=True, cwd=REPO)
+    proc = subprocess.run(
+        [
+            "node",
+            str(NODE_MODULES / "snarkjs" / "build" / "cli.cjs"),
+            "zkey",
+            "export",
+            "soliditycalldata",
+            str(base / "public.json"),
+            str(base / "proof.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
     assert exported[1]["solidity"] == proc.stdout.strip()
     # The same values, parsed back: snarkjs prints a, b (EVM order), c, public.
     a, b, c, public = json.loads(f"[{proc.stdout}]")
@@ -148,16 +175,18 @@ def test_calldata_matches_snarkjs(env):
     fn = env["verifier"].functions.verifyProof(*env["calldata"][1].args())
     assert fn._encode_transaction_data() == exported[1]["data"]
     assert any(i.get("name") == "verifyProof" for i in abi)
-    assert env["chain"].w3.keccak(text="verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[3])")[:4].hex() \
+    assert (
+        env["chain"].w3.keccak(text="verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[3])")[:4].hex()
         == evm.VERIFY_PROOF_SELECTOR[2:]
+    )
 
 
 def test_proof_calldata_refuses_what_it_cannot_encode(env):
     proof, public = _read(env["folder"], 0)
     for bad_proof, bad_public in [
-        (proof, public[:2]),                                            # 2 signals
+        (proof, public[:2]),  # 2 signals
         ({**proof, "pi_a": [proof["pi_a"][0], proof["pi_a"][1], "2"]}, public),  # projective z ≠ 1
-        ({**proof, "pi_c": [str(1 << 256), proof["pi_c"][1], "1"]}, public),    # not a uint256
+        ({**proof, "pi_c": [str(1 << 256), proof["pi_c"][1], "1"]}, public),  # not a uint256
         (proof, [public[0], "-1", public[2]]),
     ]:
         with pytest.raises(ValueError):
@@ -273,7 +302,7 @@ def _error_of(chain, contract_artefact: dict, *args) -> str | None:
         message = str(exc.args[0]) if exc.args else ""
         prefix = "execution reverted: "
         if message.startswith(prefix + "b'") or message.startswith(prefix + 'b"'):
-            return chain._error_name(contract_artefact["abi"], ast.literal_eval(message[len(prefix):]))
+            return chain._error_name(contract_artefact["abi"], ast.literal_eval(message[len(prefix) :]))
         return message
 
 
@@ -298,9 +327,18 @@ def doubles(tmp_path_factory):
     addresses = (poseidon_contract.address, poseidon8_contract.address)
     pinned_real, registry_gas = evm.deploy_registry(chain, compiled, real.address, *addresses, shape)
     pinned_stub, _ = evm.deploy_registry(chain, compiled, stub.address, *addresses, shape)
-    return {"chain": chain, "compiled": compiled, "real": real, "stub": stub, "poseidon": poseidon_contract,
-            "poseidon8": poseidon8_contract, "shape": shape, "pinned_real": pinned_real, "pinned_stub": pinned_stub,
-            "gas": {"Poseidon2": poseidon_gas, "Poseidon8": poseidon8_gas, "SolvencyRegistry": registry_gas}}
+    return {
+        "chain": chain,
+        "compiled": compiled,
+        "real": real,
+        "stub": stub,
+        "poseidon": poseidon_contract,
+        "poseidon8": poseidon8_contract,
+        "shape": shape,
+        "pinned_real": pinned_real,
+        "pinned_stub": pinned_stub,
+        "gas": {"Poseidon2": poseidon_gas, "Poseidon8": poseidon8_gas, "SolvencyRegistry": registry_gas},
+    }
 
 
 def _deploy_shape(doubles, k: int, m: int, b: int):
@@ -327,8 +365,10 @@ def test_zero_totals_commitment_is_computed_on_chain(doubles):
         fns = registry.functions
         z = chain.call(fns.zeroTotalsCommitment())
         assert z == witness.zero_totals_commitment(k, m, b) == _zero_totals_commitment(k, m, b), (k, m, b)
-        assert (chain.call(fns.SHAPE()), chain.call(fns.TOTALS_LENGTH())) == \
-            (witness.circuit_shape(k, m, b), _totals_length(k, m))
+        assert (chain.call(fns.SHAPE()), chain.call(fns.TOTALS_LENGTH())) == (
+            witness.circuit_shape(k, m, b),
+            _totals_length(k, m),
+        )
         assert (chain.call(fns.nAssets()), chain.call(fns.nMarkets()), chain.call(fns.batchSize())) == (k, m, b)
     assert len({chain.call(r.functions.zeroTotalsCommitment()) for r in registries.values()}) == len(registries)
 
@@ -339,10 +379,21 @@ def test_poseidon2_contract_matches_zksolv_and_circomlibjs(doubles):
     registry pins."""
     chain, contract = doubles["chain"], doubles["poseidon"]
     z = doubles["shape"].zero_totals_commitment
-    vectors = [[0, 0], [1, 2], [FIELD_MODULUS - 1, FIELD_MODULUS - 1], [FIELD_MODULUS - 1, 0],
-               [0, FIELD_MODULUS - 1], [FIELD_MODULUS - 2, 1], [1 << 253, 12345],
-               [int(json.loads((REPO / "proofs" / "example" / "manifest.json").read_text())["params_hash"])
-                if (REPO / "proofs" / "example" / "manifest.json").exists() else 42, z]]
+    vectors = [
+        [0, 0],
+        [1, 2],
+        [FIELD_MODULUS - 1, FIELD_MODULUS - 1],
+        [FIELD_MODULUS - 1, 0],
+        [0, FIELD_MODULUS - 1],
+        [FIELD_MODULUS - 2, 1],
+        [1 << 253, 12345],
+        [
+            int(json.loads((REPO / "proofs" / "example" / "manifest.json").read_text())["params_hash"])
+            if (REPO / "proofs" / "example" / "manifest.json").exists()
+            else 42,
+            z,
+        ],
+    ]
     onchain = [chain.call(contract.functions.poseidon(v)) for v in vectors]
     assert onchain == [poseidon(v) for v in vectors]
     assert onchain == [int(x) for x in run_node_json("poseidon.js", [[str(x) for x in v] for v in vectors])]
@@ -354,13 +405,29 @@ def test_poseidon2_contract_matches_zksolv_and_circomlibjs(doubles):
     assert "0x" + bytes(chain.call(doubles["pinned_real"].functions.POSEIDON2_CODEHASH())).hex() == POSEIDON2_CODEHASH
     assert evm.poseidon2_artefact()["circomlibjs"] == "0.1.7"
     interface = evm.artefact(doubles["compiled"], evm.POSEIDON2_INTERFACE)["abi"]
-    assert [(f["name"], [i["type"] for i in f["inputs"]], [o["type"] for o in f["outputs"]]) for f in interface] \
-        == [(f["name"], [i["type"] for i in f["inputs"]], [o["type"] for o in f["outputs"]])
-            for f in evm.poseidon2_artefact()["abi"]]  # the ABI zksolv calls is the registry's IPoseidon2
+    assert [(f["name"], [i["type"] for i in f["inputs"]], [o["type"] for o in f["outputs"]]) for f in interface] == [
+        (f["name"], [i["type"] for i in f["inputs"]], [o["type"] for o in f["outputs"]])
+        for f in evm.poseidon2_artefact()["abi"]
+    ]  # the ABI zksolv calls is the registry's IPoseidon2
     # A pure function of its calldata: no call, storage, log, environment or self-destruct opcode
     # (so its code hash is all there is to check, and it can never change or act elsewhere).
-    allowed = {0x04, 0x08, 0x09, 0x14, 0x17, 0x35, 0x50, 0x51, 0x52, 0x56, 0x57, 0x5B, 0xF3, 0xFE,
-               *range(0x60, 0xA0)}  # DIV ADDMOD MULMOD EQ OR CALLDATALOAD POP MLOAD MSTORE JUMP(I/DEST)
+    allowed = {
+        0x04,
+        0x08,
+        0x09,
+        0x14,
+        0x17,
+        0x35,
+        0x50,
+        0x51,
+        0x52,
+        0x56,
+        0x57,
+        0x5B,
+        0xF3,
+        0xFE,
+        *range(0x60, 0xA0),
+    }  # DIV ADDMOD MULMOD EQ OR CALLDATALOAD POP MLOAD MSTORE JUMP(I/DEST)
     assert _opcodes(chain, contract.address) <= allowed  # RETURN INVALID PUSH DUP SWAP
 
 
@@ -397,10 +464,18 @@ const { buildPoseidon } = require("circomlibjs");
 
 
 def _circomlibjs(poseidon_inputs: list, chain8_inputs: list) -> dict:
-    job = {"poseidon": [[str(x) for x in v] for v in poseidon_inputs],
-           "chain8": [[str(x) for x in v] for v in chain8_inputs]}
-    proc = subprocess.run(["node", "-e", _CIRCOMLIBJS_HASHES], input=json.dumps(job), capture_output=True,
-                          text=True, cwd=REPO, timeout=300)
+    job = {
+        "poseidon": [[str(x) for x in v] for v in poseidon_inputs],
+        "chain8": [[str(x) for x in v] for v in chain8_inputs],
+    }
+    proc = subprocess.run(
+        ["node", "-e", _CIRCOMLIBJS_HASHES],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     return {"poseidon": [int(x) for x in out["poseidon"]], "chain8": [int(x) for x in out["chain8"]]}
@@ -416,16 +491,23 @@ def test_poseidon8_contract_matches_zksolv_and_circomlibjs(doubles):
     chain, contract = doubles["chain"], doubles["poseidon8"]
     rnd = random.Random(11)
     r = FIELD_MODULUS
-    vectors = [[0] * 8, list(range(1, 9)), [r - 1] * 8, [r - 1, 0, r - 2, 1, 0, r - 1, 2, 0], [1 << 253] * 8,
-               *[[rnd.randrange(r) for _ in range(8)] for _ in range(12)],
-               *[[rnd.choice([0, 1, r - 1, rnd.randrange(r)]) for _ in range(8)] for _ in range(4)]]
+    vectors = [
+        [0] * 8,
+        list(range(1, 9)),
+        [r - 1] * 8,
+        [r - 1, 0, r - 2, 1, 0, r - 1, 2, 0],
+        [1 << 253] * 8,
+        *[[rnd.randrange(r) for _ in range(8)] for _ in range(12)],
+        *[[rnd.choice([0, 1, r - 1, rnd.randrange(r)]) for _ in range(8)] for _ in range(4)],
+    ]
     onchain = [chain.call(contract.functions.poseidon(v)) for v in vectors]
     assert onchain == [poseidon(v) for v in vectors]
     assert onchain == _circomlibjs(vectors, [])["poseidon"]
     # Inputs ≥ r are reduced (r ≡ 0, 2^256 − 1 ≡ its residue): hence the registry's NotAFieldElement checks.
     top = (1 << 256) - 1
-    assert chain.call(contract.functions.poseidon([r, 5, top, 0, 0, 0, 0, r + 1])) == \
-        poseidon([0, 5, top % r, 0, 0, 0, 0, 1])
+    assert chain.call(contract.functions.poseidon([r, 5, top, 0, 0, 0, 0, r + 1])) == poseidon(
+        [0, 5, top % r, 0, 0, 0, 0, 1]
+    )
     # The generator: n ≤ 6 is circomlibjs's own createCode; n = 8 is zksolv's, over circomlibjs's constants.
     artefact8 = evm.poseidon8_artefact()
     assert artefact8["circomlibjs"] == "0.1.7" and artefact8["n_inputs"] == 8
@@ -444,8 +526,25 @@ def test_poseidon8_contract_matches_zksolv_and_circomlibjs(doubles):
     for signature in ("poseidon(uint256[8])", "poseidon(bytes32[8])"):
         assert bytes(chain.w3.keccak(text=signature)[:4]) in code
     # Pure arithmetic (ADD and MOD besides Poseidon-2's opcodes: lazy reduction of the mix sums).
-    allowed = {0x01, 0x04, 0x06, 0x08, 0x09, 0x14, 0x17, 0x35, 0x50, 0x51, 0x52, 0x56, 0x57, 0x5B, 0xF3, 0xFE,
-               *range(0x60, 0xA0)}
+    allowed = {
+        0x01,
+        0x04,
+        0x06,
+        0x08,
+        0x09,
+        0x14,
+        0x17,
+        0x35,
+        0x50,
+        0x51,
+        0x52,
+        0x56,
+        0x57,
+        0x5B,
+        0xF3,
+        0xFE,
+        *range(0x60, 0xA0),
+    }
     assert _opcodes(chain, contract.address) <= allowed
 
 
@@ -458,9 +557,11 @@ def test_hash_chain8_on_chain_matches_zksolv_and_circomlibjs(doubles):
     chain, fns = doubles["chain"], doubles["pinned_real"].functions
     rnd = random.Random(8)
     vectors = [[rnd.randrange(FIELD_MODULUS) for _ in range(n)] for n in (1, 7, 8, 9, 14, 15, 16, 22, 23)]
-    vectors += [[_shape_constant(K, M, B), *[0] * _totals_length(K, M), 0],
-                [_shape_constant(K, M, B), *_running_totals(1)[0], 1000],
-                [FIELD_MODULUS - 1] * 15]
+    vectors += [
+        [_shape_constant(K, M, B), *[0] * _totals_length(K, M), 0],
+        [_shape_constant(K, M, B), *_running_totals(1)[0], 1000],
+        [FIELD_MODULUS - 1] * 15,
+    ]
     onchain = [chain.call(fns.hashChain8(v)) for v in vectors]
     assert onchain == [hash_chain8(v) for v in vectors]
     assert onchain == _circomlibjs([], vectors)["chain8"]
@@ -501,10 +602,11 @@ def test_stub_verifier_attack_all_zero_proofs_are_rejected(doubles):
     from eth_abi import encode
 
     selector = chain.w3.keccak(text=OLD_PUBLISH_SIGNATURE)[:4]
-    data = selector + encode(["uint64", "uint256", "uint256", "uint256", "uint256", "uint256", "address",
-                              "uint256[]"], [epoch + 1, 99, params_hash, accs[0], accs[-1], 2, stub.address, roots])
-    tx = chain.w3.eth.send_transaction({"from": chain.owner, "to": registry.address, "data": data,
-                                        "gas": evm.CALL_GAS})
+    data = selector + encode(
+        ["uint64", "uint256", "uint256", "uint256", "uint256", "uint256", "address", "uint256[]"],
+        [epoch + 1, 99, params_hash, accs[0], accs[-1], 2, stub.address, roots],
+    )
+    tx = chain.w3.eth.send_transaction({"from": chain.owner, "to": registry.address, "data": data, "gas": evm.CALL_GAS})
     assert chain.w3.eth.get_transaction_receipt(tx).status == 0
     assert chain.call(registry.functions.epochInfo(epoch + 1))[4] == 0  # nothing published
     # … and the verifier is an immutable: part of the runtime code, not of storage.
@@ -535,10 +637,13 @@ def test_registry_pinned_to_a_stub_fails_the_audit(doubles):
     for other_shape in [wrong_z, evm.RegistryShape.of(K, M, 2 * B), evm.RegistryShape.of(K + 1, M, B)]:
         report = evm.audit_registry(chain, doubles["pinned_real"], audited, other_shape)
         assert report["ok"] is False
-        assert "Z (computed on-chain) is the shape's zero-totals commitment" in \
-            [c["name"] for c in report["checks"] if not c["ok"]]
-    assert {c["name"] for c in good["checks"]} >= {"Poseidon-8 code is zksolv's generated one",
-                                                 "registry pins the generated Poseidon-8 code"}
+        assert "Z (computed on-chain) is the shape's zero-totals commitment" in [
+            c["name"] for c in report["checks"] if not c["ok"]
+        ]
+    assert {c["name"] for c in good["checks"]} >= {
+        "Poseidon-8 code is zksolv's generated one",
+        "registry pins the generated Poseidon-8 code",
+    }
 
 
 def test_constructor_pins_only_what_it_can_check(doubles):
@@ -547,34 +652,54 @@ def test_constructor_pins_only_what_it_can_check(doubles):
     real, p2, p8 = doubles["real"].address, doubles["poseidon"].address, doubles["poseidon8"].address
     fake, _ = chain.deploy(evm.artefact(compiled, "FakePoseidon2"))
     fake8, _ = chain.deploy(evm.artefact(compiled, "FakePoseidon8"))
-    assert _error_of(chain, registry, real, p2, p8, K, M, B) is None
-    assert _error_of(chain, registry, chain.accounts[3], p2, p8, K, M, B) == "VerifierHasNoCode"
-    assert _error_of(chain, registry, real, fake.address, p8, K, M, B) == "WrongPoseidonCode"
-    assert _error_of(chain, registry, real, chain.accounts[3], p8, K, M, B) == "WrongPoseidonCode"
-    assert _error_of(chain, registry, real, p8, p2, K, M, B) == "WrongPoseidonCode"  # swapped
-    assert _error_of(chain, registry, real, p2, fake8.address, K, M, B) == "WrongPoseidon8Code"
-    assert _error_of(chain, registry, real, p2, chain.accounts[3], K, M, B) == "WrongPoseidon8Code"
-    assert _error_of(chain, registry, real, p2, p2, K, M, B) == "WrongPoseidon8Code"
-    assert _error_of(chain, registry, real, p2, p8, K, M, 0) == "ZeroBatchSize"
-    # The ranges of zksolv.witness.circuit_shape: Shape(K, M, B) stays an injective encoding.
-    for k, m, b in [(0, M, B), (1 << 16, M, B), (K, 1 << 16, B), (K, M, 1 << 31)]:
-        assert _error_of(chain, registry, real, p2, p8, k, m, b) == "ShapeOutOfRange", (k, m, b)
+    assert _error_of(chain, registry, real, p2, p8, K, M, B, 0) is None
+    assert _error_of(chain, registry, chain.accounts[3], p2, p8, K, M, B, 0) == "VerifierHasNoCode"
+    assert _error_of(chain, registry, real, fake.address, p8, K, M, B, 0) == "WrongPoseidonCode"
+    assert _error_of(chain, registry, real, chain.accounts[3], p8, K, M, B, 0) == "WrongPoseidonCode"
+    assert _error_of(chain, registry, real, p8, p2, K, M, B, 0) == "WrongPoseidonCode"  # swapped
+    assert _error_of(chain, registry, real, p2, fake8.address, K, M, B, 0) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, chain.accounts[3], K, M, B, 0) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, p2, K, M, B, 0) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, p8, K, M, 0, 0) == "ZeroBatchSize"
+    # The ranges of zksolv.statement.circuit_shape: Shape(K, M, B, TIERS) stays an injective encoding,
+    # with no bracket count for a market the shape does not have.
+    for k, m, b, tiers in [
+        (0, M, B, ()),
+        (1 << 16, M, B, ()),
+        (K, 1 << 16, B, ()),
+        (K, M, 1 << 31, ()),
+        (K, M, B, (1,) * M + (2,)),
+    ]:
+        packed = sum((t - 1) << (5 * i) for i, t in enumerate(tiers))
+        assert _error_of(chain, registry, real, p2, p8, k, m, b, packed) == "ShapeOutOfRange", (k, m, b, tiers)
         with pytest.raises(ValueError):
-            evm.RegistryShape.of(k, m, b)
-    assert _error_of(chain, registry, real, p2, p8, 1, 0, (1 << 31) - 1) is None  # B just in range
+            evm.RegistryShape.of(k, m, b, tiers)
+    assert _error_of(chain, registry, real, p2, p8, 1, 0, (1 << 31) - 1, 0) is None  # B just in range
+    # 31 brackets on the last market: the largest packed count in range.
+    assert _error_of(chain, registry, real, p2, p8, K, M, B, 31 << (5 * (M - 1))) is None
     with pytest.raises(evm.EvmError):
         evm.deploy_registry(chain, compiled, real, fake.address, p8, doubles["shape"])
     with pytest.raises(evm.EvmError):
         evm.deploy_registry(chain, compiled, real, p2, fake8.address, doubles["shape"])
     fns = doubles["pinned_real"].functions
-    assert (chain.call(fns.batchSize()), chain.call(fns.zeroTotalsCommitment()), chain.call(fns.poseidon2()),
-            chain.call(fns.poseidon8()), chain.call(fns.owner())) == \
-        (B, doubles["shape"].zero_totals_commitment, p2, p8, chain.owner)
-    # No constructor argument is a per-shape constant taken on trust: only addresses and (K, M, B).
+    assert (
+        chain.call(fns.batchSize()),
+        chain.call(fns.zeroTotalsCommitment()),
+        chain.call(fns.poseidon2()),
+        chain.call(fns.poseidon8()),
+        chain.call(fns.owner()),
+    ) == (B, doubles["shape"].zero_totals_commitment, p2, p8, chain.owner)
+    # No constructor argument is a per-shape constant taken on trust: only addresses and (K, M, B, TIERS).
     inputs = next(i for i in registry["abi"] if i["type"] == "constructor")["inputs"]
     assert [(i["name"], i["type"]) for i in inputs] == [
-        ("verifier_", "address"), ("poseidon2_", "address"), ("poseidon8_", "address"), ("nAssets_", "uint256"),
-        ("nMarkets_", "uint256"), ("batchSize_", "uint256")]
+        ("verifier_", "address"),
+        ("poseidon2_", "address"),
+        ("poseidon8_", "address"),
+        ("nAssets_", "uint256"),
+        ("nMarkets_", "uint256"),
+        ("batchSize_", "uint256"),
+        ("marketTiers_", "uint256"),
+    ]
 
 
 def test_acc0_is_derived_not_registered(doubles):
@@ -605,14 +730,20 @@ def test_acc0_is_derived_not_registered(doubles):
 
     # Only canonical field elements are registered (Poseidon would alias paramsHash + r to paramsHash).
     fns = registry.functions
-    assert chain.revert_error(fns.publishEpoch(1_920_000_000, 1, params_hash + FIELD_MODULUS, 1, 2, [])) \
+    assert (
+        chain.revert_error(fns.publishEpoch(1_920_000_000, 1, params_hash + FIELD_MODULUS, 1, 2, []))
         == "NotAFieldElement"
-    assert chain.revert_error(fns.publishEpoch(1_920_000_000, FIELD_MODULUS, params_hash, 1, 2, [])) \
+    )
+    assert (
+        chain.revert_error(fns.publishEpoch(1_920_000_000, FIELD_MODULUS, params_hash, 1, 2, [])) == "NotAFieldElement"
+    )
+    assert (
+        chain.revert_error(fns.publishEpoch(1_920_000_000, 1, params_hash, FIELD_MODULUS, 2, [])) == "NotAFieldElement"
+    )
+    assert (
+        chain.revert_error(fns.publishEpoch(1_920_000_000, 1, params_hash, 1, 2, [1, FIELD_MODULUS]))
         == "NotAFieldElement"
-    assert chain.revert_error(fns.publishEpoch(1_920_000_000, 1, params_hash, FIELD_MODULUS, 2, [])) \
-        == "NotAFieldElement"
-    assert chain.revert_error(fns.publishEpoch(1_920_000_000, 1, params_hash, 1, 2, [1, FIELD_MODULUS])) \
-        == "NotAFieldElement"
+    )
 
 
 def test_registry_bookkeeping_chunked_roots_any_order(doubles):
@@ -637,8 +768,7 @@ def test_registry_bookkeeping_chunked_roots_any_order(doubles):
     assert chain.revert_error(fns.appendBatchRoots(epoch, [1])) == "TooManyBatchRoots"
     assert [chain.call(fns.publishedBatchRoot(epoch, i)) for i in range(3)] == roots
     assert chain.revert_error(evm.submit_fn(registry, epoch, 0, _link(accs, [7, *roots[1:]], 0))) == "WrongBatchRoot"
-    assert chain.revert_error(evm.submit_fn(registry, epoch, 3, _link([*accs, 0], [*roots, 0], 3))) \
-        == "IndexOutOfRange"
+    assert chain.revert_error(evm.submit_fn(registry, epoch, 3, _link([*accs, 0], [*roots, 0], 3))) == "IndexOutOfRange"
     assert chain.revert_error(evm.submit_fn(registry, epoch + 1, 0, _link(accs, roots, 0))) == "EpochNotPublished"
 
     for index in (2, 0):
@@ -682,12 +812,20 @@ def test_open_totals_completes_the_one_flag(doubles):
     receipt = chain.transact(fns.openTotals(epoch, final, blinding), sender=chain.accounts[4])
     assert receipt.status == 1
     (event,) = _events(registry, "TotalsOpened", receipt)
-    assert (event.args.epoch, event.args.accountsBelowMaintenance, event.args.shortfall, event.args.bankruptAccounts,
-            event.args.badDebt) == (epoch, *final[-4:])
+    assert (
+        event.args.epoch,
+        event.args.accountsBelowMaintenance,
+        event.args.shortfall,
+        event.args.bankruptAccounts,
+        event.args.badDebt,
+    ) == (epoch, *final[-4:])
     assert chain.call(fns.totals(epoch)) == final
     assert chain.call(fns.liquidations(epoch)) == final[-4:]
-    assert (chain.call(fns.isOpened(epoch)), chain.call(fns.isFullyProven(epoch)),
-            chain.call(fns.isFullyProvenAndOpened(epoch))) == (True, False, False)  # batch 1 missing
+    assert (
+        chain.call(fns.isOpened(epoch)),
+        chain.call(fns.isFullyProven(epoch)),
+        chain.call(fns.isFullyProvenAndOpened(epoch)),
+    ) == (True, False, False)  # batch 1 missing
     assert chain.transact(evm.submit_fn(registry, epoch, 1, _link(accs, roots, 1))).status == 1
     assert chain.call(fns.isFullyProvenAndOpened(epoch)) is True
     assert chain.revert_error(fns.openTotals(epoch, final, blinding)) == "TotalsAlreadyOpened"
@@ -786,8 +924,9 @@ def _malformed_cases(env) -> list:
     module = _malformed_module()
     vkey = json.loads((env["folder"] / "verification_key.json").read_text())
     proof, public = _read(env["folder"], 0)
-    return vkey, module.malformed_cases(copy.deepcopy(vkey), copy.deepcopy(proof), copy.deepcopy(public),
-                                        other=_read(env["folder"], 1))
+    return vkey, module.malformed_cases(
+        copy.deepcopy(vkey), copy.deepcopy(proof), copy.deepcopy(public), other=_read(env["folder"], 1)
+    )
 
 
 @pytest.mark.skipif(not _MALFORMED.exists(), reason="tests/malformed_proofs.py not present")
@@ -868,8 +1007,14 @@ def liquidation(small_keys, tmp_path_factory):
     params = folder / "params.json"
     params.write_text(json.dumps({**PARAMS, "insurance_fund": "75"}))
     accounts = write_csv(folder / "accounts.csv", HEADER, LIQUIDATION_ROWS)
-    prove(params, accounts, generate_secret(folder / "venue.secret"), small_keys.dir, folder / "bundle",
-          allow_liquidations=True)
+    prove(
+        params,
+        accounts,
+        generate_secret(folder / "venue.secret"),
+        small_keys.dir,
+        folder / "bundle",
+        allow_liquidations=True,
+    )
     return _registry_chain(folder / "bundle")
 
 
@@ -899,10 +1044,12 @@ def test_open_totals_exposes_the_liquidation_figures(liquidation):
     totals = list(op.totals)
     wrong = {
         "WrongOpening": [(_bumped(totals, i), op.blinding) for i in (0, t - 4, t - 3, t - 2, t - 1)]
-                        + [(totals, op.blinding + 1), (totals, 0)],
+        + [(totals, op.blinding + 1), (totals, 0)],
         "WrongTotalsLength": [(totals[:-1], op.blinding), ([*totals, 0], op.blinding), ([], op.blinding)],
-        "NotAFieldElement": [([totals[0] + FIELD_MODULUS, *totals[1:]], op.blinding),
-                             (totals, op.blinding + FIELD_MODULUS)],
+        "NotAFieldElement": [
+            ([totals[0] + FIELD_MODULUS, *totals[1:]], op.blinding),
+            (totals, op.blinding + FIELD_MODULUS),
+        ],
     }
     for error, cases in wrong.items():
         for values, blinding in cases:
@@ -910,14 +1057,19 @@ def test_open_totals_exposes_the_liquidation_figures(liquidation):
     assert chain.revert_error(fns.openTotals(pub.epoch + 1, totals, op.blinding)) == "EpochNotPublished"
     assert chain.call(fns.isOpened(pub.epoch)) is False
 
-    receipt = chain.transact(evm.open_fn(registry, op), gas=evm.open_gas_limit(liquidation["shape"]),
-                             sender=chain.accounts[5])
+    receipt = chain.transact(
+        evm.open_fn(registry, op), gas=evm.open_gas_limit(liquidation["shape"]), sender=chain.accounts[5]
+    )
     assert receipt.status == 1
     (event,) = _events(registry, "TotalsOpened", receipt)
     figures = tuple(chain.call(fns.liquidations(pub.epoch)))
     assert figures == op.liquidations == tuple(int(v) for v in manifest["final_accumulator"]["totals"][-4:])
-    assert (event.args.accountsBelowMaintenance, event.args.shortfall, event.args.bankruptAccounts,
-            event.args.badDebt) == figures
+    assert (
+        event.args.accountsBelowMaintenance,
+        event.args.shortfall,
+        event.args.bankruptAccounts,
+        event.args.badDebt,
+    ) == figures
     assert chain.call(fns.totals(pub.epoch)) == totals
     # The units: shortfall in 10^-(S+4) quote, bad debt in 10^-S quote (S from params.json, off-chain).
     params = load_params(liquidation["folder"] / "params.json")
@@ -928,7 +1080,7 @@ def test_open_totals_exposes_the_liquidation_figures(liquidation):
     below, shortfall, bankrupt, bad_debt = figures
     assert (below, bankrupt) == (expected["accounts_below_maintenance"], expected["bankrupt_accounts"]) == (2, 1)
     assert Fraction(shortfall, 10 ** (params.value_scale + 4)) == expected["shortfall"]
-    assert Fraction(bad_debt, 10 ** params.value_scale) == expected["bad_debt"] == 50
+    assert Fraction(bad_debt, 10**params.value_scale) == expected["bad_debt"] == 50
     # Opened, not proven: the one flag waits for the proofs (evm_report below submits them).
     assert (chain.call(fns.isOpened(pub.epoch)), chain.call(fns.isFullyProvenAndOpened(pub.epoch))) == (True, False)
     assert chain.revert_error(evm.open_fn(registry, op)) == "TotalsAlreadyOpened"
@@ -951,18 +1103,26 @@ def test_report_on_a_liquidation_bundle(liquidation, tmp_path):
     assert [b["accepted"] for b in report["batches"]] == [True, True]
     manifest = liquidation["manifest"]
     figures = report["liquidations"]
-    assert figures["quote"] == {k: manifest["liquidations"][k] for k in
-                                ("accounts_below_maintenance", "shortfall", "bankrupt_accounts", "bad_debt")}
+    assert figures["quote"] == {
+        k: manifest["liquidations"][k]
+        for k in ("accounts_below_maintenance", "shortfall", "bankrupt_accounts", "bad_debt")
+    }
     assert (figures["accounts_below_maintenance"], figures["bankrupt_accounts"]) == (2, 1)
     assert [figures["shortfall"], figures["bad_debt"]] == manifest["final_accumulator"]["totals"][-3::2]
     assert report["open_gas"] > 0 and report["registry"]["audit_ok"] is True
     assert report["registry"]["poseidon8_codehash"] == POSEIDON8_CODEHASH
 
-    for edit, message in [(lambda m: m["liquidations"].update(bankrupt_accounts=2), "differ"),
-                          (lambda m: m["liquidations"].update(shortfall="0"), "differ"),
-                          (lambda m: m["final_accumulator"].update(blinding="1"), "WrongOpening"),
-                          (lambda m: m["final_accumulator"]["totals"].__setitem__(
-                              -1, str(int(m["final_accumulator"]["totals"][-1]) + 1)), "WrongOpening")]:
+    for edit, message in [
+        (lambda m: m["liquidations"].update(bankrupt_accounts=2), "differ"),
+        (lambda m: m["liquidations"].update(shortfall="0"), "differ"),
+        (lambda m: m["final_accumulator"].update(blinding="1"), "WrongOpening"),
+        (
+            lambda m: m["final_accumulator"]["totals"].__setitem__(
+                -1, str(int(m["final_accumulator"]["totals"][-1]) + 1)
+            ),
+            "WrongOpening",
+        ),
+    ]:
         copy_dir = tmp_path / f"bundle{message}{len(list(tmp_path.iterdir()))}"
         shutil.copytree(folder, copy_dir)
         doc = json.loads((copy_dir / "manifest.json").read_text())

@@ -22,16 +22,37 @@ def test_example_bundle_verifies_with_snarkjs():
 @pytest.mark.node
 def test_snarkjs_cli_on_each_batch():
     for batch in sorted((EXAMPLE / "batches").iterdir()):
-        out = subprocess.run(["node", str(REPO / "node_modules/snarkjs/build/cli.cjs"), "groth16", "verify",
-                              str(EXAMPLE / "verification_key.json"), str(batch / "public.json"),
-                              str(batch / "proof.json")], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                "node",
+                str(REPO / "node_modules/snarkjs/build/cli.cjs"),
+                "groth16",
+                "verify",
+                str(EXAMPLE / "verification_key.json"),
+                str(batch / "public.json"),
+                str(batch / "proof.json"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0 and "OK!" in out.stdout, out.stdout + out.stderr
 
 
 def test_example_inclusion_proof():
-    run = subprocess.run([sys.executable, "-m", "zksolv", "inclusion", "verify",
-                          str(REPO / "proofs" / "example-inclusion.json"), "--bundle", str(EXAMPLE)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zksolv",
+            "inclusion",
+            "verify",
+            str(REPO / "proofs" / "example-inclusion.json"),
+            "--bundle",
+            str(EXAMPLE),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0 and "VALID" in run.stdout, run.stdout + run.stderr
 
 
@@ -43,3 +64,62 @@ def test_example_bundle_passes_all_three_backends():
     report = verify_bundle(EXAMPLE, backends=select_backends("all"))
     assert report.valid, [c for c in report.checks if not c.ok]
     assert {c.name for c in report.checks} >= {"proofs (snarkjs)", "proofs (python)", "proofs (evm)", "backends agree"}
+
+
+# --- the issue-12 margin rules as published in the example --------------------------------------
+
+
+def _edited_copy(tmp_path, edit):
+    """A copy of the example whose params.json is edited and whose manifest is re-hashed, as a forger
+    would: every file hash matches, so only what verify recomputes can catch the edit."""
+    import json
+    import shutil
+
+    from .test_bundle_mutations import rehash
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(EXAMPLE, folder)
+    params = json.loads((folder / "params.json").read_text())
+    edit(params)
+    (folder / "params.json").write_text(json.dumps(params, indent=2))
+    rehash(folder)
+    return folder
+
+
+def _failed(folder):
+    report = verify_bundle(folder, backends={})
+    return {c.name: c.detail for c in report.checks if not c.ok}
+
+
+def test_editing_one_oracle_observation_fails_naming_the_price(tmp_path):
+    def edit(params):
+        params["markets"][0]["mark_price_source"]["observations"][2]["price"] = "97006"
+
+    failed = _failed(_edited_copy(tmp_path, edit))
+    assert "params" in failed
+    assert (
+        "markets[0] (BTC-PERP)" in failed["params"]
+        and "mark_price 97011.7 is not what mark_price_source derives: 97011.8" in failed["params"]
+    ), failed
+
+
+def test_editing_a_bracket_fails(tmp_path):
+    def lower_floor(params):
+        params["markets"][0]["brackets"][2]["notional_floor"] = "2000000"
+
+    def lower_rate(params):
+        params["markets"][0]["brackets"][2]["maintenance_margin_bps"] = 900
+
+    for edit in (lower_floor, lower_rate):
+        failed = _failed(_edited_copy(tmp_path / edit.__name__, edit))
+        assert "params hash recomputed from params.json differs" in failed.get("params", ""), failed
+
+
+def test_the_example_exercises_brackets_prices_and_subaccounts():
+    import json
+
+    params = json.loads((EXAMPLE / "params.json").read_text())
+    btc = params["markets"][0]
+    assert len(btc["brackets"]) == 3 and btc["mark_price_source"]["method"] == "twap"
+    inclusion = json.loads((REPO / "proofs" / "example-inclusion.json").read_text())
+    assert [s["account"]["subaccount"] for s in inclusion["subaccounts"]] == ["", "isolated-btc"]

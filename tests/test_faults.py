@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,18 +26,33 @@ def _accounts(path: Path, n: int) -> Path:
 
 
 def _prove_cmd(params, accounts, secret, keys, out) -> list[str]:
-    return [sys.executable, "-m", "zksolv", "prove", "--params", str(params), "--accounts", str(accounts),
-            "--secret", str(secret), "--keys", str(keys), "--out", str(out), "--json"]
+    return [
+        sys.executable,
+        "-m",
+        "zksolv",
+        "prove",
+        "--params",
+        str(params),
+        "--accounts",
+        str(accounts),
+        "--secret",
+        str(secret),
+        "--keys",
+        str(keys),
+        "--out",
+        str(out),
+        "--json",
+    ]
 
 
 @pytest.mark.node
 def test_sigkill_then_resume_gives_the_same_verified_bundle(small_keys, params_file, secret_file, tmp_path):
-    accounts = _accounts(tmp_path / "accounts.csv", 28)   # capacity 32: 8 batches of 4
+    accounts = _accounts(tmp_path / "accounts.csv", 28)  # capacity 32: 8 batches of 4
     out = tmp_path / "bundle"
     expected_root = api.commit(params_file, accounts, secret_file, batch_size=4).root
     cmd = _prove_cmd(params_file, accounts, secret_file, small_keys.dir, out)
 
-    for kill_after in (2, 5):   # kill twice, at different points, with SIGKILL (no cleanup handlers run)
+    for kill_after in (2, 5):  # kill twice, at different points, with SIGKILL (no cleanup handlers run)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
         done = 0
         for line in proc.stdout:
@@ -61,13 +77,58 @@ def test_sigkill_then_resume_gives_the_same_verified_bundle(small_keys, params_f
     assert not list(tmp_path.glob(".bundle.work-*")), "the work folder is removed once the bundle exists"
 
 
+@pytest.mark.node
+@pytest.mark.parametrize(
+    "breach, message",
+    [
+        ("repeats a result", "batch 0: the executor (custom executor) returned a result for a batch that is not"),
+        ("stops early", "the executor (custom executor) stopped without results for 1 batches (1)"),
+    ],
+    ids=["repeats a result", "stops early"],
+)
+def test_an_executor_that_breaks_its_contract_fails_the_batch(
+    small_keys, params_file, secret_file, tmp_path, breach, message
+):
+    """An executor owes one result per task; a custom one that repeats or drops a result is a failed batch
+    (exit 4, like a worker's failure), never an internal error, and no bundle appears."""
+    from zksolv.prove import prove
+    from zksolv.scheduler import BatchError, run_inline
+
+    def executor(tasks, on_retry=None):
+        first = next(run_inline(tasks, on_retry))  # proves batch 0 only
+        yield first
+        if breach == "repeats a result":
+            yield first
+
+    accounts = _accounts(tmp_path / "accounts.csv", 6)  # capacity 8: 2 batches of 4
+    with pytest.raises(BatchError, match=re.escape(message)) as err:
+        prove(params_file, accounts, secret_file, small_keys.dir, tmp_path / "bundle", executor=executor)
+    assert err.value.exit_code == 4 and "internal error" not in str(err.value)
+    assert not (tmp_path / "bundle").exists()
+
+
 def test_unwritable_output_is_a_clear_error(params_file, secret_file, tmp_path):
     accounts = _accounts(tmp_path / "accounts.csv", 3)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    run = subprocess.run([sys.executable, "-m", "zksolv", "commit", "--params", str(params_file), "--accounts",
-                          str(accounts), "--secret", str(secret_file), "--out", str(blocker / "out")],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zksolv",
+            "commit",
+            "--params",
+            str(params_file),
+            "--accounts",
+            str(accounts),
+            "--secret",
+            str(secret_file),
+            "--out",
+            str(blocker / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2 and "error:" in run.stderr and "Traceback" not in run.stderr, run.stderr
 
 
@@ -76,8 +137,20 @@ def test_existing_output_is_not_replaced_without_force(params_file, secret_file,
     out = tmp_path / "out"
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
-    args = [sys.executable, "-m", "zksolv", "commit", "--params", str(params_file), "--accounts", str(accounts),
-            "--secret", str(secret_file), "--out", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "zksolv",
+        "commit",
+        "--params",
+        str(params_file),
+        "--accounts",
+        str(accounts),
+        "--secret",
+        str(secret_file),
+        "--out",
+        str(out),
+    ]
     run = subprocess.run(args, capture_output=True, text=True)
     assert run.returncode == 2 and "--force" in run.stderr
     assert (out / "precious.txt").read_text() == "keep me"
@@ -89,19 +162,36 @@ def test_existing_output_is_not_replaced_without_force(params_file, secret_file,
 def tiny_disk(tmp_path):
     mount = tmp_path / "tiny"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     yield mount
     subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_disk_full_leaves_nothing_half_written(params_file, secret_file, tmp_path, tiny_disk):
-    accounts = _accounts(tmp_path / "accounts.csv", 120)   # ~120 inclusion proofs of ~2.5 kB > 64 kB
+    accounts = _accounts(tmp_path / "accounts.csv", 120)  # ~120 inclusion proofs of ~2.5 kB > 64 kB
     out = tiny_disk / "out"
-    run = subprocess.run([sys.executable, "-m", "zksolv", "commit", "--params", str(params_file), "--accounts",
-                          str(accounts), "--secret", str(secret_file), "--out", str(out)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zksolv",
+            "commit",
+            "--params",
+            str(params_file),
+            "--accounts",
+            str(accounts),
+            "--secret",
+            str(secret_file),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2, run.stdout + run.stderr
     assert "No space left on device" in run.stderr and "Traceback" not in run.stderr
     assert list(tiny_disk.iterdir()) == [], "no output and no temporary folder may remain"

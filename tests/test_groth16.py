@@ -21,12 +21,12 @@ from py_ecc.optimized_bn128 import (
     G1,
     G2,
     add,
+    b2,
     curve_order,
     field_modulus,
     final_exponentiate,
     is_inf,
     is_on_curve,
-    b2,
     multiply,
     neg,
     pairing,
@@ -56,23 +56,35 @@ R = curve_order
 # ---------------------------------------------------------------------------
 # A synthetic instance: key and proofs from a known trapdoor (no Node).
 
+
 def synthetic_instance(seed: int, n_proofs: int, n_public: int = 3) -> tuple[dict, list[tuple[dict, list[str]]]]:
     """e(A, B) = e(α, β)·e(vk_x, γ)·e(C, δ) in the exponent: a·b = αβ + xγ + cδ, solved for c."""
     rng = random.Random(seed)
     alpha, beta, gamma, delta = (rng.randrange(1, R) for _ in range(4))
     ic = [rng.randrange(1, R) for _ in range(n_public + 1)]
-    vkey = {"protocol": "groth16", "curve": "bn128", "nPublic": n_public,
-            "vk_alpha_1": g1_to_json(multiply(G1, alpha)), "vk_beta_2": g2_to_json(multiply(G2, beta)),
-            "vk_gamma_2": g2_to_json(multiply(G2, gamma)), "vk_delta_2": g2_to_json(multiply(G2, delta)),
-            "IC": [g1_to_json(multiply(G1, c)) for c in ic]}
+    vkey = {
+        "protocol": "groth16",
+        "curve": "bn128",
+        "nPublic": n_public,
+        "vk_alpha_1": g1_to_json(multiply(G1, alpha)),
+        "vk_beta_2": g2_to_json(multiply(G2, beta)),
+        "vk_gamma_2": g2_to_json(multiply(G2, gamma)),
+        "vk_delta_2": g2_to_json(multiply(G2, delta)),
+        "IC": [g1_to_json(multiply(G1, c)) for c in ic],
+    }
     items = []
     for _ in range(n_proofs):
         signals = [rng.randrange(R) for _ in range(n_public)]
         x = (ic[0] + sum(s * c for s, c in zip(signals, ic[1:]))) % R
         a, b = rng.randrange(1, R), rng.randrange(1, R)
         c = (a * b - alpha * beta - x * gamma) * pow(delta, -1, R) % R
-        proof = {"pi_a": g1_to_json(multiply(G1, a)), "pi_b": g2_to_json(multiply(G2, b)),
-                 "pi_c": g1_to_json(multiply(G1, c)), "protocol": "groth16", "curve": "bn128"}
+        proof = {
+            "pi_a": g1_to_json(multiply(G1, a)),
+            "pi_b": g2_to_json(multiply(G2, b)),
+            "pi_c": g1_to_json(multiply(G1, c)),
+            "protocol": "groth16",
+            "curve": "bn128",
+        }
         items.append((proof, [str(s) for s in signals]))
     return vkey, items
 
@@ -115,6 +127,7 @@ def reference_verify(vkey: dict, proof: dict, public: list[str]) -> bool:
 # ---------------------------------------------------------------------------
 # The arithmetic, against py_ecc.
 
+
 def test_miller_loop_and_final_exponentiation_match_py_ecc():
     rng = random.Random(1)
     p, q = multiply(G1, rng.randrange(1, R)), multiply(G2, rng.randrange(1, R))
@@ -155,6 +168,7 @@ def test_twist_point_outside_the_subgroup_is_rejected():
 
 # ---------------------------------------------------------------------------
 # Verification on the synthetic instance (no Node).
+
 
 def test_synthetic_proofs_verify_every_way(synthetic):
     vk, items = synthetic["vk"], synthetic["items"]
@@ -200,19 +214,31 @@ def test_batch_randomness_is_what_catches_cancelling_errors(synthetic):
             return 1
 
     assert verify_batch(vk, pair, rng=AllOnes)  # without random weights the errors cancel…
-    assert not verify_batch(vk, pair)           # …with them they do not
+    assert not verify_batch(vk, pair)  # …with them they do not
     assert verify_many(vk, pair, workers=1) == [False, False]
 
 
 def test_garbage_never_raises(synthetic):
     vk, (proof, public) = synthetic["vk"], synthetic["items"][0]
-    for bad_proof in (None, {}, [], "x", {"pi_a": None, "pi_b": 1, "pi_c": {}},
-                      dict(proof, pi_b=[[1, 2], [3, 4], [1, 0]])):
+    for bad_proof in (
+        None,
+        {},
+        [],
+        "x",
+        {"pi_a": None, "pi_b": 1, "pi_c": {}},
+        dict(proof, pi_b=[[1, 2], [3, 4], [1, 0]]),
+    ):
         assert verify_proof(vk, bad_proof, public) is False
     for bad_public in (None, "123", [1, 2, 3], [None] * 3, ["1", "2", "3", "4"], ["٣", "1", "2"], ["9" * 5000] * 3):
         assert verify_proof(vk, proof, bad_public) is False
-    for bad_key in (None, {}, dict(synthetic["vkey"], nPublic=4), dict(synthetic["vkey"], protocol="plonk"),
-                    dict(synthetic["vkey"], IC=[]), dict(synthetic["vkey"], vk_alpha_1=["0", "1", "0"])):
+    for bad_key in (
+        None,
+        {},
+        dict(synthetic["vkey"], nPublic=4),
+        dict(synthetic["vkey"], protocol="plonk"),
+        dict(synthetic["vkey"], IC=[]),
+        dict(synthetic["vkey"], vk_alpha_1=["0", "1", "0"]),
+    ):
         assert verify_proof(bad_key, proof, public) is False
         assert verify_many(bad_key, [(proof, public)]) == [False]
     assert verify_batch(vk, [(proof, public), (None, None)]) is False
@@ -240,10 +266,16 @@ def test_python_backend_reads_a_bundle_folder(synthetic, tmp_path):
 # ---------------------------------------------------------------------------
 # The real bundle (needs Node to build it), and snarkjs as the second opinion.
 
+
 def _bundle_docs(folder: Path) -> tuple[dict, list[tuple[dict, list[str]]]]:
     vkey = json.loads((folder / "verification_key.json").read_text())
-    items = [(json.loads((folder / f"batches/{i:06d}/proof.json").read_text()),
-              json.loads((folder / f"batches/{i:06d}/public.json").read_text())) for i in range(2)]
+    items = [
+        (
+            json.loads((folder / f"batches/{i:06d}/proof.json").read_text()),
+            json.loads((folder / f"batches/{i:06d}/public.json").read_text()),
+        )
+        for i in range(2)
+    ]
     return vkey, items
 
 
@@ -253,9 +285,20 @@ def snarkjs_verify(vkey: dict, proof: dict, public: list, folder: Path) -> bool:
     folder.mkdir(parents=True)
     for name, doc in (("vkey", vkey), ("proof", proof), ("public", public)):
         (folder / f"{name}.json").write_text(json.dumps(doc))
-    proc = subprocess.run(["node", str(NODE_MODULES / "snarkjs" / "build" / "cli.cjs"), "groth16", "verify",
-                           str(folder / "vkey.json"), str(folder / "public.json"), str(folder / "proof.json")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            "node",
+            str(NODE_MODULES / "snarkjs" / "build" / "cli.cjs"),
+            "groth16",
+            "verify",
+            str(folder / "vkey.json"),
+            str(folder / "public.json"),
+            str(folder / "proof.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc.returncode == 0 and "OK" in proc.stdout
 
 
@@ -338,8 +381,14 @@ assert not any(m in sys.modules for m in ("zksolv.snarkjs", "zksolv.circuit", "z
 print(json.dumps(verdicts))
 """
     env = {"PATH": str(Path(sys.executable).parent), "ZKSOLV_NODE_MODULES": str(tmp_path / "no-node-modules")}
-    proc = subprocess.run([sys.executable, "-c", script, str(bundle["bundle"])], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(bundle["bundle"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == [True] * 10
 
@@ -356,8 +405,9 @@ def test_verifier_contract_constants(bundle):
     assert not verifier_contract_matches(sol.replace(f"deltax1 = {deltax1};", f"deltax1 = {changed};"), vkey)
     # The EVM's (c1, c0) order, not snarkjs JSON's (c0, c1).
     betax1, betax2 = vkey["vk_beta_2"][0][1], vkey["vk_beta_2"][0][0]
-    swapped = sol.replace(f"betax1  = {betax1};", "betax1  = TMP;").replace(f"betax2  = {betax2};",
-                                                                         f"betax2  = {betax1};")
+    swapped = sol.replace(f"betax1  = {betax1};", "betax1  = TMP;").replace(
+        f"betax2  = {betax2};", f"betax2  = {betax1};"
+    )
     assert not verifier_contract_matches(swapped.replace("betax1  = TMP;", f"betax1  = {betax2};"), vkey)
     ic3 = f"uint256 constant IC3x = {vkey['IC'][3][0]};"
     assert ic3 in sol

@@ -5,9 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from click.testing import CliRunner
 
 from zksolv.accounts import read_accounts
 from zksolv.cli import main
@@ -30,18 +30,30 @@ def assert_input_error(result, *fragments: str) -> None:
         assert fragment in result.stderr, f"{fragment!r} not in {result.stderr!r}"
 
 
-@pytest.mark.parametrize("row, fragments", [
-    (["a", "1.0000001", "", "", ""], ["row 3", "account 'a'", "column 'USDC'", "more than 6 decimals"]),
-    (["a", "abc", "", "", ""], ["row 3", "column 'USDC'", "not a decimal number"]),
-    (["a", "", "92233720368.54775808", "", ""], ["column 'BTC'", "signed 64-bit range"]),
-    (["a", "", "", "1e3", ""], ["column 'BTC-PERP'", "not a decimal number"]),
-    (["", "1", "", "", ""], ["row 3", "column 'account_id'"]),
-])
+@pytest.mark.parametrize(
+    "row, fragments",
+    [
+        (["a", "1.0000001", "", "", ""], ["row 3", "account 'a'", "column 'USDC'", "more than 6 decimals"]),
+        (["a", "abc", "", "", ""], ["row 3", "column 'USDC'", "not a decimal number"]),
+        (["a", "", "92233720368.54775808", "", ""], ["column 'BTC'", "signed 64-bit range"]),
+        (["a", "", "", "1e3", ""], ["column 'BTC-PERP'", "not a decimal number"]),
+        (["", "1", "", "", ""], ["row 3", "column 'account_id'"]),
+    ],
+)
 def test_bad_cells_are_located(tmp_path, params_file, secret_file, row, fragments):
     accounts = write_csv(tmp_path / "a.csv", HEADER, [["ok", "1", "", "", ""], row])
     out = tmp_path / "out"
-    result = run_cli("commit", "--params", str(params_file), "--accounts", str(accounts),
-                     "--secret", str(secret_file), "--out", str(out))
+    result = run_cli(
+        "commit",
+        "--params",
+        str(params_file),
+        "--accounts",
+        str(accounts),
+        "--secret",
+        str(secret_file),
+        "--out",
+        str(out),
+    )
     assert_input_error(result, str(accounts), *fragments)
     assert not out.exists(), "no output may be written for bad input"
 
@@ -54,26 +66,32 @@ def test_every_problem_is_reported_once_per_line(tmp_path, params_file):
     assert result.stderr.count("error:") == 4
 
 
-@pytest.mark.parametrize("header, fragment", [
-    (["account_id", "USDC", "BTC", "BTC-PERP"], "missing column"),
-    (["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP", "DOGE"], "unknown column"),
-    (["account_id", "USDC", "USDC", "BTC", "BTC-PERP", "ETH-PERP"], "duplicate column"),
-])
+@pytest.mark.parametrize(
+    "header, fragment",
+    [
+        (["account_id", "USDC", "BTC", "BTC-PERP"], "missing column"),
+        (["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP", "DOGE"], "unknown column"),
+        (["account_id", "USDC", "USDC", "BTC", "BTC-PERP", "ETH-PERP"], "duplicate column"),
+    ],
+)
 def test_bad_headers(tmp_path, params_file, header, fragment):
     accounts = write_csv(tmp_path / "a.csv", header, [])
     assert_input_error(run_cli("check", "--params", str(params_file), "--accounts", str(accounts)), fragment)
 
 
-@pytest.mark.parametrize("change, fragments", [
-    (lambda p: p["assets"][1].__setitem__("price", "-5"), ["assets[1] (BTC).price", "negative price"]),
-    (lambda p: p["assets"][0].__setitem__("asset_weight_bps", 10001), ["asset_weight_bps"]),
-    (lambda p: p["assets"][0].__setitem__("liability_weight_bps", 9999), ["liability_weight_bps"]),
-    (lambda p: p["markets"][0].__setitem__("maintenance_margin_bps", 20000), ["maintenance_margin_bps"]),
-    (lambda p: p["markets"][0].__setitem__("symbol", "BTC"), ["unique"]),
-    (lambda p: p.__setitem__("epoch", "2026-11-24T00:00:00+01:00"), ["UTC"]),
-    (lambda p: p["assets"][0].__setitem__("decimals", 30), ["not below 2^64"]),
-    (lambda p: p.__setitem__("extra", 1), ["extra"]),
-])
+@pytest.mark.parametrize(
+    "change, fragments",
+    [
+        (lambda p: p["assets"][1].__setitem__("price", "-5"), ["assets[1] (BTC).price", "negative price"]),
+        (lambda p: p["assets"][0].__setitem__("asset_weight_bps", 10001), ["asset_weight_bps"]),
+        (lambda p: p["assets"][0].__setitem__("liability_weight_bps", 9999), ["liability_weight_bps"]),
+        (lambda p: p["markets"][0].__setitem__("maintenance_margin_bps", 20000), ["maintenance_margin_bps"]),
+        (lambda p: p["markets"][0].__setitem__("symbol", "BTC"), ["unique"]),
+        (lambda p: p.__setitem__("epoch", "2026-11-24T00:00:00+01:00"), ["UTC"]),
+        (lambda p: p["assets"][0].__setitem__("decimals", 30), ["not below 2^64"]),
+        (lambda p: p.__setitem__("extra", 1), ["extra"]),
+    ],
+)
 def test_bad_params(tmp_path, params_dict, change, fragments):
     change(params_dict)
     params = tmp_path / "params.json"
@@ -85,7 +103,7 @@ def test_bad_params(tmp_path, params_dict, change, fragments):
 def test_bom_crlf_and_quoted_cells_are_fine(tmp_path, params_dict):
     params = parse_params(params_dict)
     path = tmp_path / "a.csv"
-    path.write_bytes(b"\xef\xbb\xbfETH-PERP,account_id,USDC,BTC,BTC-PERP\r\n\"-1.5\",\"a,b\",10,,0\r\n")
+    path.write_bytes(b'\xef\xbb\xbfETH-PERP,account_id,USDC,BTC,BTC-PERP\r\n"-1.5","a,b",10,,0\r\n')
     (account,) = list(read_accounts(path, params))
     assert account.account_id == "a,b" and account.amounts == (10_000_000, 0, 0, -1500)
 
@@ -104,8 +122,9 @@ def test_json_accounts(tmp_path, params_dict):
 
 
 def test_missing_files_and_non_utf8(tmp_path, params_file):
-    assert_input_error(run_cli("check", "--params", str(tmp_path / "nope.json"), "--accounts", "x.csv"),
-                       "nope.json", "cannot read")
+    assert_input_error(
+        run_cli("check", "--params", str(tmp_path / "nope.json"), "--accounts", "x.csv"), "nope.json", "cannot read"
+    )
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"account_id,USDC,BTC,BTC-PERP,ETH-PERP\n\xff\xfe,1,,,\n")
     assert_input_error(run_cli("check", "--params", str(params_file), "--accounts", str(bad)), "not UTF-8")
@@ -120,6 +139,7 @@ def test_random_bytes_never_crash(tmp_path_factory, body):
     folder = tmp_path_factory.mktemp("fuzz")
     params = folder / "params.json"
     from .conftest import PARAMS
+
     params.write_text(json.dumps(PARAMS))
     accounts = folder / "a.csv"
     accounts.write_bytes(b"account_id,USDC,BTC,BTC-PERP,ETH-PERP\n" + body)

@@ -46,8 +46,8 @@ def _healthy_rows(n: int, rng: random.Random) -> list[list[str]]:
     for i in range(n):
         usdc = rng.randrange(1_000, 100_000)
         btc = f"{rng.randrange(0, 200_000_000) / 1e8:.8f}"
-        btc_perp = f"{rng.randrange(-100, 101) / 1e4:.4f}"     # |value| ≤ 500, margin ≤ 25
-        eth_perp = f"{rng.randrange(-100, 101) / 1e3:.3f}"     # |value| ≤ 200.05
+        btc_perp = f"{rng.randrange(-100, 101) / 1e4:.4f}"  # |value| ≤ 500, margin ≤ 25
+        eth_perp = f"{rng.randrange(-100, 101) / 1e3:.3f}"  # |value| ≤ 200.05
         rows.append([f"acct-{i:05d}", str(usdc), btc, btc_perp, eth_perp])
     return rows
 
@@ -72,17 +72,25 @@ def test_check_names_exactly_the_hand_worked_accounts(snapshot, params_dict):
 
 
 def test_cli_check_exit_codes_and_listing(snapshot, params_file, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "zksolv", "check", "--params", str(params_file),
-                             "--accounts", str(snapshot), "--json"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "zksolv", "check", "--params", str(params_file), "--accounts", str(snapshot), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1, result.stderr
     import json
+
     report = json.loads(result.stdout)
     assert report["accounts"] == 1000 and report["solvent"] is False
-    assert {b["account_id"]: b["shortfall"] for b in report["below_maintenance"]} == \
-        {row[0]: s for row, s in UNDER_MAINTENANCE}
+    assert {b["account_id"]: b["shortfall"] for b in report["below_maintenance"]} == {
+        row[0]: s for row, s in UNDER_MAINTENANCE
+    }
     healthy = write_csv(tmp_path / "ok.csv", HEADER, [r for r in AT_MAINTENANCE])
-    ok = subprocess.run([sys.executable, "-m", "zksolv", "check", "--params", str(params_file),
-                         "--accounts", str(healthy)], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "zksolv", "check", "--params", str(params_file), "--accounts", str(healthy)],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "accounts: 2; below maintenance: 0" in ok.stdout
 
@@ -107,7 +115,7 @@ def test_totals_are_credits_debits_and_open_interest(params_dict):
     assert (totals.long, totals.short) == ([7, 1], [7, 2])
     assert totals.net_position() == [0, -1]
     assert totals.vector()[:8] == [5, 1, 4, 3, 7, 7, 1, 2]
-    assert totals.vector()[8:] == totals.liquidations.vector()   # the figures close the vector
+    assert totals.vector()[8:] == totals.liquidations.vector()  # the figures close the vector
 
 
 # Worked by hand: (row, below maintenance, bad debt in USD)
@@ -132,7 +140,7 @@ def test_liquidation_figures_by_hand(tmp_path, params_dict, row, below, bad_debt
     doc = liquidations_document(params, report.totals.liquidations)
     assert doc["accounts_below_maintenance"] == int(below)
     assert doc["bad_debt"] == bad_debt and doc["bankrupt_accounts"] == int(bad_debt != "0")
-    assert doc["covered"] is (bad_debt == "0")   # no insurance fund in these params
+    assert doc["covered"] is (bad_debt == "0")  # no insurance fund in these params
 
 
 def test_every_bankrupt_account_is_below_maintenance(params_dict):
@@ -143,5 +151,5 @@ def test_every_bankrupt_account_is_below_maintenance(params_dict):
     params = parse_params(params_dict)
     rng = random.Random(11)
     for _ in range(2000):
-        amounts = tuple(rng.randrange(-10**12, 10**12) for _ in range(params.n_slots))
+        amounts = tuple(rng.randrange(-(10**12), 10**12) for _ in range(params.n_slots))
         assert maintenance_health(amounts, params) <= 10000 * account_equity(amounts, params)

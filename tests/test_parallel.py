@@ -80,9 +80,14 @@ def _statement(folder: Path) -> dict:
     """What a bundle states, proofs aside (Groth16 proofs are randomised)."""
     manifest = json.loads((folder / "manifest.json").read_text())
     publics = [json.loads((folder / batch_dir(i) / "public.json").read_text()) for i in range(manifest["n_batches"])]
-    return {"root": manifest["root"], "final": manifest["final_accumulator"], "totals": manifest["totals"],
-            "roots": json.loads((folder / "batch_roots.json").read_text()), "publics": publics,
-            "vk": manifest["verification_key_sha256"]}
+    return {
+        "root": manifest["root"],
+        "final": manifest["final_accumulator"],
+        "totals": manifest["totals"],
+        "roots": json.loads((folder / "batch_roots.json").read_text()),
+        "publics": publics,
+        "vk": manifest["verification_key_sha256"],
+    }
 
 
 def _same_as_sequential(out: Path, bundle: dict) -> None:
@@ -94,23 +99,27 @@ def _same_as_sequential(out: Path, bundle: dict) -> None:
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    ) as cluster:
         yield cluster
 
 
 @pytest.fixture
 def four_batches(small_keys, params_file, secret_file, tmp_path):
     """13 accounts, capacity 16: 4 batches of 4."""
-    return {"params": params_file, "accounts": _accounts(tmp_path / "accounts.csv", 13), "secret": secret_file,
-            "keys": small_keys.dir}
+    return {
+        "params": params_file,
+        "accounts": _accounts(tmp_path / "accounts.csv", 13),
+        "secret": secret_file,
+        "keys": small_keys.dir,
+    }
 
 
 def _prove(inputs: dict, out: Path, **kwargs):
     events: list[dict] = []
     keys = kwargs.pop("keys", None) or inputs["keys"]
-    result = prove(inputs["params"], inputs["accounts"], inputs["secret"], keys, out, on_event=events.append,
-                   **kwargs)
+    result = prove(inputs["params"], inputs["accounts"], inputs["secret"], keys, out, on_event=events.append, **kwargs)
     return result, events
 
 
@@ -126,10 +135,29 @@ def test_dask_local_cluster_end_to_end(bundle, small_keys, cluster, tmp_path):
 
 def test_cli_scheduler(bundle, small_keys, cluster, tmp_path):
     out = tmp_path / "bundle"
-    run = subprocess.run([sys.executable, "-m", "zksolv", "prove", "--params", str(bundle["params"]), "--accounts",
-                          str(bundle["accounts"]), "--secret", str(bundle["secret"]), "--keys", str(small_keys.dir),
-                          "--out", str(out), "--scheduler", cluster.scheduler_address, "--json"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zksolv",
+            "prove",
+            "--params",
+            str(bundle["params"]),
+            "--accounts",
+            str(bundle["accounts"]),
+            "--secret",
+            str(bundle["secret"]),
+            "--keys",
+            str(small_keys.dir),
+            "--out",
+            str(out),
+            "--scheduler",
+            cluster.scheduler_address,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in run.stdout.splitlines()]
     assert events[1]["executor"] == f"dask {cluster.scheduler_address}"
@@ -141,8 +169,12 @@ def test_dask_worker_killed_mid_run_is_retried(four_batches, cluster, tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
     out = tmp_path / "bundle"
-    executor = partial(run_dask, scheduler=cluster.scheduler_address, retries=2,
-                       fn=partial(kill_first_time, markers=str(markers), index=1))
+    executor = partial(
+        run_dask,
+        scheduler=cluster.scheduler_address,
+        retries=2,
+        fn=partial(kill_first_time, markers=str(markers), index=1),
+    )
     result, events = _prove(four_batches, out, executor=executor)
     assert len(list(markers.glob("attempt-1-*"))) == 1, "the first attempt at batch 1 killed its worker"
     assert len(list(markers.glob("proved-1-*"))) == 1, "batch 1 was proved again, on a live worker"
@@ -154,8 +186,9 @@ def test_dask_retries_a_failing_batch(bundle, small_keys, cluster, tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
     out = tmp_path / "bundle"
-    executor = partial(run_dask, scheduler=cluster.scheduler_address, retries=1,
-                       fn=partial(raise_first_time, markers=str(markers)))
+    executor = partial(
+        run_dask, scheduler=cluster.scheduler_address, retries=1, fn=partial(raise_first_time, markers=str(markers))
+    )
     result, _ = _prove(bundle, out, keys=small_keys.dir, executor=executor)
     assert result.proved == 2 and len(list(markers.iterdir())) == 2
     _same_as_sequential(out, bundle)
@@ -173,8 +206,7 @@ def test_local_pool_worker_killed_mid_run_is_retried(four_batches, tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
     out = tmp_path / "bundle"
-    executor = partial(run_local_pool, workers=2, retries=2, fn=partial(kill_first_time, markers=str(markers),
-                                                                          index=2))
+    executor = partial(run_local_pool, workers=2, retries=2, fn=partial(kill_first_time, markers=str(markers), index=2))
     result, events = _prove(four_batches, out, executor=executor)
     retries = [e for e in events if e["event"] == "retry"]
     assert any(e["index"] == 2 and "died" in e["reason"] for e in retries), retries
@@ -222,15 +254,36 @@ def test_worker_with_other_keys_is_refused(four_batches, tmp_path, small_keys):
 
 def test_cli_workers_json_progress_events(four_batches, tmp_path):
     out = tmp_path / "bundle"
-    args = [sys.executable, "-m", "zksolv", "prove", "--params", str(four_batches["params"]), "--accounts",
-            str(four_batches["accounts"]), "--secret", str(four_batches["secret"]), "--keys",
-            str(four_batches["keys"]), "--out", str(out), "--workers", "2", "--json"]
+    args = [
+        sys.executable,
+        "-m",
+        "zksolv",
+        "prove",
+        "--params",
+        str(four_batches["params"]),
+        "--accounts",
+        str(four_batches["accounts"]),
+        "--secret",
+        str(four_batches["secret"]),
+        "--keys",
+        str(four_batches["keys"]),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--json",
+    ]
     run = subprocess.run(args, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in run.stdout.splitlines()]
     assert [e["event"] for e in events] == ["committed", "proving"] + ["batch"] * 4 + ["done"]
-    assert events[0]["batches"] == 4 and events[1] == {"event": "proving", "batches": 4, "resumed": 0,
-                                                       "prover": "snarkjs", "executor": "2 local processes"}
+    assert events[0]["batches"] == 4 and events[1] == {
+        "event": "proving",
+        "batches": 4,
+        "resumed": 0,
+        "prover": "snarkjs",
+        "executor": "2 local processes",
+    }
     batches = events[2:6]
     assert sorted(e["index"] for e in batches) == [0, 1, 2, 3]
     assert [e["done"] for e in batches] == [1, 2, 3, 4] and all(e["of"] == 4 and not e["resumed"] for e in batches)
@@ -243,10 +296,26 @@ def test_cli_workers_json_progress_events(four_batches, tmp_path):
 
 
 def test_cli_rejects_workers_with_scheduler(four_batches, tmp_path):
-    args = [sys.executable, "-m", "zksolv", "prove", "--params", str(four_batches["params"]), "--accounts",
-            str(four_batches["accounts"]), "--secret", str(four_batches["secret"]), "--keys",
-            str(four_batches["keys"]), "--out", str(tmp_path / "b"), "--workers", "2", "--scheduler",
-            "tcp://127.0.0.1:1"]
+    args = [
+        sys.executable,
+        "-m",
+        "zksolv",
+        "prove",
+        "--params",
+        str(four_batches["params"]),
+        "--accounts",
+        str(four_batches["accounts"]),
+        "--secret",
+        str(four_batches["secret"]),
+        "--keys",
+        str(four_batches["keys"]),
+        "--out",
+        str(tmp_path / "b"),
+        "--workers",
+        "2",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+    ]
     run = subprocess.run(args, capture_output=True, text=True)
     assert run.returncode == 2 and "exclude each other" in run.stderr
 

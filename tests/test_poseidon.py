@@ -14,9 +14,9 @@ def _vectors() -> list[list[int]]:
     rng = random.Random(20261124)
     vectors = []
     for n in range(1, 17):
-        vectors.append([rng.randrange(FIELD_MODULUS) for _ in range(n)])      # random field elements
+        vectors.append([rng.randrange(FIELD_MODULUS) for _ in range(n)])  # random field elements
         vectors.append([FIELD_MODULUS - 1 - rng.randrange(4) for _ in range(n)])  # near r
-        vectors.append([rng.randrange(1 << 64) for _ in range(n)])              # small (amount-like)
+        vectors.append([rng.randrange(1 << 64) for _ in range(n)])  # small (amount-like)
     vectors.append([0])
     vectors.append([0] * 16)
     return vectors

@@ -14,8 +14,15 @@ from zksolv.bundle import batch_dir
 from zksolv.circuit import compute_witness
 from zksolv.groth16 import verify_proof
 from zksolv.prove import prove
-from zksolv.provers import (ArkworksProver, ProverUnavailable, SnarkjsProver, get_prover, proof_from_ethereum,
-                            proof_verifier, witness_wires)
+from zksolv.provers import (
+    ArkworksProver,
+    ProverUnavailable,
+    SnarkjsProver,
+    get_prover,
+    proof_from_ethereum,
+    proof_verifier,
+    witness_wires,
+)
 from zksolv.scheduler import circuit_of
 from zksolv.verify import python_backend, snarkjs_backend, verify_bundle
 
@@ -86,8 +93,16 @@ def test_witness_wires_reads_the_public_signals(witness):
 def test_arkworks_bundle_end_to_end(bundle, small_keys, tmp_path):
     out = tmp_path / "bundle"
     events: list[dict] = []
-    result = prove(bundle["params"], bundle["accounts"], bundle["secret"], small_keys.dir, out,
-                   on_event=events.append, prover="arkworks", workers=2)
+    result = prove(
+        bundle["params"],
+        bundle["accounts"],
+        bundle["secret"],
+        small_keys.dir,
+        out,
+        on_event=events.append,
+        prover="arkworks",
+        workers=2,
+    )
     assert result.proved == 2
     assert [e for e in events if e["event"] == "proving"][0]["prover"] == "arkworks"
     report = verify_bundle(out, backends={"snarkjs": snarkjs_backend, "python": python_backend})
@@ -96,18 +111,40 @@ def test_arkworks_bundle_end_to_end(bundle, small_keys, tmp_path):
     reference = json.loads((bundle["bundle"] / "manifest.json").read_text())
     assert manifest["root"] == reference["root"] and manifest["final_accumulator"] == reference["final_accumulator"]
     for i in range(2):
-        assert (out / batch_dir(i) / "public.json").read_bytes() == \
-            (bundle["bundle"] / batch_dir(i) / "public.json").read_bytes()
+        assert (out / batch_dir(i) / "public.json").read_bytes() == (
+            bundle["bundle"] / batch_dir(i) / "public.json"
+        ).read_bytes()
 
 
 def test_cli_prover_arkworks(bundle, small_keys, tmp_path):
     import subprocess
 
     out = tmp_path / "bundle"
-    run = subprocess.run([sys.executable, "-m", "zksolv", "prove", "--params", str(bundle["params"]), "--accounts",
-                          str(bundle["accounts"]), "--secret", str(bundle["secret"]), "--keys", str(small_keys.dir),
-                          "--out", str(out), "--prover", "arkworks", "--workers", "1", "--json"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zksolv",
+            "prove",
+            "--params",
+            str(bundle["params"]),
+            "--accounts",
+            str(bundle["accounts"]),
+            "--secret",
+            str(bundle["secret"]),
+            "--keys",
+            str(small_keys.dir),
+            "--out",
+            str(out),
+            "--prover",
+            "arkworks",
+            "--workers",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     events = [json.loads(line) for line in run.stdout.splitlines()]
     assert events[1]["prover"] == "arkworks" and events[1]["executor"] == "1 process"

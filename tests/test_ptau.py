@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from zksolv.binfile import scan
+from zksolv.errors import EXIT_INPUT, ZksolvError
 from zksolv.ptau import (
     DEV_PTAU_MARKER,
     PtauError,
@@ -27,12 +29,13 @@ from zksolv.ptau import (
     read_ptau_power,
     required_power,
 )
+from zksolv.r1cs import read_header
 
 REPO = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO / "node_modules"
 SNARKJS = NODE_MODULES / ".bin" / "snarkjs"
 CIRCOM = NODE_MODULES / ".bin" / "circom2"
-FIXTURE = Path("tests") / "fixtures" / "tiny.circom"   # relative: circom2 (WASI) needs it
+FIXTURE = Path("tests") / "fixtures" / "tiny.circom"  # relative: circom2 (WASI) needs it
 
 HAVE_NODE = shutil.which("node") is not None and SNARKJS.exists() and CIRCOM.exists()
 needs_node = pytest.mark.skipif(not HAVE_NODE, reason="Node toolchain not installed (npm ci)")
@@ -60,32 +63,15 @@ def verifies(vkey: Path, public: Path, proof: Path) -> bool:
 
 def r1cs_counts(path: Path) -> tuple[int, int]:
     """(nConstraints, nPublic = outputs + public inputs) from an r1cs header."""
-    data = path.read_bytes()
-    assert data[:4] == b"r1cs"
-    (n_sections,) = struct.unpack_from("<I", data, 8)
-    pos = 12
-    for _ in range(n_sections):
-        sid, size = struct.unpack_from("<IQ", data, pos)
-        if sid == 1:
-            (n8,) = struct.unpack_from("<I", data, pos + 12)
-            base = pos + 12 + 4 + n8
-            _wires, n_out, n_pub_in, _prv = struct.unpack_from("<IIII", data, base)
-            (n_constraints,) = struct.unpack_from("<I", data, base + 16 + 8)
-            return n_constraints, n_out + n_pub_in
-        pos += 12 + size
-    raise AssertionError("r1cs has no header")
+    header = read_header(path)
+    return header.n_constraints, header.n_pub_out + header.n_pub_in
 
 
 def section_table(path: Path) -> dict[int, int]:
-    data = path.read_bytes()
-    (n_sections,) = struct.unpack_from("<I", data, 8)
-    pos, table = 12, {}
-    for _ in range(n_sections):
-        sid, size = struct.unpack_from("<IQ", data, pos)
-        table[sid] = size
-        pos += 12 + size
-    assert pos == len(data)
-    return table
+    f = scan(path, b"ptau")
+    last = f.sections[-1]
+    assert last.start + last.size == path.stat().st_size
+    return {s.kind: s.size for s in f.sections}
 
 
 # --------------------------------------------------------------------------
@@ -99,8 +85,8 @@ def test_required_power_matches_snarkjs_formula() -> None:
     assert required_power(1, 0) == 1
     assert required_power(2, 0) == 2
     assert required_power(3, 0) == 2
-    assert required_power(255, 0) == 8          # 255 + ONE = 256 rows
-    assert required_power(255, 1) == 9          # 257 rows
+    assert required_power(255, 0) == 8  # 255 + ONE = 256 rows
+    assert required_power(255, 1) == 9  # 257 rows
     assert required_power(243, 3) == 8
     assert required_power(65535, 0) == 16
     assert required_power(65536, 0) == 17
@@ -129,12 +115,19 @@ def test_header_parsing_without_node(tmp_path: Path) -> None:
     assert is_dev_ptau(marked)
     bad = tmp_path / "bad.ptau"
     bad.write_bytes(b"zkey" + bytes(20))
-    with pytest.raises(PtauError):
+    with pytest.raises(PtauError, match=r"bad\.ptau: not a \.ptau file \(magic b'zkey'"):
         read_ptau_power(bad)
     truncated = tmp_path / "trunc.ptau"
     truncated.write_bytes(plain.read_bytes()[:30])
-    with pytest.raises(PtauError):
+    with pytest.raises(PtauError, match="trunc.ptau: section 1 runs past the end of the file"):
         read_ptau_power(truncated)
+    with pytest.raises(PtauError, match="missing.ptau: cannot read: No such file"):
+        is_dev_ptau(tmp_path / "missing.ptau")
+
+
+def test_ptau_errors_are_input_errors() -> None:
+    # The CLI reports a ZksolvError with its exit code; anything else would be an "internal error".
+    assert issubclass(PtauError, ZksolvError) and PtauError.exit_code == EXIT_INPUT
 
 
 def test_make_dev_ptau_rejects_bad_arguments(tmp_path: Path) -> None:

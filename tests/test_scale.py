@@ -14,10 +14,21 @@ from array import array
 import pytest
 
 from zksolv import poseidon as P
-from zksolv.accounts import Account, _convert, _ProblemLog, read_accounts
-from zksolv.commitment import (SlotTable, Slot, _hmac_sha256, account_key, build_commitment, build_slots,
-                               derive_padding_key, derive_salt, leaf_hash, leaf_hashes, merkle_levels)
-from zksolv.errors import InputError
+from zksolv.accounts import Account, _convert, read_accounts
+from zksolv.commitment import (
+    Slot,
+    SlotTable,
+    _hmac_sha256,
+    account_key,
+    build_commitment,
+    build_slots,
+    derive_padding_key,
+    derive_salt,
+    leaf_hash,
+    leaf_hashes,
+    merkle_levels,
+)
+from zksolv.errors import InputError, ProblemLog
 from zksolv.field import FIELD_MODULUS, FieldVector
 from zksolv.params import parse_params
 
@@ -32,9 +43,18 @@ def _vectors(n: int, rng: random.Random, count: int = 40) -> list[list[int]]:
     out = [[0] * n, [FIELD_MODULUS - 1] * n]
     while len(out) < count:
         kind = len(out) % 4
-        out.append([rng.randrange(FIELD_MODULUS) if kind == 0 else FIELD_MODULUS - 1 - rng.randrange(8) if kind == 1
-                    else rng.randrange(1 << 64) if kind == 2 else rng.randrange(1 << rng.randrange(1, 254))
-                    for _ in range(n)])
+        out.append(
+            [
+                rng.randrange(FIELD_MODULUS)
+                if kind == 0
+                else FIELD_MODULUS - 1 - rng.randrange(8)
+                if kind == 1
+                else rng.randrange(1 << 64)
+                if kind == 2
+                else rng.randrange(1 << rng.randrange(1, 254))
+                for _ in range(n)
+            ]
+        )
     return out
 
 
@@ -43,13 +63,14 @@ def _batch(rows: list[list[int]]) -> bytes:
 
 
 def _ints(digests: bytes) -> list[int]:
-    return [int.from_bytes(digests[i:i + 32], "big") for i in range(0, len(digests), 32)]
+    return [int.from_bytes(digests[i : i + 32], "big") for i in range(0, len(digests), 32)]
 
 
 @pytest.fixture
 def no_native(monkeypatch):
     monkeypatch.setattr(P, "_native", None)
     import zksolv.commitment as cm
+
     monkeypatch.setattr(cm, "_native", None)
 
 
@@ -171,9 +192,16 @@ def _naive(accounts, params, capacity=None):
 
 
 def _accounts(n: int, rng: random.Random, width: int = 4) -> list[Account]:
-    return [Account(f"user-{i}-{rng.randrange(1 << 30)}", tuple(rng.randrange(-(1 << 63), 1 << 63) if rng.random() < 0.3
-                                                              else rng.randrange(-10**6, 10**6) for _ in range(width)))
-            for i in range(n)]
+    return [
+        Account(
+            f"user-{i}-{rng.randrange(1 << 30)}",
+            tuple(
+                rng.randrange(-(1 << 63), 1 << 63) if rng.random() < 0.3 else rng.randrange(-(10**6), 10**6)
+                for _ in range(width)
+            ),
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize("path", ["native", "fallback"])
@@ -181,13 +209,18 @@ def test_bulk_commitment_equals_the_definitions(params_dict, path, monkeypatch):
     if path == "fallback":
         monkeypatch.setattr(P, "_native", None)
         import zksolv.commitment as cm
+
         monkeypatch.setattr(cm, "_native", None)
     elif P._native is None:
         pytest.skip("C extension not built")
     params = parse_params(params_dict)
     rng = random.Random(2)
-    for accounts, capacity in ((_accounts(13, rng), None), (_accounts(1, rng), 4), (_accounts(40, rng), 64),
-                               ([Account("big", (1 << 63, 0, 0, 0)), Account("short", (1, 2))], None)):
+    for accounts, capacity in (
+        (_accounts(13, rng), None),
+        (_accounts(1, rng), 4),
+        (_accounts(40, rng), 64),
+        ([Account("big", (1 << 63, 0, 0, 0)), Account("short", (1, 2))], None),
+    ):
         commitment = build_commitment(accounts, params, SEED, capacity)
         slots, levels = _naive(accounts, params, capacity)
         assert commitment.slots == slots and list(commitment.slots) == slots
@@ -202,8 +235,15 @@ def test_larger_root_matches_circomlibjs(params_dict):
     params = parse_params(params_dict)
     commitment = build_commitment(_accounts(300, random.Random(9)), params, SEED)
     assert commitment.capacity == 512
-    slots = [{"account_id": s.account_id, "salt": None if s.salt is None else str(s.salt),
-              "key": str(s.key), "amounts": [str(a) for a in s.amounts]} for s in commitment.slots]
+    slots = [
+        {
+            "account_id": s.account_id,
+            "salt": None if s.salt is None else str(s.salt),
+            "key": str(s.key),
+            "amounts": [str(a) for a in s.amounts],
+        }
+        for s in commitment.slots
+    ]
     oracle = run_node_json("commitment.js", {"slots": slots})
     assert int(oracle["root"]) == commitment.root
     assert [int(x) for x in oracle["leaves"]] == commitment.levels[0]
@@ -231,8 +271,9 @@ def test_fallback_commitment_of_4096_accounts_equals_native(params_dict):
     script = _DIGEST_SCRIPT.format(tests=str(REPO), params=json.dumps(params_dict))
     results = {}
     for name, env in (("default", {}), ("fallback", {"ZKSOLV_NO_NATIVE": "1"}), ("portable", {"ZKSOLV_NO_SIMD": "1"})):
-        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                             env={**os.environ, **env}, timeout=600)
+        run = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, **env}, timeout=600
+        )
         assert run.returncode == 0, run.stderr
         results[name] = json.loads(run.stdout)
     assert not results["fallback"]["backend"].startswith("native")
@@ -256,12 +297,18 @@ def test_merkle_levels_accepts_ints_and_checks_them():
 
 def test_field_vector_and_slot_table_behave_like_lists():
     v = FieldVector.from_ints([1, 2, FIELD_MODULUS - 1])
-    assert len(v) == 3 and v[2] == v[-1] == FIELD_MODULUS - 1 and v[0:2] == [1, 2] and list(v) == [1, 2, FIELD_MODULUS - 1]
+    assert len(v) == 3 and v[2] == v[-1] == FIELD_MODULUS - 1
+    assert v[0:2] == [1, 2] and list(v) == [1, 2, FIELD_MODULUS - 1]
     assert v == [1, 2, FIELD_MODULUS - 1] and [1, 2, FIELD_MODULUS - 1] == v and v != [1, 2]
     with pytest.raises(IndexError):
         v[3]
-    table = SlotTable((5).to_bytes(32, "big") + (6).to_bytes(32, "big"), (9).to_bytes(32, "big") + bytes(32),
-                      ["a", None], array("q", [1, -2, 0, 0]), 2)
+    table = SlotTable(
+        (5).to_bytes(32, "big") + (6).to_bytes(32, "big"),
+        (9).to_bytes(32, "big") + bytes(32),
+        ["a", None],
+        array("q", [1, -2, 0, 0]),
+        2,
+    )
     expected = [Slot(5, (1, -2), "a", 9), Slot(6, (0, 0))]
     assert table == expected and table[-1] == expected[1] and table[0:5] == expected and table.n_accounts == 1
     assert _ints(leaf_hashes(table).data) == [leaf_hash(5, (1, -2)), leaf_hash(6, (0, 0))]
@@ -290,14 +337,42 @@ def test_precomputed_hmac_equals_hmac():
 
 # ---- CSV reader fast path ----------------------------------------------------------------------
 
-TRICKY = ["", " ", "0", "-0", "+5", " 5", "5 ", "5.", ".5", "-.5", "1_000", "\uff15", "\u0661\u0662", "1.2300",
-          "1.0000001", "1.000000000", "-1.000000", "9223372036854.775807", "9223372036854.775808",
-          "-9223372036854.775808", "-9223372036854.775809", "1e3", "--1", "-", "007", "1.2.3", "0.5-", "²",
-          "12345678901234567890", "-0.000001"]
+TRICKY = [
+    "",
+    " ",
+    "0",
+    "-0",
+    "+5",
+    " 5",
+    "5 ",
+    "5.",
+    ".5",
+    "-.5",
+    "1_000",
+    "\uff15",
+    "\u0661\u0662",
+    "1.2300",
+    "1.0000001",
+    "1.000000000",
+    "-1.000000",
+    "9223372036854.775807",
+    "9223372036854.775808",
+    "-9223372036854.775808",
+    "-9223372036854.775809",
+    "1e3",
+    "--1",
+    "-",
+    "007",
+    "1.2.3",
+    "0.5-",
+    "²",
+    "12345678901234567890",
+    "-0.000001",
+]
 
 
 def _expected_problems(path, rows):
-    log = _ProblemLog()
+    log = ProblemLog()
     for row_number, (account, text) in enumerate(rows, start=2):
         _convert(log, str(path), row_number, account, "USDC", text, 6)
     return log.problems
@@ -306,17 +381,23 @@ def _expected_problems(path, rows):
 def test_csv_amount_fast_path_equals_the_converter(tmp_path, params_dict):
     params = parse_params(params_dict)
     rows = [(f"id{i}", text) for i, text in enumerate(TRICKY)]
-    path = write_csv(tmp_path / "a.csv", ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"],
-                     [[account, text, "", "", ""] for account, text in rows])
+    path = write_csv(
+        tmp_path / "a.csv",
+        ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"],
+        [[account, text, "", "", ""] for account, text in rows],
+    )
     expected = _expected_problems(path, rows)
     assert expected, "some tricky cells must be rejected"
     with pytest.raises(InputError) as err:
         list(read_accounts(path, params))
     assert err.value.problems == expected
     good = [(a, t) for a, t in rows if not _expected_problems(path, [(a, t)])]
-    path = write_csv(tmp_path / "b.csv", ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"],
-                     [[account, text, "", "", ""] for account, text in good])
-    log = _ProblemLog()
+    path = write_csv(
+        tmp_path / "b.csv",
+        ["account_id", "USDC", "BTC", "BTC-PERP", "ETH-PERP"],
+        [[account, text, "", "", ""] for account, text in good],
+    )
+    log = ProblemLog()
     assert [a.amounts[0] for a in read_accounts(path, params)] == [_convert(log, "", 0, a, "", t, 6) for a, t in good]
     assert not log.problems
 

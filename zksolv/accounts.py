@@ -1,7 +1,7 @@
 """Account snapshots: streaming CSV and JSON readers that never round.
 
-Rows become plain `Account` records (id + integer amounts in slot order) one
-at a time, so a file of millions of rows never holds millions of validated
+Rows become plain `Account` records (id, sub-account + integer amounts in slot
+order) one at a time, so a file of millions of rows never holds millions of validated
 objects. Every problem is collected with its file, row, account and column;
 the reader raises `InputError` with all of them once the file is exhausted, so
 callers must consume the whole iterator before writing any output.
@@ -18,25 +18,40 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, ProblemLog
 from .field import AMOUNT_MAX, AMOUNT_MIN
 from .io import read_json
 from .params import RiskParams
 from .units import UnitError, to_units
 
-MAX_PROBLEMS = 100
 ID_COLUMN = "account_id"
+SUBACCOUNT_COLUMN = "subaccount"  # optional: empty or absent = the holder's main account
+MAX_SUBACCOUNT = 64
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 AccountId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# No control characters, so the 0x00 that separates it from the account id in the key derivation
+# (PROTOCOL.md §4) is unambiguous.
+SubaccountName = Annotated[str, StringConstraints(max_length=MAX_SUBACCOUNT, pattern=r"^[^\x00-\x1f\x7f]*$")]
 AmountText = Annotated[str, Field(description="signed decimal string, at most the slot's decimals")]
 
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """One margin account: balances (assets) then positions (markets), in base units."""
+    """One margin account: balances (assets) then positions (markets), in base units.
+
+    `subaccount` "" is the holder's main account; any other name is an isolated sub-account of the
+    same holder (as on dYdX v4 or Hyperliquid) with its own collateral, positions and health: each
+    (account_id, subaccount) is its own leaf, so a loss in it never draws on the holder's others."""
 
     account_id: str
     amounts: tuple[int, ...]
+    subaccount: str = ""
+
+
+def account_label(account_id: str, subaccount: str = "") -> str:
+    """`alice`, or `alice/isolated-btc` for a sub-account: for messages only (an id may contain '/';
+    JSON output gives the two fields)."""
+    return f"{account_id}/{subaccount}" if subaccount else account_id
 
 
 class AccountRecord(BaseModel):
@@ -44,34 +59,20 @@ class AccountRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     account_id: AccountId
+    subaccount: SubaccountName = Field(
+        default="", description="isolated sub-account of the holder; empty or absent = the main account"
+    )
     balances: dict[str, AmountText] = Field(default_factory=dict, description="asset symbol → signed balance")
     positions: dict[str, AmountText] = Field(default_factory=dict, description="market symbol → signed position")
 
 
 class AccountsFile(BaseModel):
     """The JSON accounts format: a list of accounts (CSV is the streaming alternative:
-    header `account_id` plus one column per asset and market symbol, any order)."""
+    header `account_id`, optionally `subaccount`, plus one column per asset and market symbol, any
+    order). Each (account_id, subaccount) is its own account."""
 
     model_config = ConfigDict(strict=True)
     accounts: list[AccountRecord]
-
-
-class _ProblemLog:
-    """Keeps the first MAX_PROBLEMS problems and counts the rest."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.dropped = 0
-
-    def add(self, problem: Problem) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(problem)
-        else:
-            self.dropped += 1
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise InputError(self.problems, truncated=self.dropped > 0)
 
 
 def read_accounts(path: Path | str, params: RiskParams) -> Iterator[Account]:
@@ -87,47 +88,95 @@ def read_accounts(path: Path | str, params: RiskParams) -> Iterator[Account]:
     yield from reader(path, params)
 
 
-def _convert(log: _ProblemLog, source: str, row: int, account: str | None, column: str,
-             text: str, decimals: int) -> int:
+def _convert(log: ProblemLog, source: str, row: int, account: str | None, column: str, text: str, decimals: int) -> int:
     try:
         value = to_units(text, decimals) if text.strip() else 0
     except UnitError as exc:
         log.add(Problem(source, str(exc), row=row, account=account, column=column))
         return 0
     if not AMOUNT_MIN <= value <= AMOUNT_MAX:
-        log.add(Problem(source, f"{text.strip()} is outside the signed 64-bit range at {decimals} decimals "
-                        f"(|value| must be below 2^63 base units)", row=row, account=account, column=column))
+        log.add(
+            Problem(
+                source,
+                f"{text.strip()} is outside the signed 64-bit range at {decimals} decimals "
+                f"(|value| must be below 2^63 base units)",
+                row=row,
+                account=account,
+                column=column,
+            )
+        )
         return 0
     return value
 
 
-def _check_id(log: _ProblemLog, seen: set[str], source: str, row: int, account_id: str) -> bool:
+def _identity(account_id: str, subaccount: str) -> str | tuple[str, str]:
+    """What must be unique: the id for a main account (a plain string, as many as there are rows),
+    (id, subaccount) for a sub-account; a string never equals a tuple, so both share one set."""
+    return (account_id, subaccount) if subaccount else account_id
+
+
+def _check_id(log: ProblemLog, seen: set, source: str, row: int, account_id: str, subaccount: str = "") -> bool:
+    valid = True
     if not account_id or len(account_id) > 256 or _CONTROL_CHARACTER.search(account_id):
-        log.add(Problem(source, "account_id must be 1–256 characters without control characters",
-                        row=row, account=account_id or None, column=ID_COLUMN))
+        log.add(
+            Problem(
+                source,
+                "account_id must be 1–256 characters without control characters",
+                row=row,
+                account=account_id or None,
+                column=ID_COLUMN,
+            )
+        )
+        valid = False
+    if len(subaccount) > MAX_SUBACCOUNT or _CONTROL_CHARACTER.search(subaccount):
+        log.add(
+            Problem(
+                source,
+                f"subaccount must be 0–{MAX_SUBACCOUNT} characters without control characters",
+                row=row,
+                account=account_id or None,
+                column=SUBACCOUNT_COLUMN,
+            )
+        )
+        valid = False
+    if not valid:
         return False
-    if account_id in seen:
-        log.add(Problem(source, "duplicate account_id", row=row, account=account_id, column=ID_COLUMN))
+    identity = _identity(account_id, subaccount)
+    if identity in seen:
+        if subaccount:
+            log.add(
+                Problem(
+                    source,
+                    f"duplicate subaccount {subaccount!r} of this account_id",
+                    row=row,
+                    account=account_id,
+                    column=SUBACCOUNT_COLUMN,
+                )
+            )
+        else:
+            log.add(Problem(source, "duplicate account_id", row=row, account=account_id, column=ID_COLUMN))
         return False
-    seen.add(account_id)
+    seen.add(identity)
     return True
 
 
 def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
     source = str(path)
-    log = _ProblemLog()
+    log = ProblemLog()
     symbols = params.slot_symbols
     decimals = params.slot_decimals
-    seen: set[str] = set()
+    seen: set = set()
     try:
         with path.open("r", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, strict=True)
             header = next(reader, None)
             if header is None:
-                raise InputError([Problem(source, "empty file: expected a header row "
-                                          f"'{ID_COLUMN},{','.join(symbols)}'")])
+                raise InputError(
+                    [Problem(source, f"empty file: expected a header row '{ID_COLUMN},{','.join(symbols)}'")]
+                )
             columns = _csv_columns(source, header, symbols)
             id_index = columns[ID_COLUMN]
+            sub_index = columns.get(SUBACCOUNT_COLUMN) if SUBACCOUNT_COLUMN not in symbols else None
             slot_index = [columns[s] for s in symbols]
             n_cells = len(header)
             cells = list(zip(slot_index, decimals, symbols))
@@ -138,15 +187,29 @@ def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
                 if len(fields) != n_cells:
                     if not fields or fields == [""]:
                         continue  # blank line
-                    log.add(Problem(source, f"expected {n_cells} cells, found {len(fields)}", row=reader.line_num,
-                                    account=fields[id_index] if len(fields) > id_index else None))
+                    log.add(
+                        Problem(
+                            source,
+                            f"expected {n_cells} cells, found {len(fields)}",
+                            row=reader.line_num,
+                            account=fields[id_index] if len(fields) > id_index else None,
+                        )
+                    )
                     continue
                 account_id = fields[id_index]
-                if account_id and len(account_id) <= 256 and account_id not in seen and not control(account_id):
-                    seen.add(account_id)
+                subaccount = fields[sub_index] if sub_index is not None else ""
+                identity = (account_id, subaccount) if subaccount else account_id
+                if (
+                    account_id
+                    and len(account_id) <= 256
+                    and identity not in seen
+                    and not control(account_id)
+                    and (not subaccount or (len(subaccount) <= MAX_SUBACCOUNT and not control(subaccount)))
+                ):
+                    seen.add(identity)
                     valid = True
                 else:
-                    valid = _check_id(log, seen, source, reader.line_num, account_id)
+                    valid = _check_id(log, seen, source, reader.line_num, account_id, subaccount)
                 amounts = []
                 for j, places, symbol in cells:
                     text = fields[j]
@@ -168,7 +231,7 @@ def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
                                 continue
                     amounts.append(_convert(log, source, reader.line_num, account_id, symbol, text, places))
                 if valid and not log.problems:
-                    yield Account(account_id, tuple(amounts))
+                    yield Account(account_id, tuple(amounts), subaccount)
     except UnicodeDecodeError as exc:
         log.add(Problem(source, f"not UTF-8 text (byte {exc.start} of a decoded chunk): {exc.reason}"))
     except csv.Error as exc:
@@ -185,9 +248,10 @@ def _csv_columns(source: str, header: list[str], symbols: tuple[str, ...]) -> di
         name = name.strip()
         if name in columns:
             problems.append(Problem(source, "duplicate column", row=1, column=name))
-        elif name != ID_COLUMN and name not in symbols:
-            problems.append(Problem(source, "unknown column: not an asset or market symbol of the params",
-                                    row=1, column=name))
+        elif name not in (ID_COLUMN, SUBACCOUNT_COLUMN) and name not in symbols:
+            problems.append(
+                Problem(source, "unknown column: not an asset or market symbol of the params", row=1, column=name)
+            )
         columns[name] = index
     for name in (ID_COLUMN, *symbols):
         if name not in columns:
@@ -202,10 +266,10 @@ def _read_json(path: Path, params: RiskParams) -> Iterator[Account]:
     data: Any = read_json(path, "accounts")
     if not isinstance(data, list):
         raise InputError([Problem(source, "expected a JSON list of accounts")])
-    log = _ProblemLog()
+    log = ProblemLog()
     assets = {a.symbol: (i, a.decimals) for i, a in enumerate(params.assets)}
     markets = {m.symbol: (len(params.assets) + i, m.decimals) for i, m in enumerate(params.markets)}
-    seen: set[str] = set()
+    seen: set = set()
     for item_number, item in enumerate(data, start=1):
         account_hint = item.get("account_id") if isinstance(item, dict) else None
         account_hint = account_hint if isinstance(account_hint, str) else None
@@ -214,20 +278,29 @@ def _read_json(path: Path, params: RiskParams) -> Iterator[Account]:
         except ValidationError as exc:
             for err in exc.errors():
                 column = ".".join(str(x) for x in err.get("loc", ())) or None
-                log.add(Problem(source, err.get("msg", "invalid"), row=item_number, account=account_hint,
-                                column=column))
+                log.add(
+                    Problem(source, err.get("msg", "invalid"), row=item_number, account=account_hint, column=column)
+                )
             continue
-        valid = _check_id(log, seen, source, item_number, record.account_id)
+        valid = _check_id(log, seen, source, item_number, record.account_id, record.subaccount)
         amounts = [0] * params.n_slots
         for kind, values, table in (("balances", record.balances, assets), ("positions", record.positions, markets)):
             for symbol, text in values.items():
                 if symbol not in table:
-                    log.add(Problem(source, f"unknown symbol in {kind}", row=item_number,
-                                    account=record.account_id, column=f"{kind}.{symbol}"))
+                    log.add(
+                        Problem(
+                            source,
+                            f"unknown symbol in {kind}",
+                            row=item_number,
+                            account=record.account_id,
+                            column=f"{kind}.{symbol}",
+                        )
+                    )
                     continue
                 slot, decimals = table[symbol]
-                amounts[slot] = _convert(log, source, item_number, record.account_id, f"{kind}.{symbol}",
-                                         text, decimals)
+                amounts[slot] = _convert(
+                    log, source, item_number, record.account_id, f"{kind}.{symbol}", text, decimals
+                )
         if valid and not log.problems:
-            yield Account(record.account_id, tuple(amounts))
+            yield Account(record.account_id, tuple(amounts), record.subaccount)
     log.raise_if_any()

@@ -1,7 +1,7 @@
 """The library API: every CLI command is one call here (the CLI only parses options and formats).
 
     check · commit · verify_inclusion_file · input_schemas · keygen_secret · circuit_info ·
-    setup · prove · verify · audit_setup · demo · export_calldata
+    setup · prove · verify · audit_setup · demo · export_calldata · params_price
 
 Arguments are checked here, not in the CLI, so a pipeline calling the library gets the same
 refusals (ArgumentError) as a person at the command line. Every error is a ZksolvError carrying
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .accounts import AccountsFile, read_accounts
-from .bundle import batch_dir, liquidations_document, totals_document
-from .commitment import COMMITMENT_FORMAT, Commitment, build_commitment, write_inclusion_proofs
+from .bundle import MAX_BATCH_SIZE, liquidations_document, load_manifest, totals_document
+from .commitment import Commitment, build_commitment, load_commitment_file, write_inclusion_proofs
 from .errors import ArgumentError, InputError, Problem
 from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
-from .io import atomic_directory, dumps_json, read_json
+from .io import atomic_directory, dumps_json
 from .margin import SolvencyReport, check_solvency, health_to_quote
 from .params import ParamsFile, RiskParams, load_params
 from .secret import generate_secret, load_secret
@@ -32,9 +32,24 @@ if TYPE_CHECKING:
     from .prove import Event, ProveResult
     from .setup import Keys
 
-__all__ = ["CheckResult", "audit_setup", "check", "circuit_info", "commit", "demo", "export_calldata",
-           "input_schemas", "keygen_secret", "load_commitment_document", "prove", "setup", "verify",
-           "verify_inclusion_file", "write_commitment"]
+__all__ = [
+    "CheckResult",
+    "audit_setup",
+    "check",
+    "circuit_info",
+    "commit",
+    "demo",
+    "export_calldata",
+    "input_schemas",
+    "keygen_secret",
+    "load_commitment_file",
+    "params_price",
+    "prove",
+    "setup",
+    "verify",
+    "verify_inclusion_file",
+    "write_commitment",
+]
 
 
 def _quiet(_: str) -> None:
@@ -47,11 +62,26 @@ def _count(value: object, least: int = 1) -> bool:
 
 
 def _batch_size(batch_size: int) -> int:
-    """The accounts per proof: a power of two ≥ 2 (the batch is a subtree of the commitment)."""
-    if not _count(batch_size, 2) or batch_size & (batch_size - 1):
-        raise ArgumentError("batch_size", f"{batch_size!r} is not a power of two ≥ 2",
-                            hint="--batch-size takes a power of two ≥ 2 (accounts per proof)")
+    """The accounts per proof: a power of two ≥ 2 (the batch is a subtree of the commitment), at most
+    MAX_BATCH_SIZE."""
+    if not _count(batch_size, 2) or batch_size & (batch_size - 1) or batch_size > MAX_BATCH_SIZE:
+        raise ArgumentError(
+            "batch_size",
+            f"{batch_size!r} is not a power of two from 2 to 2^30",
+            hint="--batch-size takes a power of two from 2 to 2^30 (accounts per proof)",
+        )
     return batch_size
+
+
+def _circuit_params(params_path: Path | str, batch_size: int) -> tuple[RiskParams, int]:
+    """The params and batch size a circuit is made for (circuit_info, setup), refused before anything
+    compiles: the shape needs a batch size `_batch_size` takes and at least one asset (the params allow
+    markets only, but the circuit shape and the registry take K ≥ 1)."""
+    batch_size = _batch_size(batch_size)
+    params = load_params(params_path)
+    if not params.assets:
+        raise InputError([Problem(str(params_path), "a circuit needs at least one asset", column="assets")])
+    return params, batch_size
 
 
 class CheckResult(NamedTuple):
@@ -67,12 +97,25 @@ class CheckResult(NamedTuple):
     def document(self) -> dict:
         """The whole result as JSON-ready data (what `zksolv check --json` prints, and what its text shows)."""
         params, report = self
-        below = [{"account_id": i.account_id, "health": str(health_to_quote(i.health, params)),
-                  "shortfall": str(i.shortfall(params)), "bankrupt": i.bankrupt, "bad_debt": i.bad_debt(params)}
-                 for i in report.insolvent]
-        return {"solvent": report.solvent, "accounts": report.accounts, "quote": params.quote,
-                "below_maintenance": below, "totals": totals_document(params, report.totals),
-                "liquidations": liquidations_document(params, report.totals.liquidations)}
+        below = [
+            {
+                "account_id": i.account_id,
+                "subaccount": i.subaccount,
+                "health": str(health_to_quote(i.health, params)),
+                "shortfall": str(i.shortfall(params)),
+                "bankrupt": i.bankrupt,
+                "bad_debt": i.bad_debt(params),
+            }
+            for i in report.insolvent
+        ]
+        return {
+            "solvent": report.solvent,
+            "accounts": report.accounts,
+            "quote": params.quote,
+            "below_maintenance": below,
+            "totals": totals_document(params, report.totals),
+            "liquidations": liquidations_document(params, report.totals.liquidations),
+        }
 
 
 def check(params_path: Path | str, accounts_path: Path | str) -> CheckResult:
@@ -81,9 +124,15 @@ def check(params_path: Path | str, accounts_path: Path | str) -> CheckResult:
     return CheckResult(params, check_solvency(read_accounts(accounts_path, params), params))
 
 
-def commit(params_path: Path | str, accounts_path: Path | str, secret_path: Path | str,
-           capacity: int | None = None, batch_size: int | None = None, out: Path | str | None = None,
-           force: bool = False) -> Commitment:
+def commit(
+    params_path: Path | str,
+    accounts_path: Path | str,
+    secret_path: Path | str,
+    capacity: int | None = None,
+    batch_size: int | None = None,
+    out: Path | str | None = None,
+    force: bool = False,
+) -> Commitment:
     """Read and validate everything, then build the commitment in memory; with `out`, also write
     it there (write_commitment: all or nothing, an existing folder replaced only with `force`)."""
     params = load_params(params_path)
@@ -98,25 +147,13 @@ def commit(params_path: Path | str, accounts_path: Path | str, secret_path: Path
 
 
 def write_commitment(commitment: Commitment, out_dir: Path | str, force: bool = False) -> Path:
-    """Write `commitment.json` and `inclusion/` atomically (all or nothing)."""
+    """Write `commitment.json` and `inclusion/` (one file per holder, covering all their sub-accounts)
+    atomically (all or nothing)."""
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, replace=force) as tmp:
         (tmp / "commitment.json").write_text(dumps_json(commitment.document()), encoding="utf-8")
         write_inclusion_proofs(commitment, tmp / "inclusion")
     return out_dir
-
-
-def load_commitment_document(path: Path | str) -> dict:
-    path = Path(path)
-    data = read_json(path, "commitment")
-    if not isinstance(data, dict) or data.get("format") != COMMITMENT_FORMAT:
-        raise InputError([Problem(str(path), f"not a {COMMITMENT_FORMAT} file")])
-    try:
-        data["root"], data["params_hash"] = (parse_canonical_uint(data[k], FIELD_MODULUS, k)
-                                             for k in ("root", "params_hash"))
-    except (KeyError, TypeError, ValueError):
-        raise InputError([Problem(str(path), "root and params_hash must be decimal strings")]) from None
-    return data
 
 
 def _root(root: int | str | None) -> int | None:
@@ -127,53 +164,63 @@ def _root(root: int | str | None) -> int | None:
         return parse_canonical_uint(root, FIELD_MODULUS, "root", "the field modulus r")
     except EncodingError as exc:
         # EncodingError reads "root: why"; the argument's name is the location.
-        raise ArgumentError("root", str(exc).partition(": ")[2],
-                            hint="--root takes the published root: decimal digits, no sign or leading zeros") from None
+        raise ArgumentError(
+            "root",
+            str(exc).partition(": ")[2],
+            hint="--root takes the published root: decimal digits, no sign or leading zeros",
+        ) from None
 
 
-def verify_inclusion_file(proof_path: Path | str, root: int | str | None = None,
-                          commitment_path: Path | str | None = None,
-                          bundle_path: Path | str | None = None, capacity: int | None = None) -> InclusionResult:
-    """Verify a holder's proof against a bundle's manifest, a commitment.json, or an explicit root
-    (an int, or its decimal text) with the published capacity."""
+def verify_inclusion_file(
+    proof_path: Path | str,
+    root: int | str | None = None,
+    commitment_path: Path | str | None = None,
+    bundle_path: Path | str | None = None,
+    capacity: int | None = None,
+) -> InclusionResult:
+    """Verify a holder's inclusion file (every path in it: main account and sub-accounts) against a
+    bundle's manifest, a commitment.json, or an explicit root (an int, or its decimal text) with the
+    published capacity."""
     root = _root(root)
     proof = load_inclusion_proof(proof_path)
     if bundle_path is not None:
-        manifest = read_json(Path(bundle_path) / "manifest.json", "bundle manifest")
-        if not isinstance(manifest, dict):
-            raise InputError([Problem(str(bundle_path), "manifest must be a JSON object")])
-        try:
-            bundle_root, bundle_hash = (parse_canonical_uint(manifest[k], FIELD_MODULUS, k)
-                                        for k in ("root", "params_hash"))
-            bundle_capacity = manifest["capacity"]
-            if not isinstance(bundle_capacity, int):
-                raise TypeError
-        except (KeyError, TypeError, ValueError):
-            raise InputError([Problem(str(bundle_path), "manifest has no root/params_hash/capacity")]) from None
-        result = verify_inclusion(proof, bundle_root, bundle_capacity, manifest.get("epoch"), bundle_hash,
-                                  str(proof_path))
-        result.warnings.append("this checks the account against the bundle's root; run `zksolv verify` on the "
-                               "bundle to check its proofs")
+        manifest = load_manifest(bundle_path)
+        result = verify_inclusion(
+            proof, int(manifest.root), manifest.capacity, manifest.epoch, int(manifest.params_hash), str(proof_path)
+        )
+        result.warnings.append(
+            "this checks the accounts against the bundle's root; run `zksolv verify` on the bundle to check its proofs"
+        )
         return result
     if commitment_path is not None:
-        published = load_commitment_document(commitment_path)
-        if not isinstance(published.get("capacity"), int):
-            raise InputError([Problem(str(commitment_path), "capacity must be an integer")])
-        return verify_inclusion(proof, published["root"], published["capacity"], published.get("epoch"),
-                                published["params_hash"], str(proof_path))
+        published = load_commitment_file(commitment_path)
+        return verify_inclusion(
+            proof, int(published.root), published.capacity, published.epoch, int(published.params_hash), str(proof_path)
+        )
     if root is None or capacity is None:
-        raise InputError([Problem(str(proof_path), "nothing to check it against: give a bundle, a commitment, or "
-                                                   "a root with the published tree capacity")],
-                         hint="pass --bundle, --commitment, or --root with --capacity")
+        raise InputError(
+            [
+                Problem(
+                    str(proof_path),
+                    "nothing to check it against: give a bundle, a commitment, or "
+                    "a root with the published tree capacity",
+                )
+            ],
+            hint="pass --bundle, --commitment, or --root with --capacity",
+        )
     return verify_inclusion(proof, root, capacity, source=str(proof_path))
 
 
 def input_schemas() -> dict:
     """JSON Schemas of the two inputs (params.json and the JSON accounts format)."""
     accounts = AccountsFile.model_json_schema()
-    list_schema = {"title": "Accounts", "type": "array", "items": {"$ref": "#/$defs/AccountRecord"},
-                   "$defs": accounts.get("$defs", {}),
-                   "description": AccountsFile.__doc__.replace("\n", " ").strip()}
+    list_schema = {
+        "title": "Accounts",
+        "type": "array",
+        "items": {"$ref": "#/$defs/AccountRecord"},
+        "$defs": accounts.get("$defs", {}),
+        "description": (AccountsFile.__doc__ or "").replace("\n", " ").strip(),
+    }
     return {"params": ParamsFile.model_json_schema(), "accounts": list_schema}
 
 
@@ -184,29 +231,49 @@ def keygen_secret(path: Path | str) -> Path:
 
 def circuit_info(params_path: Path | str, batch_size: int = 64) -> dict:
     """Compile (cached) SolvencyBatch for the params' shape; its constraints in total and per account."""
-    batch_size = _batch_size(batch_size)
-    params = load_params(params_path)
+    params, batch_size = _circuit_params(params_path, batch_size)
     from .circuit import compile_circuit, r1cs_info
 
-    compiled = compile_circuit(len(params.assets), len(params.markets), batch_size)
+    compiled = compile_circuit(len(params.assets), len(params.markets), batch_size, tiers=params.tiers)
     info = r1cs_info(compiled.r1cs)
-    return {"n_assets": len(params.assets), "n_markets": len(params.markets), "batch_size": batch_size,
-            "constraints": info["constraints"], "constraints_per_account": round(info["constraints"] / batch_size, 1),
-            "wires": info["wires"], "public_inputs": info["public_inputs"], "r1cs": str(compiled.r1cs)}
+    return {
+        "n_assets": len(params.assets),
+        "n_markets": len(params.markets),
+        "batch_size": batch_size,
+        "market_brackets": list(params.tiers),
+        "constraints": info["constraints"],
+        "constraints_per_account": round(info["constraints"] / batch_size, 1),
+        "wires": info["wires"],
+        "public_inputs": info["public_inputs"],
+        "r1cs": str(compiled.r1cs),
+    }
 
 
-def setup(params_path: Path | str, out_dir: Path | str, batch_size: int = 64, ptau: Path | str | None = None,
-          force: bool = False, progress: Callable[[str], None] = _quiet) -> Keys:
+def setup(
+    params_path: Path | str,
+    out_dir: Path | str,
+    batch_size: int = 64,
+    ptau: Path | str | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] = _quiet,
+) -> Keys:
     """Groth16 setup for the params' shape (zksolv.setup.setup): proving key, verification key,
     Verifier.sol. Without `ptau`, a local development powers of tau: INSECURE (`keys.insecure`)."""
-    batch_size = _batch_size(batch_size)
-    params = load_params(params_path)
+    params, batch_size = _circuit_params(params_path, batch_size)
     if ptau is not None:
         _check_ptau(Path(ptau))
     from .setup import setup as run_setup
 
-    return run_setup(len(params.assets), len(params.markets), batch_size, Path(out_dir),
-                     None if ptau is None else Path(ptau), force, progress=progress)
+    return run_setup(
+        len(params.assets),
+        len(params.markets),
+        batch_size,
+        Path(out_dir),
+        None if ptau is None else Path(ptau),
+        force,
+        progress=progress,
+        tiers=params.tiers,
+    )
 
 
 def _check_ptau(path: Path) -> None:
@@ -219,31 +286,68 @@ def _check_ptau(path: Path) -> None:
         raise InputError([Problem(str(path), f"not a readable ptau file: {exc}")]) from None
 
 
-def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path | str, keys_dir: Path | str,
-          out: Path | str, inclusion_out: Path | str | None = None, capacity: int | None = None,
-          force: bool = False, on_event: Event = lambda _: None, *, workers: int | None = None,
-          scheduler: str | None = None, prover: str = "snarkjs", retries: int = 2,
-          worker_keys: Path | str | None = None, allow_liquidations: bool = False) -> ProveResult:
+def prove(
+    params_path: Path | str,
+    accounts_path: Path | str,
+    secret_path: Path | str,
+    keys_dir: Path | str,
+    out: Path | str,
+    inclusion_out: Path | str | None = None,
+    capacity: int | None = None,
+    force: bool = False,
+    on_event: Event = lambda _: None,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    prover: str = "snarkjs",
+    retries: int = 2,
+    worker_keys: Path | str | None = None,
+    allow_liquidations: bool = False,
+) -> ProveResult:
     """Commit, prove every batch and write the bundle (zksolv.prove.prove, which documents every
     option); refuses accounts below maintenance (InsolventError, exit 1) unless `allow_liquidations`."""
     from .prove import prove as run_prove
 
-    return run_prove(params_path, accounts_path, secret_path, keys_dir, out, inclusion_out, capacity, force,
-                     on_event, workers=workers, scheduler=scheduler, prover=prover, retries=retries,
-                     worker_keys=worker_keys, allow_liquidations=allow_liquidations)
+    return run_prove(
+        params_path,
+        accounts_path,
+        secret_path,
+        keys_dir,
+        out,
+        inclusion_out,
+        capacity,
+        force,
+        on_event,
+        workers=workers,
+        scheduler=scheduler,
+        prover=prover,
+        retries=retries,
+        worker_keys=worker_keys,
+        allow_liquidations=allow_liquidations,
+    )
 
 
-def verify(bundle_path: Path | str, backend: str = "auto", require_ceremony: bool = False,
-           trusted_vkeys: Iterable[str] = (), trusted_keys: Iterable[Path | str] = (),
-           gas_report: bool = False) -> Report:
+def verify(
+    bundle_path: Path | str,
+    backend: str = "auto",
+    require_ceremony: bool = False,
+    trusted_vkeys: Iterable[str] = (),
+    trusted_keys: Iterable[Path | str] = (),
+    gas_report: bool = False,
+) -> Report:
     """Verify a bundle (zksolv.verify.verify_bundle) with the named proof backend(s).
 
     `trusted_vkeys` / `trusted_keys` pin the verification key (see audit_setup); without
     them the report's `trust` says what the claim then rests on. With `gas_report`, a valid
     bundle's publication is replayed on an in-process EVM (zksolv.evm.evm_report: real
     receipts), into `report.evm`."""
-    report = verify_bundle(bundle_path, backends=select_backends(backend), require_ceremony=require_ceremony,
-                           trusted_vkeys=trusted_vkeys, trusted_keys=trusted_keys)
+    report = verify_bundle(
+        bundle_path,
+        backends=select_backends(backend),
+        require_ceremony=require_ceremony,
+        trusted_vkeys=trusted_vkeys,
+        trusted_keys=trusted_keys,
+    )
     if gas_report and report.valid:
         from .evm import evm_report  # web3 and py-evm: only when asked for
 
@@ -259,37 +363,104 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str, progress: Callable[[str]
     return audit.audit_setup(keys_dir, ptau, progress)
 
 
-def demo(out: Path | str = "demo-out", n_accounts: int = 300, batch_size: int = 16,
-         echo: Callable[[str], None] | None = print) -> dict:
+def demo(
+    out: Path | str = "demo-out",
+    n_accounts: int = 300,
+    batch_size: int = 16,
+    echo: Callable[[str], None] | None = print,
+) -> dict:
     """Synthetic snapshot → setup (cached) → prove → verify (zksolv.demo.run_demo); the summary."""
     batch_size = _batch_size(batch_size)
     if not _count(n_accounts):
-        raise ArgumentError("n_accounts", f"{n_accounts!r}: the demo needs at least one account",
-                            hint="--accounts takes a number of accounts ≥ 1")
+        raise ArgumentError(
+            "n_accounts",
+            f"{n_accounts!r}: the demo needs at least one account",
+            hint="--accounts takes a number of accounts ≥ 1",
+        )
     from .demo import run_demo
 
     return run_demo(out, n_accounts, batch_size, echo=echo)
 
 
 def export_calldata(bundle_path: Path | str) -> list[dict]:
-    """verifyProof calldata for each batch (zksolv.evm.export_calldata), for a real chain.
-
-    The manifest's batch count and every batch's proof are checked first, so that a bundle
-    that cannot give calldata is an InputError naming the file, never a crash."""
+    """verifyProof calldata for each batch (zksolv.evm.export_calldata), for a real chain: a bundle
+    that cannot give calldata is an InputError naming the file and the field, never a crash."""
     from . import evm
-    from .groth16 import load_proof_document, load_public_signals
 
-    folder = Path(bundle_path)
-    manifest = read_json(folder / "manifest.json", "manifest")
-    n_batches = manifest.get("n_batches") if isinstance(manifest, dict) else None
-    if not _count(n_batches):
-        raise InputError([Problem(str(folder / "manifest.json"), "not a bundle manifest: n_batches must be a "
-                                                                 "positive integer")])
-    for index in range(n_batches):
-        proof = folder / batch_dir(index) / "proof.json"
-        public = [str(v) for v in load_public_signals(proof.with_name("public.json"))]
-        try:
-            evm.proof_calldata(load_proof_document(proof), public)
-        except ValueError as exc:  # canonical, but not expressible as calldata (a point at infinity)
-            raise InputError([Problem(str(proof), f"cannot be verifyProof's arguments: {exc}")]) from None
-    return evm.export_calldata(folder)
+    return evm.export_calldata(bundle_path)
+
+
+def params_price(
+    params_path: Path | str,
+    observations_path: Path | str,
+    out_path: Path | str,
+    method: str = "twap",
+    window: int = 3600,
+    at: str | None = None,
+    precision: int = 2,
+    symbols: Iterable[str] | None = None,
+    force: bool = False,
+) -> dict:
+    """Derive prices from a venue's oracle history (a CSV `symbol,time,price[,source]`) into a new
+    params file (PROTOCOL.md §2.1): for each symbol of both the history and the params (or only
+    `symbols`), a TWAP over the `window` seconds that end at `at` (default: the params' epoch), or
+    the median of each source's latest price at or before `at`. The data goes into the params
+    beside the derived price, so every verifier recomputes it. Returns what was derived."""
+    from .io import read_json, write_json_atomic
+    from .oracle import TwapSource, apply_price_sources, build_median_source, build_twap_source, load_observations
+    from .params import params_document, parse_params
+    from .timestamps import epoch_seconds, iso_utc
+
+    if method not in ("twap", "median"):
+        raise ArgumentError("method", f"method must be twap or median, not {method!r}")
+    if method == "twap" and not 1 <= window <= 366 * 86400:
+        raise ArgumentError("window", f"window must be 1 second to 366 days, got {window}")
+    out = Path(out_path)
+    if out.exists() and not force:
+        raise ArgumentError("out", f"{out} exists", hint="pass --force to replace it")
+    params = load_params(params_path)
+    end = at if at is not None else params.epoch
+    end_seconds = epoch_seconds(end, "at")
+    history = load_observations(observations_path)
+    known = set(params.slot_symbols)
+    wanted = list(symbols) if symbols is not None else sorted(known & set(history))
+    missing = [
+        Problem(str(observations_path), f"no observations of {symbol}", column="symbol")
+        for symbol in wanted
+        if symbol not in history
+    ]
+    missing += [
+        Problem(str(params_path), f"{symbol!r} is not an asset or market of the params", column="symbol")
+        for symbol in wanted
+        if symbol not in known
+    ]
+    if missing:
+        raise InputError(missing)
+    if not wanted:
+        raise InputError([Problem(str(observations_path), "no symbol of the params has observations")])
+    origin = str(observations_path)
+    sources = {
+        symbol: build_twap_source(
+            history[symbol], iso_utc(end_seconds - window), iso_utc(end_seconds), precision, origin=origin
+        )
+        if method == "twap"
+        else build_median_source(history[symbol], iso_utc(end_seconds), precision, origin=origin)
+        for symbol in wanted
+    }
+    document = apply_price_sources(read_json(params_path, "params"), sources, origin=origin)
+    derived = parse_params(document, str(out))  # the result must be valid params, as it will be read
+    write_json_atomic(out, params_document(derived))
+    prices = {a.symbol: a.price for a in derived.assets} | {m.symbol: m.mark_price for m in derived.markets}
+    return {
+        "params": str(out),
+        "method": method,
+        "at": iso_utc(end_seconds),
+        "window_s": window if method == "twap" else None,
+        "prices": {
+            symbol: {
+                "price": prices[symbol],
+                "inputs": len(source.observations if isinstance(source, TwapSource) else source.sources),
+            }
+            for symbol, source in sources.items()
+        },
+    }

@@ -40,10 +40,22 @@ from pydantic import ValidationError
 from . import __version__, toolchain
 from .errors import InputError, Problem
 from .ptau import PtauError, is_dev_ptau, read_ptau_power
+
 # The trust-file format and its reading are the verifier's (zksolv.trust); re-exported here,
 # where the documents are written.
-from .trust import (AUDIT_FORMAT, AuditCheck, AuditReport, Blake2b, Contribution, Count, PtauIdentity,  # noqa: F401
-                    Shape, TrustAnchors, _Model, load_trust)
+from .trust import (  # noqa: F401
+    AUDIT_FORMAT,
+    AuditCheck,
+    AuditReport,
+    Blake2b,
+    Contribution,
+    Count,
+    PtauIdentity,
+    Shape,
+    TrustAnchors,
+    _Model,
+    load_trust,
+)
 
 # circuit, snarkjs, evm and setup are imported inside the functions that use them: setup
 # imports this module for identify_ptau, and the api imports this one for audit_setup only.
@@ -88,8 +100,7 @@ def known_ptau() -> dict[str, tuple[_KnownFile, str]]:
     except (OSError, ValueError, ValidationError) as exc:
         # A broken install, not a user input: say which file so it can be reinstalled.
         raise InputError([Problem(str(KNOWN_PTAU_FILE), f"unreadable list of known ceremony files: {exc}")]) from None
-    return {f.blake2b: (f, str(known.ceremonies.get(f.ceremony, {}).get("source", f.ceremony)))
-            for f in known.files}
+    return {f.blake2b: (f, str(known.ceremonies.get(f.ceremony, {}).get("source", f.ceremony))) for f in known.files}
 
 
 def blake2b_file(path: Path | str) -> str:
@@ -116,12 +127,22 @@ def identify_ptau(path: Path | str) -> PtauIdentity:
     match = known_ptau().get(digest)
     if match is not None:
         known, source = match
-        return PtauIdentity(blake2b=digest, power=power, kind="ceremony", name=known.name, source=source,
-                            label=f"{known.name} (public ceremony file, published hash)")
+        return PtauIdentity(
+            blake2b=digest,
+            power=power,
+            kind="ceremony",
+            name=known.name,
+            source=source,
+            label=f"{known.name} (public ceremony file, published hash)",
+        )
     if development:
         return PtauIdentity(blake2b=digest, power=power, kind="development", label=DEVELOPMENT_LABEL)
-    return PtauIdentity(blake2b=digest, power=power, kind="unknown",
-                        label=f"{UNKNOWN_LABEL} (its hash is not a published ceremony file's)")
+    return PtauIdentity(
+        blake2b=digest,
+        power=power,
+        kind="unknown",
+        label=f"{UNKNOWN_LABEL} (its hash is not a published ceremony file's)",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -135,7 +156,7 @@ class ZkeyTranscript:
     ok: bool
     circuit_hash: str | None
     contributions: list[Contribution]
-    detail: str   # snarkjs's own error lines when not ok
+    detail: str  # snarkjs's own error lines when not ok
 
 
 # snarkjs prints a 64-byte hash as 4 lines of 4 space-separated 8-hex-digit words.
@@ -154,17 +175,23 @@ def parse_zkey_verify(returncode: int, output: str) -> ZkeyTranscript:
     with console.log rather than its logger."""
     text = toolchain.clean(output)
     ok = returncode == 0 and "ZKey Ok!" in text
-    contributions = {int(m[1]): Contribution(index=int(m[1]), name=m[2].strip(), hash=_hex(m[3]))
-                     for m in _CONTRIBUTION.finditer(text)}
+    contributions = {
+        int(m[1]): Contribution(index=int(m[1]), name=m[2].strip(), hash=_hex(m[3]))
+        for m in _CONTRIBUTION.finditer(text)
+    }
     circuit = _CIRCUIT_HASH.search(text)
     detail = ""
     if not ok:
-        errors = [ln.strip() for ln in text.splitlines()
-                  if re.search(r"\[ERROR\]|INVALID|Error|does not match|not identical", ln)
-                  and not ln.lstrip().startswith("at ")]
+        errors = [
+            ln.strip()
+            for ln in text.splitlines()
+            if re.search(r"\[ERROR\]|INVALID|Error|does not match|not identical", ln)
+            and not ln.lstrip().startswith("at ")
+        ]
         detail = "; ".join(errors[:5]) or (text.strip().splitlines() or [f"exit {returncode}, no output"])[-1]
-    return ZkeyTranscript(ok, _hex(circuit[1]) if circuit else None,
-                          [contributions[i] for i in sorted(contributions)], detail)
+    return ZkeyTranscript(
+        ok, _hex(circuit[1]) if circuit else None, [contributions[i] for i in sorted(contributions)], detail
+    )
 
 
 def verify_zkey(r1cs: Path, ptau: Path, zkey: Path) -> ZkeyTranscript:
@@ -191,8 +218,7 @@ def tool_versions() -> dict[str, str]:
     """What made or checked the keys: an auditor reproduces the r1cs only with the same circom."""
     from .circuit import circom_version
 
-    return {"zksolv": __version__, "circom": "; ".join(circom_version().splitlines()),
-            "snarkjs": _snarkjs_version()}
+    return {"zksolv": __version__, "circom": "; ".join(circom_version().splitlines()), "snarkjs": _snarkjs_version()}
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
@@ -202,8 +228,9 @@ def _same_bytes(a: Path, b: Path) -> bool:
         return False
 
 
-def audit_setup(keys_dir: Path | str, ptau: Path | str,
-                progress: Callable[[str], None] = lambda _: None) -> AuditReport:
+def audit_setup(
+    keys_dir: Path | str, ptau: Path | str, progress: Callable[[str], None] = lambda _: None
+) -> AuditReport:
     """Audit a keys folder (see the module doc). Raises InputError / SetupError /
     CircuitError when an input is unreadable or the toolchain is missing; every
     mismatch is a failed check in the report instead."""
@@ -218,7 +245,7 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str,
     progress(f"hashing {ptau.name}")
     identity = identify_ptau(ptau)
     K, M, B = keys.shape
-    shape = Shape(n_assets=K, n_markets=M, batch_size=B)
+    shape = Shape(n_assets=K, n_markets=M, batch_size=B, market_brackets=list(keys.tiers))
     checks: list[AuditCheck] = []
     warnings: list[str] = []
 
@@ -227,36 +254,50 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str,
 
     # 1. The circuit is zksolv's: never trust the keys' r1cs, rebuild it from our sources.
     progress(f"compiling {shape} from {circuits_dir()}")
-    reference = compile_circuit(K, M, B)
+    reference = compile_circuit(K, M, B, tiers=keys.tiers)
     r1cs_sha = sha256_file(keys.r1cs)
     reference_sha = sha256_file(reference.r1cs)
-    check("circuit", r1cs_sha == reference_sha,
-          f"circuit.r1cs is byte-identical to {shape} compiled from {circuits_dir()} (SHA-256 {reference_sha})"
-          if r1cs_sha == reference_sha else
-          f"circuit.r1cs (SHA-256 {r1cs_sha}) is NOT {shape} as compiled from {circuits_dir()} "
-          f"(SHA-256 {reference_sha}): the keys are for another circuit")
+    check(
+        "circuit",
+        r1cs_sha == reference_sha,
+        f"circuit.r1cs is byte-identical to {shape} compiled from {circuits_dir()} (SHA-256 {reference_sha})"
+        if r1cs_sha == reference_sha
+        else f"circuit.r1cs (SHA-256 {r1cs_sha}) is NOT {shape} as compiled from {circuits_dir()} "
+        f"(SHA-256 {reference_sha}): the keys are for another circuit",
+    )
 
     # 2. The proving key's phase-2 transcript, against the *reference* r1cs and the given ptau.
     progress("snarkjs zkey verify (whole phase-2 transcript)")
     transcript = verify_zkey(reference.r1cs, ptau, keys.zkey)
-    check("proving key", transcript.ok,
-          f"snarkjs zkey verify: circuit.zkey follows from the reference r1cs and {ptau.name} through "
-          f"{len(transcript.contributions)} phase-2 contribution(s)" if transcript.ok else
-          f"snarkjs zkey verify rejects circuit.zkey for the reference r1cs and {ptau.name}: {transcript.detail}")
+    check(
+        "proving key",
+        transcript.ok,
+        f"snarkjs zkey verify: circuit.zkey follows from the reference r1cs and {ptau.name} through "
+        f"{len(transcript.contributions)} phase-2 contribution(s)"
+        if transcript.ok
+        else f"snarkjs zkey verify rejects circuit.zkey for the reference r1cs and {ptau.name}: {transcript.detail}",
+    )
     # zkey verify accepts a key with no contribution at all; its δ is then the generator
     # and anyone can forge proofs.
     n = len(transcript.contributions)
     if not transcript.ok:
         check("phase-2 contributions", False, "unknown: snarkjs lists the contributions only for a valid key")
     else:
-        check("phase-2 contributions", n >= 1, f"{n} contribution(s): " + ", ".join(
-            f"#{c.index} {c.name or '(unnamed)'}" for c in transcript.contributions)
-            if n else "no phase-2 contribution: δ is the generator, anyone can forge proofs")
+        check(
+            "phase-2 contributions",
+            n >= 1,
+            f"{n} contribution(s): "
+            + ", ".join(f"#{c.index} {c.name or '(unnamed)'}" for c in transcript.contributions)
+            if n
+            else "no phase-2 contribution: δ is the generator, anyone can forge proofs",
+        )
     if transcript.ok and n:
         names = ", ".join(c.name or "(unnamed)" for c in transcript.contributions)
-        warnings.append(f"phase 2 has {n} contribution(s) ({names}): proofs are sound only if at least one of "
-                        "their makers destroyed its secret; a venue that made every contribution itself can "
-                        "forge proofs")
+        warnings.append(
+            f"phase 2 has {n} contribution(s) ({names}): proofs are sound only if at least one of "
+            "their makers destroyed its secret; a venue that made every contribution itself can "
+            "forge proofs"
+        )
 
     # 3. The published verification key and contract are the ones this zkey gives.
     with tempfile.TemporaryDirectory(prefix="zksolv-audit-") as tmp:
@@ -270,13 +311,20 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str,
             check("verifier contract", False, "not checked: no key exported from circuit.zkey")
         else:
             same_vkey = _same_bytes(exported, keys.verification_key)
-            check("verification key", same_vkey,
-                  "verification_key.json is exactly what snarkjs exports from circuit.zkey" if same_vkey else
-                  "verification_key.json is NOT the key exported from circuit.zkey (its bytes differ)")
+            check(
+                "verification key",
+                same_vkey,
+                "verification_key.json is exactly what snarkjs exports from circuit.zkey"
+                if same_vkey
+                else "verification_key.json is NOT the key exported from circuit.zkey (its bytes differ)",
+            )
             try:
                 ok = keys.verifier_sol.read_text() == render_verifier(exported)
-                detail = ("Verifier.sol is snarkjs's verifier for that key" if ok else
-                          "Verifier.sol is NOT snarkjs's verifier for the key exported from circuit.zkey")
+                detail = (
+                    "Verifier.sol is snarkjs's verifier for that key"
+                    if ok
+                    else "Verifier.sol is NOT snarkjs's verifier for the key exported from circuit.zkey"
+                )
             except (OSError, UnicodeDecodeError) as exc:
                 ok, detail = False, f"Verifier.sol unreadable: {exc}"
             except EvmError as exc:
@@ -290,19 +338,34 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str,
     recorded_ptau = (keys.info.get("ptau") or {}).get("blake2b")
     if recorded_ptau is not None and recorded_ptau != identity.blake2b:
         wrong.append("ptau.blake2b (the keys record another ptau than the one given)")
-    check("setup.json", not wrong, "its hashes match the files" if not wrong else
-          f"disagrees with the files: {', '.join(wrong)}")
+    check(
+        "setup.json",
+        not wrong,
+        "its hashes match the files" if not wrong else f"disagrees with the files: {', '.join(wrong)}",
+    )
 
     if identity.kind == "development":
-        warnings.append("the ptau is a zksolv development ptau, INSECURE: whoever made it knows τ and can forge "
-                        "proofs; production keys need a public ceremony file (zksolv setup --ptau FILE)")
+        warnings.append(
+            "the ptau is a zksolv development ptau, INSECURE: whoever made it knows τ and can forge "
+            "proofs; production keys need a public ceremony file (zksolv setup --ptau FILE)"
+        )
     elif identity.kind == "unknown":
-        warnings.append("the ptau is not a published ceremony file: `verify --require-ceremony` will fail with "
-                        "this audit")
+        warnings.append(
+            "the ptau is not a published ceremony file: `verify --require-ceremony` will fail with this audit"
+        )
 
     return AuditReport(
-        passed=all(c.ok for c in checks), keys=str(keys.dir), shape=shape, verification_key_sha256=vkey_sha,
-        r1cs_sha256=r1cs_sha, zkey_sha256=zkey_sha, ptau=identity, phase2_contributions=transcript.contributions,
-        circuit_hash=transcript.circuit_hash, checks=checks, warnings=warnings,
+        passed=all(c.ok for c in checks),
+        keys=str(keys.dir),
+        shape=shape,
+        verification_key_sha256=vkey_sha,
+        r1cs_sha256=r1cs_sha,
+        zkey_sha256=zkey_sha,
+        ptau=identity,
+        phase2_contributions=transcript.contributions,
+        circuit_hash=transcript.circuit_hash,
+        checks=checks,
+        warnings=warnings,
         tools=tool_versions(),
-        seconds=round(time.monotonic() - started, 2))
+        seconds=round(time.monotonic() - started, 2),
+    )

@@ -1,4 +1,4 @@
-"""The published proof bundle (docs/PROTOCOL.md, DESIGN §7): layout and manifest.
+"""The published proof bundle (docs/PROTOCOL.md; README.md "Using it"): layout and manifest.
 
     manifest.json  params.json  verification_key.json  Verifier.sol  batch_roots.json
     batches/<6-digit index>/proof.json, public.json     (snarkjs's own formats)
@@ -9,30 +9,39 @@ edit before looking at a proof.
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import InputError, Problem, validation_problems
+from .field import FieldText
+from .io import read_json
 from .margin import Liquidations, Totals, bad_debt_to_quote, covered, shortfall_to_quote
 from .params import RiskParams
 from .units import from_units
 
-BUNDLE_FORMAT = "zksolv-bundle/3"
+BUNDLE_FORMAT = "zksolv-bundle/4"
 # Formats this zksolv knows but no longer accepts, with the reason shown to whoever verifies one.
 RETIRED_FORMATS = {
+    "zksolv-bundle/3": "format 3 had no notional-tiered maintenance brackets and no oracle-derived prices; its "
+    "circuits and keys differ from format 4's (PROTOCOL.md, format versions): ask the venue "
+    "for a bundle in format 4",
     "zksolv-bundle/2": "format 2 proved only that every account was at or above maintenance and carried no "
-                       "liquidation figures (accounts below maintenance, shortfall, bad debt); ask the venue "
-                       "for a bundle in format 3",
+    "liquidation figures (accounts below maintenance, shortfall, bad debt); ask the venue "
+    "for a bundle in format 4",
     "zksolv-bundle/1": "format 1 (zksolv ≤ 0.1) did not bind the batch size and circuit shape into the proofs "
-                       "and did not domain-separate leaves from tree nodes (SECURITY.md, issue 9): its claims "
-                       "cannot be checked soundly; ask the venue for a current bundle",
+    "and did not domain-separate leaves from tree nodes (SECURITY.md, issue 9): its claims "
+    "cannot be checked soundly; ask the venue for a current bundle",
 }
 TOP_FILES = ("params.json", "verification_key.json", "Verifier.sol", "batch_roots.json")
 
 
-FieldText = Annotated[str, Field(pattern=r"^[0-9]{1,78}$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Count = Annotated[int, Field(ge=1, le=1 << 40)]
+# The largest power of two the circuit shape holds: statement.circuit_shape (and the registry) take B < 2^31.
+MAX_BATCH_SIZE = 1 << 30
+BatchSize = Annotated[int, Field(ge=1, le=MAX_BATCH_SIZE)]
 
 
 class _Strict(BaseModel):
@@ -42,8 +51,9 @@ class _Strict(BaseModel):
 class CircuitInfo(_Strict):
     id: str
     n_assets: Count
-    n_markets: Count | Annotated[int, Field(ge=0, le=0)]
-    batch_size: Count
+    n_markets: Annotated[int, Field(ge=0, le=1 << 40)]
+    batch_size: BatchSize
+    market_brackets: list[Annotated[int, Field(ge=1, le=32)]]  # maintenance brackets per market (TIERS)
     constraints: Count
     r1cs_sha256: Sha256
 
@@ -60,7 +70,8 @@ class FinalAccumulator(_Strict):
 
 
 class Manifest(_Strict):
-    """`manifest.json`: validated before any check reads it."""
+    """`manifest.json`: built by the prover (zksolv.prove) and dumped as the file; read by
+    `load_manifest`, before any check looks at it."""
 
     format: str
     epoch: str
@@ -69,14 +80,16 @@ class Manifest(_Strict):
     params_hash: FieldText
     params_sha256: Sha256
     capacity: Count
-    batch_size: Count
+    batch_size: BatchSize
     n_batches: Count
     circuit: CircuitInfo
     verification_key_sha256: Sha256
     setup: SetupInfo
     final_accumulator: FinalAccumulator
-    totals: dict
-    liquidations: dict
+    # Laid out by totals_document and liquidations_document: verify compares each whole with the document of
+    # the proved totals, so a second description of their fields here could only drift from those.
+    totals: dict[str, Any]
+    liquidations: dict[str, Any]
     files: dict[str, Sha256]
 
 
@@ -87,6 +100,27 @@ def format_refusal(found: object) -> str:
     return f"unknown format {found!r} (this zksolv verifies {BUNDLE_FORMAT})"
 
 
+class ManifestError(InputError):
+    """manifest.json is a JSON object, but not a manifest this zksolv verifies (another format, or a
+    field missing or malformed). `verify` reports it as the failed `manifest` check of an invalid
+    bundle; everywhere else it is unusable input."""
+
+
+def load_manifest(folder: Path | str) -> Manifest:
+    """The validated manifest of the bundle in `folder`. Raises InputError naming the file when it cannot
+    be read or is not a JSON object, and ManifestError naming each bad field otherwise."""
+    path = Path(folder) / "manifest.json"
+    data = read_json(path, "manifest")
+    if not isinstance(data, dict):
+        raise InputError([Problem(str(path), "not a bundle manifest: a JSON object is expected")])
+    if data.get("format") != BUNDLE_FORMAT:
+        raise ManifestError([Problem(str(path), format_refusal(data.get("format")))])
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(validation_problems(str(path), exc)) from None
+
+
 def batch_dir(index: int) -> str:
     return f"batches/{index:06d}"
 
@@ -94,11 +128,18 @@ def batch_dir(index: int) -> str:
 def totals_document(params: RiskParams, totals: Totals) -> dict:
     """Human-readable totals (decimal strings at each symbol's decimals)."""
     return {
-        "assets": {a.symbol: {"credit": from_units(c, a.decimals), "debit": from_units(d, a.decimals)}
-                   for a, c, d in zip(params.assets, totals.credit, totals.debit)},
-        "markets": {m.symbol: {"long": from_units(lg, m.decimals), "short": from_units(sh, m.decimals),
-                               "net": from_units(lg - sh, m.decimals)}
-                    for m, lg, sh in zip(params.markets, totals.long, totals.short)},
+        "assets": {
+            a.symbol: {"credit": from_units(c, a.decimals), "debit": from_units(d, a.decimals)}
+            for a, c, d in zip(params.assets, totals.credit, totals.debit)
+        },
+        "markets": {
+            m.symbol: {
+                "long": from_units(lg, m.decimals),
+                "short": from_units(sh, m.decimals),
+                "net": from_units(lg - sh, m.decimals),
+            }
+            for m, lg, sh in zip(params.markets, totals.long, totals.short)
+        },
     }
 
 
@@ -113,4 +154,3 @@ def liquidations_document(params: RiskParams, liquidations: Liquidations) -> dic
         "insurance_fund": params.insurance_fund,
         "covered": covered(liquidations, params),
     }
-

@@ -11,20 +11,24 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
 from . import api
 from .errors import EXIT_FALSE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, ZksolvError
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def handle_errors(func):
+
+def handle_errors(func: F) -> F:
     """Print library errors (each line, then the hint) and exit with the error's own code;
     never a traceback."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ZksolvError as exc:
@@ -42,14 +46,14 @@ def handle_errors(func):
             click.echo(f"internal error: {type(exc).__name__}: {exc} (set ZKSOLV_DEBUG=1 for details)", err=True)
             sys.exit(EXIT_INTERNAL)
 
-    return wrapper
+    return cast(F, wrapper)
 
 
-def verdict(ok: bool) -> None:
+def verdict(ok: bool) -> NoReturn:
     sys.exit(EXIT_OK if ok else EXIT_FALSE)
 
 
-def emit_json(data) -> None:
+def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
@@ -75,14 +79,20 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
         emit_json(doc)
     else:
         for item in doc["below_maintenance"]:
-            click.echo(f"BELOW MAINTENANCE  {item['account_id']}: health {item['health']} {quote}, "
-                       f"shortfall {item['shortfall']} {quote}"
-                       + (f", BANKRUPT: bad debt {item['bad_debt']} {quote}" if item["bankrupt"] else ""))
+            click.echo(
+                f"BELOW MAINTENANCE  {label(item['account_id'], item['subaccount'])}: "
+                f"health {item['health']} {quote}, "
+                f"shortfall {item['shortfall']} {quote}"
+                + (f", BANKRUPT: bad debt {item['bad_debt']} {quote}" if item["bankrupt"] else "")
+            )
         click.echo(f"accounts: {doc['accounts']}; below maintenance: {len(doc['below_maintenance'])}")
         print_totals(doc["totals"])
         print_liquidations(doc["liquidations"], quote)
-        click.echo("OK: every account is at or above maintenance" if doc["solvent"]
-                   else "FAIL: some accounts are below maintenance (prove needs --allow-liquidations)")
+        click.echo(
+            "OK: every account is at or above maintenance"
+            if doc["solvent"]
+            else "FAIL: some accounts are below maintenance (prove needs --allow-liquidations)"
+        )
     verdict(doc["solvent"])
 
 
@@ -95,21 +105,36 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="replace an existing output folder")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def commit(params_path, accounts_path, secret_path, out_dir, capacity, force, as_json) -> None:
+def commit(
+    params_path: Path,
+    accounts_path: Path,
+    secret_path: Path,
+    out_dir: Path,
+    capacity: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Commit to all accounts: writes OUT/commitment.json and OUT/inclusion/*.json."""
     commitment = api.commit(params_path, accounts_path, secret_path, capacity, out=out_dir, force=force)
-    summary = {**commitment.document(), "accounts": commitment.n_accounts, "out": str(out_dir)}
+    summary = {
+        **commitment.document(),
+        "accounts": commitment.n_accounts,
+        "holders": commitment.n_holders,
+        "out": str(out_dir),
+    }
     if as_json:
         emit_json(summary)
     else:
-        click.echo(f"root {summary['root']}\ncapacity {commitment.capacity} ({commitment.n_accounts} accounts)\n"
-                   f"wrote {out_dir}/commitment.json and {commitment.n_accounts} inclusion proofs "
-                   f"in {out_dir}/inclusion/ (private: hand each to its holder)")
+        click.echo(
+            f"root {summary['root']}\ncapacity {commitment.capacity} ({commitment.n_accounts} accounts)\n"
+            f"wrote {out_dir}/commitment.json and {commitment.n_holders} inclusion files, one per holder "
+            f"with all their sub-accounts, in {out_dir}/inclusion/ (private: hand each to its holder)"
+        )
 
 
 @main.group()
 def inclusion() -> None:
-    """Account holders: check that an account is in a commitment."""
+    """Account holders: check that their accounts are in a commitment."""
 
 
 @inclusion.command("verify")
@@ -117,32 +142,70 @@ def inclusion() -> None:
 @click.option("--root", type=str, default=None, help="root to check against (decimal); needs --capacity")
 @click.option("--capacity", type=int, default=None, help="published tree capacity (fixes the path length)")
 @click.option("--commitment", "commitment_path", type=existing_file, default=None, help="published commitment.json")
-@click.option("--bundle", "bundle_path", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="published proof bundle (checks its root, epoch and params)")
+@click.option(
+    "--bundle",
+    "bundle_path",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="published proof bundle (checks its root, epoch and params)",
+)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def inclusion_verify(proof, root, capacity, commitment_path, bundle_path, as_json) -> None:
-    """Verify an inclusion proof; prints the account's balances when valid."""
+def inclusion_verify(
+    proof: Path,
+    root: str | None,
+    capacity: int | None,
+    commitment_path: Path | None,
+    bundle_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Verify a holder's inclusion file: every path in it (main account and each sub-account);
+    prints each account's balances and how it was counted when valid."""
     result = api.verify_inclusion_file(proof, root, commitment_path, bundle_path, capacity)
-    # What is shown is what the leaf hashes: every slot of the params, rendered from the integers.
-    shown = result.shown_account()
+    # What is shown is what the leaves hash: every slot of the params, rendered from the integers.
+    shown = result.shown_accounts()
     if as_json:
-        emit_json({"valid": result.valid, "reason": result.reason, "warnings": result.warnings, "account": shown})
-    elif shown is not None:
-        click.echo(f"VALID: account {shown['account_id']!r} is in the commitment")
-        for symbol, value in shown["balances"].items():
-            click.echo(f"  balance  {symbol}: {value}")
-        for symbol, value in shown["positions"].items():
-            click.echo(f"  position {symbol}: {value}")
-        click.echo(f"  maintenance health {shown['maintenance_health']}: "
-                   + ("counted BELOW maintenance (in liquidation)" if shown["below_maintenance"]
-                      else "counted at or above maintenance")
-                   + (f"; equity {shown['equity']}: counted bankrupt" if shown["bankrupt"] else ""))
+        emit_json(result.document())
+    elif result.valid:
+        subs = sum(1 for account in shown if account["subaccount"])
+        what = (["the main account"] if subs < len(shown) else []) + (
+            [f"{subs} isolated sub-account{'s' if subs > 1 else ''}"] if subs else []
+        )
+        click.echo(
+            f"VALID: account {result.account_id!r} is in the commitment"
+            + (f" ({' and '.join(what)}, each on its own path to the root)" if subs else "")
+        )
+        for account in shown:
+            click.echo(
+                f"{label(account['account_id'], account['subaccount'])} "
+                f"({'isolated sub-account' if account['subaccount'] else 'main account'}):"
+            )
+            for symbol, value in account["balances"].items():
+                click.echo(f"  balance  {symbol}: {value}")
+            for symbol, value in account["positions"].items():
+                click.echo(f"  position {symbol}: {value}")
+            click.echo(
+                f"  maintenance health {account['maintenance_health']}: "
+                + (
+                    "counted BELOW maintenance (in liquidation)"
+                    if account["below_maintenance"]
+                    else "counted at or above maintenance"
+                )
+                + (f"; equity {account['equity']}: counted bankrupt" if account["bankrupt"] else "")
+            )
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
     else:
         click.echo(f"INVALID: {result.reason}")
+        for entry in result.subaccounts:
+            name = label(result.account_id or "", entry.subaccount)
+            click.echo(f"  [ok] {name}" if entry.valid else f"  [FAIL] {name}: {entry.reason}")
     verdict(result.valid)
+
+
+def label(account_id: str, subaccount: str) -> str:
+    """`alice`, or `alice/isolated-btc` for a sub-account (the JSON output gives the two fields)."""
+    return f"{account_id}/{subaccount}" if subaccount else account_id
 
 
 @main.command()
@@ -163,19 +226,90 @@ def keygen_secret(path: Path) -> None:
     click.echo(f"wrote a new secret to {path} (mode 0600). Keep it: it reproduces every salt and key.")
 
 
-def print_totals(totals: dict) -> None:
+def print_totals(totals: dict[str, Any]) -> None:
     for symbol, t in totals["assets"].items():
         click.echo(f"  {symbol}: credits {t['credit']}, debits {t['debit']}")
     for symbol, t in totals["markets"].items():
         click.echo(f"  {symbol}: long {t['long']}, short {t['short']}, net {t['net']}")
 
 
-def print_liquidations(doc: dict, quote: str) -> None:
+def print_liquidations(doc: dict[str, Any], quote: str) -> None:
     fund = f"{doc['insurance_fund']} {quote}" if doc["insurance_fund"] is not None else "none published"
-    click.echo(f"  below maintenance: {doc['accounts_below_maintenance']} accounts, shortfall {doc['shortfall']} "
-               f"{quote}")
-    click.echo(f"  negative equity:   {doc['bankrupt_accounts']} accounts, bad debt {doc['bad_debt']} {quote}; "
-               f"insurance fund {fund}: {'covered' if doc['covered'] else 'NOT COVERED'}")
+    click.echo(
+        f"  below maintenance: {doc['accounts_below_maintenance']} accounts, shortfall {doc['shortfall']} {quote}"
+    )
+    click.echo(
+        f"  negative equity:   {doc['bankrupt_accounts']} accounts, bad debt {doc['bad_debt']} {quote}; "
+        f"insurance fund {fund}: {'covered' if doc['covered'] else 'NOT COVERED'}"
+    )
+
+
+@main.group("params")
+def params_group() -> None:
+    """Build params.json."""
+
+
+@params_group.command("price")
+@click.option("--params", "params_path", required=True, type=existing_file, help="params.json to start from")
+@click.option(
+    "--from",
+    "observations_path",
+    required=True,
+    type=existing_file,
+    help="oracle history CSV: symbol,time,price[,source]",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="params file to write (the derived prices and their data)",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["twap", "median"]),
+    default="twap",
+    show_default=True,
+    help="time-weighted average of one series, or median of several sources",
+)
+@click.option("--window", type=int, default=3600, show_default=True, help="TWAP window in seconds, ending at --at")
+@click.option("--at", default=None, help="ISO-8601 UTC time the window ends / the median is taken (default: epoch)")
+@click.option(
+    "--precision",
+    type=click.IntRange(0, 18),
+    default=2,
+    show_default=True,
+    help="fraction digits of the derived prices (rounded half up)",
+)
+@click.option("--symbol", "symbols", multiple=True, help="only these symbols (default: every one in both files)")
+@click.option("--force", is_flag=True, help="replace an existing --out file")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def params_price(
+    params_path: Path,
+    observations_path: Path,
+    out_path: Path,
+    method: str,
+    window: int,
+    at: str | None,
+    precision: int,
+    symbols: tuple[str, ...],
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Derive mark / index prices from oracle observations (TWAP or median) into a params file."""
+    doc = api.params_price(
+        params_path, observations_path, out_path, method, window, at, precision, symbols or None, force
+    )
+    if as_json:
+        emit_json(doc)
+        return
+    for symbol, derived in doc["prices"].items():
+        click.echo(
+            f"{symbol}: {derived['price']} ({doc['method']} of {derived['inputs']} "
+            f"{'observations' if doc['method'] == 'twap' else 'sources'} at {doc['at']})"
+        )
+    click.echo(f"wrote {doc['params']}")
 
 
 @main.group()
@@ -188,7 +322,7 @@ def circuit() -> None:
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def circuit_info(params_path, batch_size, as_json) -> None:
+def circuit_info(params_path: Path, batch_size: int, as_json: bool) -> None:
     """Compile (cached) and report constraints in total and per account."""
     doc = api.circuit_info(params_path, batch_size)
     if as_json:
@@ -202,20 +336,34 @@ def circuit_info(params_path, batch_size, as_json) -> None:
 @click.option("--params", "params_path", required=True, type=existing_file, help="params.json (for the shape)")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="accounts per proof, a power of two")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--ptau", type=existing_file, default=None,
-              help="ceremony powers of tau; without it a local INSECURE development one is made and cached")
+@click.option(
+    "--ptau",
+    type=existing_file,
+    default=None,
+    help="ceremony powers of tau; without it a local INSECURE development one is made and cached",
+)
 @click.option("--force", is_flag=True, help="replace an existing keys folder")
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def setup_command(params_path, batch_size, out_dir, ptau, force, as_json) -> None:
+def setup_command(
+    params_path: Path, batch_size: int, out_dir: Path, ptau: Path | None, force: bool, as_json: bool
+) -> None:
     """Groth16 setup for the params' shape: proving key, verification key, Verifier.sol."""
-    keys = api.setup(params_path, out_dir, batch_size, ptau, force,
-                     progress=lambda msg: click.echo(msg, err=True) if not as_json else None)
+    keys = api.setup(
+        params_path,
+        out_dir,
+        batch_size,
+        ptau,
+        force,
+        progress=lambda msg: click.echo(msg, err=True) if not as_json else None,
+    )
     if as_json:
         emit_json({"keys": str(out_dir), **keys.info})
     else:
-        click.echo(f"keys written to {out_dir}: {keys.info['constraints']} constraints "
-                   f"({keys.info['constraints_per_account']} per account), ptau 2^{keys.info['ptau']['power']}")
+        click.echo(
+            f"keys written to {out_dir}: {keys.info['constraints']} constraints "
+            f"({keys.info['constraints_per_account']} per account), ptau 2^{keys.info['ptau']['power']}"
+        )
         if keys.insecure:
             click.echo("WARNING: development setup (local powers of tau): INSECURE, for testing only", err=True)
 
@@ -226,27 +374,71 @@ def setup_command(params_path, batch_size, out_dir, ptau, force, as_json) -> Non
 @click.option("--secret", "secret_path", required=True, type=existing_file)
 @click.option("--keys", "keys_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--inclusion-out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="folder for the private per-account inclusion proofs")
+@click.option(
+    "--inclusion-out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder for the private per-account inclusion proofs",
+)
 @click.option("--capacity", type=int, default=None, help="tree capacity (power of two, ≥ 2 batches)")
 @click.option("--force", is_flag=True, help="replace existing output folders")
 @click.option("--json", "as_json", is_flag=True, help="progress events and the result as JSON lines")
-@click.option("--prover", type=click.Choice(["snarkjs", "arkworks"]), default="snarkjs", show_default=True,
-              help="Groth16 prover: snarkjs (Node) or arkworks (groth16py, `pip install zksolv[fast]`; ~5x less CPU)")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="local processes proving batches in parallel [default: cores for arkworks, max(2, cores/2) for "
-                   "snarkjs; 1 = in this process]")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="prove on a Dask distributed cluster (workers: `dask worker ADDRESS --nthreads 1`)")
-@click.option("--worker-keys", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="the keys folder as the workers see it, if not at the --keys path")
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-              help="times a batch is proved again when its worker fails or dies")
-@click.option("--allow-liquidations", is_flag=True,
-              help="prove even with accounts below maintenance, publishing their count, shortfall and bad debt")
+@click.option(
+    "--prover",
+    type=click.Choice(["snarkjs", "arkworks"]),
+    default="snarkjs",
+    show_default=True,
+    help="Groth16 prover: snarkjs (Node) or arkworks (groth16py, `pip install zksolv[fast]`; ~5x less CPU)",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="local processes proving batches in parallel [default: cores for arkworks, max(2, cores/2) for "
+    "snarkjs; 1 = in this process]",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="prove on a Dask distributed cluster (workers: `dask worker ADDRESS --nthreads 1`)",
+)
+@click.option(
+    "--worker-keys",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="the keys folder as the workers see it, if not at the --keys path",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="times a batch is proved again when its worker fails or dies",
+)
+@click.option(
+    "--allow-liquidations",
+    is_flag=True,
+    help="prove even with accounts below maintenance, publishing their count, shortfall and bad debt",
+)
 @handle_errors
-def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity, force,
-                  as_json, prover, workers, scheduler, worker_keys, retries, allow_liquidations) -> None:
+def prove_command(
+    params_path: Path,
+    accounts_path: Path,
+    secret_path: Path,
+    keys_dir: Path,
+    out_dir: Path,
+    inclusion_out: Path | None,
+    capacity: int | None,
+    force: bool,
+    as_json: bool,
+    prover: str,
+    workers: int | None,
+    scheduler: str | None,
+    worker_keys: Path | None,
+    retries: int,
+    allow_liquidations: bool,
+) -> None:
     """Commit, prove every batch and write the bundle (refuses if any account is below maintenance,
     unless --allow-liquidations).
 
@@ -255,39 +447,82 @@ def prove_command(params_path, accounts_path, secret_path, keys_dir, out_dir, in
     from .progress import event_printer
 
     with event_printer(as_json) as on_event:
-        result = api.prove(params_path, accounts_path, secret_path, keys_dir, out_dir, inclusion_out, capacity,
-                           force, on_event, workers=workers, scheduler=scheduler, prover=prover, retries=retries,
-                           worker_keys=worker_keys, allow_liquidations=allow_liquidations)
+        result = api.prove(
+            params_path,
+            accounts_path,
+            secret_path,
+            keys_dir,
+            out_dir,
+            inclusion_out,
+            capacity,
+            force,
+            on_event,
+            workers=workers,
+            scheduler=scheduler,
+            prover=prover,
+            retries=retries,
+            worker_keys=worker_keys,
+            allow_liquidations=allow_liquidations,
+        )
     if not as_json:
         click.echo(f"bundle {result.bundle}: root {result.commitment.root}")
-        click.echo(f"{result.plan.n_batches} batches of {result.plan.batch_size} "
-                   f"({result.commitment.n_accounts} accounts, capacity {result.commitment.capacity}); "
-                   f"{result.proved} proved now in {result.seconds:.1f} s")
+        click.echo(
+            f"{result.plan.n_batches} batches of {result.plan.batch_size} "
+            f"({result.commitment.n_accounts} accounts, capacity {result.commitment.capacity}); "
+            f"{result.proved} proved now in {result.seconds:.1f} s"
+        )
         if inclusion_out:
             click.echo(f"inclusion proofs (private) in {inclusion_out}")
 
 
 @main.command("verify")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["auto", "snarkjs", "python", "evm", "all"]), default="auto",
-              show_default=True, help="who checks the Groth16 proofs: auto = snarkjs if Node is installed, else "
-              "pure Python; all = the three, which must agree")
-@click.option("--trusted-vkey", "trusted_vkeys", multiple=True, metavar="SHA256",
-              help="pin the verification key: the bundle's key must have this SHA-256 (repeatable)")
-@click.option("--trusted-keys", "trusted_keys", multiple=True, type=existing_file, metavar="FILE",
-              help="pin the key by a trust file (`zksolv audit-setup --json` output, one document or a list): "
-                   "the key must be an audited one, for the bundle's shape (repeatable)")
-@click.option("--require-ceremony", is_flag=True,
-              help="fail unless the key is pinned by a trust file whose audit found a published ceremony ptau")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "snarkjs", "python", "evm", "all"]),
+    default="auto",
+    show_default=True,
+    help="who checks the Groth16 proofs: auto = snarkjs if Node is installed, else "
+    "pure Python; all = the three, which must agree",
+)
+@click.option(
+    "--trusted-vkey",
+    "trusted_vkeys",
+    multiple=True,
+    metavar="SHA256",
+    help="pin the verification key: the bundle's key must have this SHA-256 (repeatable)",
+)
+@click.option(
+    "--trusted-keys",
+    "trusted_keys",
+    multiple=True,
+    type=existing_file,
+    metavar="FILE",
+    help="pin the key by a trust file (`zksolv audit-setup --json` output, one document or a list): "
+    "the key must be an audited one, for the bundle's shape (repeatable)",
+)
+@click.option(
+    "--require-ceremony",
+    is_flag=True,
+    help="fail unless the key is pinned by a trust file whose audit found a published ceremony ptau",
+)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def verify_command(bundle, backend, trusted_vkeys, trusted_keys, require_ceremony, as_json) -> None:
+def verify_command(
+    bundle: Path,
+    backend: str,
+    trusted_vkeys: tuple[str, ...],
+    trusted_keys: tuple[Path, ...],
+    require_ceremony: bool,
+    as_json: bool,
+) -> None:
     """Verify a proof bundle (exit 0 valid, 1 invalid, 2 unreadable).
 
     The verification key comes with the bundle, chosen by the venue: pin it (--trusted-keys from
     `zksolv audit-setup`, or --trusted-vkey) or the claim holds only if that key is the right one."""
-    report = api.verify(bundle, backend, require_ceremony, trusted_vkeys, trusted_keys,
-                        gas_report=backend in ("evm", "all"))  # the EVM checked the proofs: show its gas too
+    report = api.verify(
+        bundle, backend, require_ceremony, trusted_vkeys, trusted_keys, gas_report=backend in ("evm", "all")
+    )  # the EVM checked the proofs: show its gas too
     gas = report.evm
     if as_json:
         emit_json(report.document())
@@ -295,20 +530,27 @@ def verify_command(bundle, backend, trusted_vkeys, trusted_keys, require_ceremon
         for check in report.checks:
             click.echo(f"[{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
         if gas:
-            click.echo(f"EVM ({gas['fork']}, solc {gas['solc']}): registry fully proven: {gas['fully_proven']}; "
-                       f"deploy gas {gas['deploy_gas']}")
+            click.echo(
+                f"EVM ({gas['fork']}, solc {gas['solc']}): registry fully proven: {gas['fully_proven']}; "
+                f"deploy gas {gas['deploy_gas']}"
+            )
             for item in gas["batches"]:
-                click.echo(f"  batch {item['index']}: verifyProof {item['verify_proof_gas']:,} gas, "
-                           f"registry submit {item['submit_gas']:,} gas")
+                click.echo(
+                    f"  batch {item['index']}: verifyProof {item['verify_proof_gas']:,} gas, "
+                    f"registry submit {item['submit_gas']:,} gas"
+                )
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
-        if report.valid:
+        if report.valid and report.manifest is not None:  # a valid report always read its manifest
             manifest = report.manifest
             liquidations = manifest["liquidations"]
             below = liquidations["accounts_below_maintenance"]
-            claim = ("every account under root {root} is at or above maintenance" if below == 0 else
-                     "every account under root {root} is at or above maintenance except {below} counted below "
-                     "maintenance, whose shortfall and bad debt are proved and covered")
+            claim = (
+                "every account under root {root} is at or above maintenance"
+                if below == 0
+                else "every account under root {root} is at or above maintenance except {below} counted below "
+                "maintenance, whose shortfall and bad debt are proved and covered"
+            )
             click.echo(f"VALID: at {manifest['epoch']} {claim.format(root=manifest['root'], below=below)}; totals:")
             print_totals(manifest["totals"])
             print_liquidations(liquidations, manifest["quote"])
@@ -321,27 +563,35 @@ def verify_command(bundle, backend, trusted_vkeys, trusted_keys, require_ceremon
             click.echo(f"KEY NOT PINNED: {trust['statement']}.")
             click.echo(f"  to audit it: {trust['how_to_audit']}")
         elif trust.get("by"):
-            click.echo(f"key pinned ({'audit' if trust['by'] == 'audit' else '--trusted-vkey'}): "
-                       f"{trust['statement']}")
+            click.echo(f"key pinned ({'audit' if trust['by'] == 'audit' else '--trusted-vkey'}): {trust['statement']}")
     verdict(report.valid)
 
 
 @main.command("audit-setup")
 @click.argument("keys_dir", type=click.Path(path_type=Path))
-@click.option("--ptau", required=True, type=existing_file,
-              help="the powers of tau the keys were made from (the one setup.json names)")
-@click.option("--json", "as_json", is_flag=True, help="print the audit as one JSON document: the trust file "
-              "that `zksolv verify --trusted-keys` reads")
+@click.option(
+    "--ptau",
+    required=True,
+    type=existing_file,
+    help="the powers of tau the keys were made from (the one setup.json names)",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print the audit as one JSON document: the trust file that `zksolv verify --trusted-keys` reads",
+)
 @handle_errors
-def audit_setup_command(keys_dir, ptau, as_json) -> None:
+def audit_setup_command(keys_dir: Path, ptau: Path, as_json: bool) -> None:
     """Audit a keys folder once per shape (exit 0 passed, 1 failed, 2 unreadable).
 
     Recompiles the circuit for the keys' shape from this zksolv's circuits/ and checks that
     circuit.r1cs is that circuit, that circuit.zkey follows from it and PTAU (snarkjs zkey
     verify), that verification_key.json and Verifier.sol are exported from that zkey, and names
     the ptau by its published hash. Then pin the printed key hash when verifying bundles."""
-    report = api.audit_setup(keys_dir, ptau, progress=(lambda _: None) if as_json else
-                             (lambda msg: click.echo(msg, err=True)))
+    report = api.audit_setup(
+        keys_dir, ptau, progress=(lambda _: None) if as_json else (lambda msg: click.echo(msg, err=True))
+    )
     if as_json:
         emit_json(report.document())
     else:
@@ -355,24 +605,29 @@ def audit_setup_command(keys_dir, ptau, as_json) -> None:
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
         if report.passed:
-            click.echo(f"PASSED ({report.ptau.label}): pin verification key SHA-256 "
-                       f"{report.verification_key_sha256} for {report.shape} "
-                       f"(zksolv verify --trusted-vkey HASH, or save --json output for --trusted-keys)")
+            click.echo(
+                f"PASSED ({report.ptau.label}): pin verification key SHA-256 "
+                f"{report.verification_key_sha256} for {report.shape} "
+                f"(zksolv verify --trusted-vkey HASH, or save --json output for --trusted-keys)"
+            )
         else:
             failed = ", ".join(c.name for c in report.checks if not c.ok)
-            click.echo(f"FAILED: failed check(s): {failed}; do not trust verification key SHA-256 "
-                       f"{report.verification_key_sha256}")
+            click.echo(
+                f"FAILED: failed check(s): {failed}; do not trust verification key SHA-256 "
+                f"{report.verification_key_sha256}"
+            )
     verdict(report.passed)
 
 
 @main.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
-              show_default=True)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"), show_default=True
+)
 @click.option("--accounts", "n_accounts", type=int, default=300, show_default=True)
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def demo_command(out_dir, n_accounts, batch_size, as_json) -> None:
+def demo_command(out_dir: Path, n_accounts: int, batch_size: int, as_json: bool) -> None:
     """Synthetic snapshot → setup (cached) → prove → verify, with a summary."""
     summary = api.demo(out_dir, n_accounts, batch_size, echo=None if as_json else click.echo)
     if as_json:
@@ -388,6 +643,6 @@ def export() -> None:
 @export.command("calldata")
 @click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
 @handle_errors
-def export_calldata_command(bundle) -> None:
+def export_calldata_command(bundle: Path) -> None:
     """Print verifyProof calldata for each batch (JSON), for submitting to a real chain."""
     emit_json(api.export_calldata(bundle))

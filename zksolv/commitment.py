@@ -3,7 +3,9 @@
 docs/PROTOCOL.md §4. Slots (real accounts and zero-amount padding accounts)
 are ordered by key, so leaf positions reveal neither input order nor the
 number of real accounts; the tree is binary Poseidon(2) over a power-of-two
-capacity, and each real account gets an inclusion proof for its holder.
+capacity. Every (account_id, subaccount) is its own leaf with its own key and
+salt, and each holder gets one inclusion file with the path of every one of
+their accounts.
 """
 
 from __future__ import annotations
@@ -12,21 +14,37 @@ import hashlib
 import hmac
 import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from .accounts import Account
-from .errors import ZksolvError
-from .field import FieldVector, pack_amounts
-from .io import dumps_json
+from .errors import InputError, Problem, ZksolvError, validation_problems
+from .field import FieldText, FieldVector, pack_amounts
+from .io import dumps_json, read_json
 from .params import RiskParams, params_document, params_hash
 from .poseidon import _native, poseidon, poseidon_batch
 from .secret import derive_field
 from .units import from_units
 
-INCLUSION_FORMAT = "zksolv-inclusion/2"
-COMMITMENT_FORMAT = "zksolv-commitment/2"
+INCLUSION_FORMAT = "zksolv-inclusion/3"
+COMMITMENT_FORMAT = "zksolv-commitment/3"
+# Formats this zksolv knows but no longer accepts, with the reason shown to whoever checks one
+# (as bundle.RETIRED_FORMATS for bundles).
+RETIRED_FORMATS = {
+    "zksolv-inclusion/2": "format 2 held one account per file and had no sub-accounts; format 3 lists every "
+    "account of a holder (main and isolated sub-accounts), each with its own path "
+    "(PROTOCOL.md §4): ask the venue for this epoch's inclusion file in format 3",
+    "zksolv-inclusion/1": "format 1 leaves were not domain-separated from tree nodes (SECURITY.md, issue 9): "
+    "ask the venue for this epoch's inclusion file in format 3",
+    "zksolv-commitment/2": "format 2 committed one leaf per account id, without sub-accounts, under a params "
+    "hash without maintenance brackets (PROTOCOL.md §4, §5): ask the venue for this "
+    "epoch's commitment in format 3",
+    "zksolv-commitment/1": "format 1 leaves were not domain-separated from tree nodes (SECURITY.md, issue 9): "
+    "ask the venue for this epoch's commitment in format 3",
+}
 ID_TAG = b"zksolv/account-id/v1"
 SALT_TAG = b"zksolv/salt/v1"
 PADDING_TAG = b"zksolv/padding/v2"
@@ -40,17 +58,36 @@ class CapacityError(ZksolvError):
     """The requested capacity cannot hold the accounts or is not a power of two."""
 
 
-def account_id_field(account_id: str) -> int:
-    """Account id → field element via SHA-256 truncated to 248 bits (no mod-r aliasing)."""
-    return int.from_bytes(hashlib.sha256(ID_TAG + b"\x00" + account_id.encode()).digest(), "big") >> 8
+def format_refusal(found: object, expected: str, what: str) -> str:
+    """Why a `what` ("inclusion proof", "commitment") whose format field says `found` is refused."""
+    if isinstance(found, str) and found in RETIRED_FORMATS:
+        return f"{what} {found} is no longer accepted: {RETIRED_FORMATS[found]}"
+    return f"not a {expected} file: unknown format {found!r} (this zksolv checks {expected})"
+
+
+def identity_bytes(account_id: str, subaccount: str = "") -> bytes:
+    """What the id field and the salt hash (PROTOCOL.md §4): utf8(id) for a main account, exactly as
+    before sub-accounts existed, and utf8(id) ‖ 0x00 ‖ utf8(subaccount) for a sub-account. Neither
+    contains a control character, so the 0x00 is unambiguous and no two accounts hash alike."""
+    encoded = account_id.encode()
+    return encoded + b"\x00" + subaccount.encode() if subaccount else encoded
+
+
+def account_id_field(account_id: str, subaccount: str = "") -> int:
+    """(Sub-)account → field element via SHA-256 truncated to 248 bits (no mod-r aliasing)."""
+    return (
+        int.from_bytes(hashlib.sha256(ID_TAG + b"\x00" + identity_bytes(account_id, subaccount)).digest(), "big") >> 8
+    )
 
 
 def be64(x: int) -> bytes:
     return x.to_bytes(8, "big")
 
 
-def derive_salt(seed: bytes, epoch_seconds: int, account_id: str) -> int:
-    return derive_field(seed, SALT_TAG, be64(epoch_seconds), account_id.encode())
+def derive_salt(seed: bytes, epoch_seconds: int, account_id: str, subaccount: str = "") -> int:
+    """The (sub-)account's salt for the epoch: each sub-account has its own, so outsiders cannot link
+    the sub-accounts of one holder (nor see that they share a holder)."""
+    return derive_field(seed, SALT_TAG, be64(epoch_seconds), identity_bytes(account_id, subaccount))
 
 
 def derive_padding_key(seed: bytes, epoch_seconds: int, index: int) -> int:
@@ -66,8 +103,8 @@ def derive_blinding(seed: bytes, epoch_seconds: int, batch_number: int) -> int:
     return derive_field(seed, BLINDING_TAG, be64(epoch_seconds), be64(batch_number))
 
 
-def account_key(account_id: str, salt: int) -> int:
-    return poseidon([account_id_field(account_id), salt])
+def account_key(account_id: str, salt: int, subaccount: str = "") -> int:
+    return poseidon([account_id_field(account_id, subaccount), salt])
 
 
 def leaf_hash(key: int, amounts: tuple[int, ...]) -> int:
@@ -82,12 +119,13 @@ def default_capacity(n_accounts: int, batch_size: int | None = None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """One leaf: a real account (with id and salt) or a padding account (id None)."""
+    """One leaf: a real account (with id, sub-account and salt) or a padding account (id None)."""
 
     key: int
     amounts: tuple[int, ...]
     account_id: str | None = None
     salt: int | None = None
+    subaccount: str = ""
 
 
 class SlotTable(Sequence[Slot]):
@@ -96,24 +134,38 @@ class SlotTable(Sequence[Slot]):
     keys and salts are 32-byte big-endian words, amounts a flat array of signed 64-bit integers
     (`width` per slot) or, for amounts outside that range, a list of tuples. About 140 bytes per
     slot (plus the id string) instead of ~500 for Slot objects with their tuples and integers.
+    `subaccounts` is None when every account is a main account, else one name per slot ("" for main
+    accounts and padding).
     """
 
-    __slots__ = ("keys", "salts", "ids", "amounts", "width")
+    __slots__ = ("keys", "salts", "ids", "amounts", "width", "subaccounts")
 
-    def __init__(self, keys: bytes, salts: bytes, ids: list[str | None],
-                 amounts: array | list[tuple[int, ...]], width: int) -> None:
+    def __init__(
+        self,
+        keys: bytes,
+        salts: bytes,
+        ids: list[str | None],
+        amounts: array | list[tuple[int, ...]],
+        width: int,
+        subaccounts: list[str] | None = None,
+    ) -> None:
         n = len(ids)
         flat = isinstance(amounts, array)
-        if not len(keys) == len(salts) == 32 * n or len(amounts) != (n * width if flat else n):
+        if (
+            not len(keys) == len(salts) == 32 * n
+            or len(amounts) != (n * width if flat else n)
+            or (subaccounts is not None and len(subaccounts) != n)
+        ):
             raise ValueError("slot columns differ in length")
         self.keys, self.salts, self.ids, self.amounts, self.width = keys, salts, ids, amounts, width
+        self.subaccounts = subaccounts
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def slot_amounts(self, index: int) -> tuple[int, ...]:
         if isinstance(self.amounts, array):
-            return tuple(self.amounts[index * self.width:(index + 1) * self.width])
+            return tuple(self.amounts[index * self.width : (index + 1) * self.width])
         return self.amounts[index]
 
     def __getitem__(self, index):
@@ -121,11 +173,16 @@ class SlotTable(Sequence[Slot]):
             return [self[i] for i in range(*index.indices(len(self.ids)))]
         account_id = self.ids[index]  # IndexError / negative indices as for a list
         index %= len(self.ids)
-        key = int.from_bytes(self.keys[32 * index:32 * index + 32], "big")
+        key = int.from_bytes(self.keys[32 * index : 32 * index + 32], "big")
         if account_id is None:
             return Slot(key, self.slot_amounts(index))
-        return Slot(key, self.slot_amounts(index), account_id,
-                    int.from_bytes(self.salts[32 * index:32 * index + 32], "big"))
+        return Slot(
+            key,
+            self.slot_amounts(index),
+            account_id,
+            int.from_bytes(self.salts[32 * index : 32 * index + 32], "big"),
+            self.subaccounts[index] if self.subaccounts is not None else "",
+        )
 
     def __iter__(self):
         return (self[i] for i in range(len(self.ids)))
@@ -147,7 +204,7 @@ class Commitment:
     params: RiskParams
     capacity: int
     slots: Sequence[Slot]  # a SlotTable from build_commitment; any sequence of Slot works
-    levels: list[Sequence[int]]  # levels[0] = leaves … levels[-1] = [root] (FieldVector or list of ints)
+    levels: Sequence[Sequence[int]]  # levels[0] = leaves … levels[-1] = [root] (FieldVector or list of ints)
 
     @property
     def root(self) -> int:
@@ -166,43 +223,133 @@ class Commitment:
             index >>= 1
         return path
 
+    @property
+    def n_holders(self) -> int:
+        """Distinct account ids: one inclusion file each (sub-accounts included in their holder's)."""
+        return len({i for i in _slot_ids(self.slots) if i is not None})
+
+    def holders(self) -> Iterator[tuple[str, list[int]]]:
+        """(account_id, the slot indices of every one of its accounts), holder by holder in id order."""
+        ids = _slot_ids(self.slots)
+        real = [i for i, account_id in enumerate(ids) if account_id is not None]
+        real.sort(key=lambda i: ids[i] or "")  # ~45 bytes per account while writing, not a dict of lists
+        start = 0
+        for end in range(1, len(real) + 1):
+            if end == len(real) or ids[real[end]] != ids[real[start]]:
+                yield ids[real[start]] or "", real[start:end]
+                start = end
+
+    def holder_proof(self, indices: Sequence[int]) -> dict:
+        """The private inclusion file of one holder: the path of each of the slots `indices` (all of
+        the holder's accounts)."""
+        return holder_document(
+            self.params, self.root, [(i, self.levels[0][i], self.siblings(i), self.slots[i]) for i in indices]
+        )
+
     def inclusion_proof(self, index: int) -> dict:
-        """The private proof handed to the holder of the account at `index`."""
+        """The private inclusion file of the holder of the account at `index`: it covers every
+        (sub-)account of that holder, not only this one."""
         slot = self.slots[index]
         if slot.account_id is None:
             raise ValueError("padding slots have no inclusion proof")
-        return inclusion_document(self.params, self.root, index, self.levels[0][index], self.siblings(index), slot)
+        ids = _slot_ids(self.slots)
+        return self.holder_proof([i for i, account_id in enumerate(ids) if account_id == slot.account_id])
 
     def document(self) -> dict:
-        """Public `commitment.json` (no account count: that stays hidden up to the capacity)."""
-        return {
-            "format": COMMITMENT_FORMAT,
-            "epoch": self.params.epoch,
-            "root": str(self.root),
-            "capacity": self.capacity,
-            "params_hash": str(params_hash(self.params)),
-        }
+        """Public `commitment.json` as JSON data (no account count: that stays hidden up to the capacity)."""
+        return CommitmentFile(
+            format=COMMITMENT_FORMAT,
+            epoch=self.params.epoch,
+            root=str(self.root),
+            capacity=self.capacity,
+            params_hash=str(params_hash(self.params)),
+        ).model_dump()
 
 
-def inclusion_document(params: RiskParams, root: int, index: int, leaf: int, siblings: list[int], slot: Slot) -> dict:
-    balances = {a.symbol: from_units(v, a.decimals) for a, v in zip(params.assets, slot.amounts)}
-    positions = {m.symbol: from_units(v, m.decimals)
-                 for m, v in zip(params.markets, slot.amounts[len(params.assets):])}
+class CommitmentFile(BaseModel):
+    """`commitment.json`, the public commitment: written by `Commitment.document`, read by
+    `load_commitment_file`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    format: str
+    epoch: str
+    root: FieldText
+    capacity: int = Field(ge=1, le=1 << 40)  # a power of two: inclusion.verify_inclusion says so when it is not
+    params_hash: FieldText
+
+
+def load_commitment_file(path: Path | str) -> CommitmentFile:
+    """A published `commitment.json`; InputError naming the file and the field when it is not one
+    (and the reason when it is one of a retired format)."""
+    path = Path(path)
+    data = read_json(path, "commitment")
+    if not isinstance(data, dict):
+        raise InputError([Problem(str(path), f"not a {COMMITMENT_FORMAT} file: a JSON object is expected")])
+    if data.get("format") != COMMITMENT_FORMAT:
+        raise InputError([Problem(str(path), format_refusal(data.get("format"), COMMITMENT_FORMAT, "commitment"))])
+    try:
+        return CommitmentFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(validation_problems(str(path), exc)) from None
+
+
+def account_document(params: RiskParams, account_id: str, amounts: Sequence[int], subaccount: str = "") -> dict:
+    """An account as its holder reads it: every asset's balance and every market's position of the params
+    (zeros included) at their decimals. The one rendering of the inclusion proof a venue writes and of
+    what `inclusion verify` shows from the hashed integers; `subaccount` "" is the main account."""
+    n_assets = len(params.assets)
+    return {
+        "account_id": account_id,
+        "subaccount": subaccount,
+        "balances": {a.symbol: from_units(v, a.decimals) for a, v in zip(params.assets, amounts[:n_assets])},
+        "positions": {m.symbol: from_units(v, m.decimals) for m, v in zip(params.markets, amounts[n_assets:])},
+    }
+
+
+def holder_document(params: RiskParams, root: int, paths: Sequence[tuple[int, int, Sequence[int], Slot]]) -> dict:
+    """A holder's inclusion file (PROTOCOL.md §4): for each of their accounts, given as (leaf index,
+    leaf, siblings, slot), its path and salt and the account as `account_document` renders it; the
+    main account first, then the sub-accounts by name."""
+    holders = {slot.account_id for _, _, _, slot in paths}
+    account_id = holders.pop() if len(holders) == 1 else None
+    if account_id is None:
+        raise ValueError("an inclusion file covers the accounts of exactly one holder")
+    entries = sorted(paths, key=lambda path: path[3].subaccount)
     return {
         "format": INCLUSION_FORMAT,
         "epoch": params.epoch,
         "root": str(root),
-        "leaf_index": index,
-        "leaf": str(leaf),
-        "siblings": [str(s) for s in siblings],
-        "salt": str(slot.salt),
-        "account": {"account_id": slot.account_id, "balances": balances, "positions": positions},
+        "account_id": account_id,
+        "subaccounts": [
+            {
+                "leaf_index": index,
+                "leaf": str(leaf),
+                "siblings": [str(s) for s in siblings],
+                "salt": str(slot.salt),
+                "account": account_document(params, account_id, slot.amounts, slot.subaccount),
+            }
+            for index, leaf, siblings, slot in entries
+        ],
         "params": params_document(params),
     }
 
 
-def build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, capacity: int | None = None,
-                batch_size: int | None = None) -> tuple[list[Slot], int]:
+def inclusion_document(params: RiskParams, root: int, index: int, leaf: int, siblings: list[int], slot: Slot) -> dict:
+    """The inclusion file of a holder with the one account `slot` (holder_document with one path)."""
+    return holder_document(params, root, [(index, leaf, siblings, slot)])
+
+
+def _slot_ids(slots: Sequence[Slot]) -> list[str | None]:
+    return slots.ids if isinstance(slots, SlotTable) else [s.account_id for s in slots]
+
+
+def build_slots(
+    accounts: Iterable[Account],
+    params: RiskParams,
+    seed: bytes,
+    capacity: int | None = None,
+    batch_size: int | None = None,
+) -> tuple[list[Slot], int]:
     """Salt and key every account, pad to capacity, order by key."""
     table, capacity = _build_slots(accounts, params, seed, capacity, batch_size)
     return list(table), capacity
@@ -224,8 +371,9 @@ def _hmac_sha256(seed: bytes):
 _CHUNK = 1 << 16  # rows per Poseidon batch while streaming: bounds the temporary buffers
 
 
-def _build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, capacity: int | None,
-                 batch_size: int | None) -> tuple[SlotTable, int]:
+def _build_slots(
+    accounts: Iterable[Account], params: RiskParams, seed: bytes, capacity: int | None, batch_size: int | None
+) -> tuple[SlotTable, int]:
     """build_slots as a SlotTable, in one pass over `accounts` (which may be a stream).
 
     Same values as `account_key(id, derive_salt(...))` and `derive_padding_key`, computed in bulk:
@@ -238,13 +386,21 @@ def _build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, c
     salt_prefix = SALT_TAG + b"\x00" + epoch
     sha256, mac = hashlib.sha256, _hmac_sha256(seed)
     ids: list[str] = []
+    subaccounts: list[str] | None = None  # created at the first sub-account
     flat: array | None = array("q")
     rows: list[tuple[int, ...]] = []
-    salts = bytearray()
-    keys = bytearray()
+    # bytearrays while they grow; joined bytes once they are put in key order.
+    salts: bytes | bytearray = bytearray()
+    keys: bytes | bytearray = bytearray()
     key_inputs = bytearray()
     for account in accounts:
         encoded = account.account_id.encode()
+        if account.subaccount:  # identity_bytes: id ‖ 0x00 ‖ subaccount
+            encoded += b"\x00" + account.subaccount.encode()
+            if subaccounts is None:
+                subaccounts = [""] * len(ids)
+        if subaccounts is not None:
+            subaccounts.append(account.subaccount)
         salt = b"\x00" + mac(salt_prefix + encoded)[:31]
         salts += salt
         key_inputs += b"\x00" + sha256(id_prefix + encoded).digest()[:31] + salt
@@ -254,8 +410,8 @@ def _build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, c
                     raise OverflowError
                 flat.extend(account.amounts)
             except OverflowError:  # not signed 64-bit, or not one per slot: keep tuples from here on
-                del flat[len(ids) * width:]
-                rows = [tuple(flat[i:i + width]) for i in range(0, len(flat), width)]
+                del flat[len(ids) * width :]
+                rows = [tuple(flat[i : i + width]) for i in range(0, len(flat), width)]
                 flat = None
         if flat is None:
             rows.append(account.amounts)
@@ -276,8 +432,10 @@ def _build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, c
         raise CapacityError(f"capacity {capacity} is not a multiple of the batch size {batch_size}")
     padding_prefix = PADDING_TAG + b"\x00" + epoch
     zero_word = bytes(32)
-    keys += poseidon_batch(2, b"".join(b"\x00" + mac(padding_prefix + be64(j))[:31] + zero_word
-                                       for j in range(capacity - n)))
+    amounts: array | list[tuple[int, ...]] = []  # the SlotTable column, filled in key order below
+    keys += poseidon_batch(
+        2, b"".join(b"\x00" + mac(padding_prefix + be64(j))[:31] + zero_word for j in range(capacity - n))
+    )
     salts += bytes(32 * (capacity - n))
     if flat is not None:
         flat.extend(bytes(capacity - n) * width)  # zero amounts of the padding slots
@@ -286,7 +444,7 @@ def _build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, c
     # padding).
     if _native is not None:
         order_bytes = _native.argsort_words(keys)
-        order = memoryview(order_bytes).cast("Q")
+        order: Sequence[int] = memoryview(order_bytes).cast("Q")
         gather = _native.gather_words
         keys = gather(keys, order_bytes, 32)
         salts = gather(salts, order_bytes, 32)
@@ -295,20 +453,23 @@ def _build_slots(accounts: Iterable[Account], params: RiskParams, seed: bytes, c
             amounts *= capacity * width
             gather(flat, order_bytes, 8 * width, amounts)
     else:
-        words = [bytes(keys[i:i + 32]) for i in range(0, len(keys), 32)]
+        words = [bytes(keys[i : i + 32]) for i in range(0, len(keys), 32)]
         order = sorted(range(capacity), key=words.__getitem__)
         del words
-        keys = b"".join([keys[32 * i:32 * i + 32] for i in order])
-        salts = b"".join([salts[32 * i:32 * i + 32] for i in order])
+        keys = b"".join([keys[32 * i : 32 * i + 32] for i in order])
+        salts = b"".join([salts[32 * i : 32 * i + 32] for i in order])
         if flat is not None:
             amounts = array("q")
             for i in order:
-                amounts.extend(flat[i * width:(i + 1) * width])
+                amounts.extend(flat[i * width : (i + 1) * width])
     del flat
     if rows:
         zero = (0,) * width
         amounts = [rows[i] if i < n else zero for i in order]
-    return SlotTable(bytes(keys), bytes(salts), [ids[i] if i < n else None for i in order], amounts, width), capacity
+    sorted_subaccounts = None if subaccounts is None else [subaccounts[i] if i < n else "" for i in order]
+    return SlotTable(
+        bytes(keys), bytes(salts), [ids[i] if i < n else None for i in order], amounts, width, sorted_subaccounts
+    ), capacity
 
 
 def merkle_levels(leaves: Sequence[int]) -> list[FieldVector]:
@@ -331,7 +492,7 @@ def leaf_hashes(slots: Sequence[Slot]) -> FieldVector:
         keys, flat, width = slots.keys, slots.amounts, slots.width
     else:
         keys = FieldVector.from_ints(s.key for s in slots).data
-        amounts = [s.amounts for s in slots]
+        amounts: Sequence[Sequence[int]] = [s.amounts for s in slots]
         width = len(amounts[0])
         if any(len(a) != width for a in amounts):
             return FieldVector.from_ints(leaf_hash(s.key, s.amounts) for s in slots)
@@ -343,19 +504,30 @@ def leaf_hashes(slots: Sequence[Slot]) -> FieldVector:
     if _native is not None and flat is not None:
         leaves = bytearray()
         for start in range(0, len(keys) // 32, _CHUNK):
-            rows = _native.leaf_inputs(_LEAF_TAG_WORD, keys[32 * start:32 * (start + _CHUNK)],
-                                       flat[width * start:width * (start + _CHUNK)], width)
+            rows = _native.leaf_inputs(
+                _LEAF_TAG_WORD,
+                keys[32 * start : 32 * (start + _CHUNK)],
+                flat[width * start : width * (start + _CHUNK)],
+                width,
+            )
             leaves += poseidon_batch(n_inputs, rows)
         return FieldVector(leaves)
     if flat is not None:
-        amounts = [flat[i:i + width] for i in range(0, len(flat), width)]
-    rows = b"".join(_LEAF_TAG_WORD + keys[32 * i:32 * i + 32] + FieldVector.from_ints(pack_amounts(a)).data
-                    for i, a in enumerate(amounts))
+        amounts = [flat[i : i + width] for i in range(0, len(flat), width)]
+    rows = b"".join(
+        _LEAF_TAG_WORD + keys[32 * i : 32 * i + 32] + FieldVector.from_ints(pack_amounts(a)).data
+        for i, a in enumerate(amounts)
+    )
     return FieldVector(poseidon_batch(n_inputs, rows))
 
 
-def build_commitment(accounts: Iterable[Account], params: RiskParams, seed: bytes, capacity: int | None = None,
-                     batch_size: int | None = None) -> Commitment:
+def build_commitment(
+    accounts: Iterable[Account],
+    params: RiskParams,
+    seed: bytes,
+    capacity: int | None = None,
+    batch_size: int | None = None,
+) -> Commitment:
     slots, capacity = _build_slots(accounts, params, seed, capacity, batch_size)
     return Commitment(params, capacity, slots, merkle_levels(leaf_hashes(slots)))
 
@@ -364,20 +536,20 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
 def inclusion_filename(account_id: str) -> str:
-    """A file name for the account's proof: the id itself when safe, else a hash of it."""
+    """A file name for the holder's inclusion file (all their sub-accounts): the id itself when safe,
+    else a hash of it."""
     if _SAFE_NAME.match(account_id) and not account_id.endswith("."):
         return f"{account_id}.json"
     return f"~{hashlib.sha256(account_id.encode()).hexdigest()[:32]}.json"
 
 
 def write_inclusion_proofs(commitment: Commitment, folder: Path) -> int:
-    """One inclusion proof file per account (not per padding slot) into `folder`; returns how many."""
+    """One inclusion file per holder (account id) into `folder`, covering every one of the holder's
+    accounts (main and sub-accounts; none for padding slots); returns how many files."""
     folder.mkdir(parents=True, exist_ok=True)
     count = 0
-    for index, slot in enumerate(commitment.slots):
-        if slot.account_id is None:
-            continue
-        document = commitment.inclusion_proof(index)
-        (folder / inclusion_filename(slot.account_id)).write_text(dumps_json(document), encoding="utf-8")
+    for account_id, indices in commitment.holders():
+        document = commitment.holder_proof(indices)
+        (folder / inclusion_filename(account_id)).write_text(dumps_json(document), encoding="utf-8")
         count += 1
     return count

@@ -3,8 +3,10 @@
 4 assets (a stablecoin, BTC, ETH, SOL) with haircuts and liability weights,
 4 perpetual markets, longs and shorts, some borrowers, a few accounts
 placed just above maintenance, a few being liquidated (below maintenance) and
-one in every hundred bankrupt (negative equity), covered by an insurance fund:
-what a real venue's snapshot looks like at any instant.
+one in every hundred bankrupt (negative equity), covered by an insurance fund,
+and two holders with an isolated sub-account beside their main account (one of
+them below maintenance on its own): what a real venue's snapshot looks like at
+any instant.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .accounts import SUBACCOUNT_COLUMN, Account
 from .errors import ZksolvError
 from .field import BPS
 from .margin import account_equity, maintenance_health
@@ -37,7 +40,29 @@ DEMO_PARAMS = {
         {"symbol": "SOL", "decimals": 6, "price": "241.37", "asset_weight_bps": 7500, "liability_weight_bps": 13000},
     ],
     "markets": [
-        {"symbol": "BTC-PERP", "decimals": 4, "mark_price": "97010.5", "maintenance_margin_bps": 300},
+        # Tiered maintenance (PROTOCOL.md §3.1) and a mark price that is the 1-hour TWAP of the
+        # published oracle rounds (§2.1): 97011.7.
+        {
+            "symbol": "BTC-PERP",
+            "decimals": 4,
+            "mark_price_source": {
+                "method": "twap",
+                "start": "2026-11-23T23:00:00Z",
+                "end": "2026-11-24T00:00:00Z",
+                "precision": 1,
+                "observations": [
+                    {"time": "2026-11-23T22:59:00Z", "price": "97000"},
+                    {"time": "2026-11-23T23:15:00Z", "price": "97020"},
+                    {"time": "2026-11-23T23:40:00Z", "price": "97005"},
+                    {"time": "2026-11-23T23:50:00Z", "price": "97015"},
+                ],
+            },
+            "brackets": [
+                {"notional_floor": "0", "maintenance_margin_bps": 300},
+                {"notional_floor": "250000", "maintenance_margin_bps": 500},
+                {"notional_floor": "1000000", "maintenance_margin_bps": 1000},
+            ],
+        },
         {"symbol": "ETH-PERP", "decimals": 3, "mark_price": "3611.8", "maintenance_margin_bps": 400},
         {"symbol": "SOL-PERP", "decimals": 2, "mark_price": "241.2", "maintenance_margin_bps": 600},
         {"symbol": "DOGE-PERP", "decimals": 0, "mark_price": "0.41237", "maintenance_margin_bps": 1000},
@@ -49,7 +74,9 @@ MARKER = "demo.json"
 
 def synthetic_accounts(n: int, seed: int = 2026) -> list[tuple[str, tuple[int, ...]]]:
     """n accounts, a few of them barely above maintenance; accounts 11 and 23 of every 50 are being
-    liquidated (below maintenance, equity still positive) and account 5 of every 100 is bankrupt."""
+    liquidated (below maintenance, equity still positive), account 5 of every 100 is bankrupt and
+    account 42 of every 100 holds a position in BTC-PERP's top maintenance bracket. These are the
+    holders' main accounts; `synthetic_subaccounts` adds isolated sub-accounts to two of them."""
     rng = random.Random(seed)
     params = parse_params(DEMO_PARAMS)
     usdc = params.assets[0]
@@ -67,6 +94,8 @@ def synthetic_accounts(n: int, seed: int = 2026) -> list[tuple[str, tuple[int, .
         for slot, top in ((4, 5 * 10**4), (5, 50 * 10**3), (6, 500 * 10**2), (7, 200_000)):
             if rng.random() < 0.4:
                 amounts[slot] = rng.choice((-1, 1)) * rng.randrange(1, top)
+        if i % 100 == 42:  # a whale: 15 BTC-PERP (~1.46M USD notional) in the top maintenance bracket
+            amounts[4] = rng.choice((-1, 1)) * 15 * 10**4
         liquidating = i % 50 in (11, 23)
         if liquidating:  # a perp position whose maintenance margin the account no longer covers
             amounts[4] = rng.choice((-1, 1)) * rng.randrange(10**4, 5 * 10**4)
@@ -89,26 +118,58 @@ def synthetic_accounts(n: int, seed: int = 2026) -> list[tuple[str, tuple[int, .
     return accounts
 
 
+def synthetic_subaccounts(n: int) -> list[Account]:
+    """Isolated sub-accounts (their own collateral and positions, counted on their own) of the holders
+    acct-00001 and acct-00002 of `synthetic_accounts(n)`, whose main accounts are at or above
+    maintenance: acct-00001/isolated-btc is long 1 BTC-PERP opened at 97,500 with 2,000 USDC of
+    collateral and is below maintenance at the mark (equity still positive: liquidated, not bankrupt);
+    acct-00002/isolated-eth is short 10 ETH-PERP opened at 3,500 with 3,000 USDC and above it."""
+    params = parse_params(DEMO_PARAMS)
+    usdc, btc_perp, eth_perp = 0, 4, 5  # slots
+    specs = [
+        (1, "isolated-btc", {usdc: (2_000 - 97_500) * 10**6, btc_perp: 1 * 10**4}, True),
+        (2, "isolated-eth", {usdc: (3_000 + 35_000) * 10**6, eth_perp: -10 * 10**3}, False),
+    ]
+    accounts = []
+    for holder, name, slots, below in specs:
+        if holder >= n:
+            continue
+        amounts = tuple(slots.get(i, 0) for i in range(params.n_slots))
+        health, equity = maintenance_health(amounts, params), account_equity(amounts, params)
+        assert (health < 0) == below and equity > 0
+        accounts.append(Account(f"acct-{holder:05d}", amounts, name))
+    return accounts
+
+
 def write_inputs(folder: Path, n: int) -> tuple[Path, Path, Path]:
+    """The demo's params.json, accounts.csv (n holders' main accounts, with a `subaccount` column for
+    the isolated sub-accounts of `synthetic_subaccounts`) and a secret."""
     folder.mkdir(parents=True, exist_ok=True)
     params_path = folder / "params.json"
     params_path.write_text(json.dumps(DEMO_PARAMS, indent=2) + "\n")
     params = parse_params(DEMO_PARAMS)
     accounts_path = folder / "accounts.csv"
+    rows = [Account(account_id, amounts) for account_id, amounts in synthetic_accounts(n)] + synthetic_subaccounts(n)
     with accounts_path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["account_id", *params.slot_symbols])
-        for account_id, amounts in synthetic_accounts(n):
-            writer.writerow([account_id, *(from_units(a, d) if a else "" for a, d in
-                                           zip(amounts, params.slot_decimals))])
+        writer.writerow(["account_id", SUBACCOUNT_COLUMN, *params.slot_symbols])
+        for account in rows:
+            writer.writerow(
+                [
+                    account.account_id,
+                    account.subaccount,
+                    *(from_units(a, d) if a else "" for a, d in zip(account.amounts, params.slot_decimals)),
+                ]
+            )
     secret_path = folder / "venue.secret"
     if not secret_path.exists():
         generate_secret(secret_path)
     return params_path, accounts_path, secret_path
 
 
-def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
-             echo: Callable[[str], None] | None = print) -> dict:
+def run_demo(
+    out: Path | str, n_accounts: int = 300, batch_size: int = 16, echo: Callable[[str], None] | None = print
+) -> dict:
     out = Path(out)
     say = echo or (lambda _: None)
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
@@ -119,14 +180,30 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
     t = time.monotonic()
     params_path, accounts_path, secret_path = write_inputs(out / "inputs", n_accounts)
     (out / MARKER).write_text(json.dumps({"accounts": n_accounts, "batch_size": batch_size}) + "\n")
-    say(f"1/3 setup: SolvencyBatch(4 assets, 4 markets, {batch_size} accounts per proof) — cached after the first run")
-    keys = cached_setup(4, 4, batch_size, progress=lambda m: say(f"    {m}"))
+    params = parse_params(DEMO_PARAMS)
+    say(
+        f"1/3 setup: SolvencyBatch(4 assets, 4 markets with {list(params.tiers)} maintenance brackets, {batch_size} "
+        "accounts per proof) — cached after the first run"
+    )
+    keys = cached_setup(4, 4, batch_size, progress=lambda m: say(f"    {m}"), tiers=params.tiers)
     timings["setup_s"] = round(time.monotonic() - t, 1)
     say(f"2/3 prove: {n_accounts} accounts")
     t = time.monotonic()
-    result = prove(params_path, accounts_path, secret_path, keys.dir, out / "bundle", out / "inclusion",
-                   allow_liquidations=True, on_event=lambda e: say(f"    {e['done']}/{e['of']} batches proved (batch {e['index']})")
-                   if e.get("event") == "batch" else None)
+
+    def on_event(e: dict) -> None:
+        if e.get("event") == "batch":
+            say(f"    {e['done']}/{e['of']} batches proved (batch {e['index']})")
+
+    result = prove(
+        params_path,
+        accounts_path,
+        secret_path,
+        keys.dir,
+        out / "bundle",
+        out / "inclusion",
+        allow_liquidations=True,
+        on_event=on_event,
+    )
     timings["prove_s"] = round(time.monotonic() - t, 1)
     say("3/3 verify")
     t = time.monotonic()
@@ -138,11 +215,18 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
         say(f"    warning: {warning}")
     manifest = report.manifest or {}
     summary = {
-        "valid": report.valid, "root": manifest.get("root"), "epoch": manifest.get("epoch"),
-        "accounts": n_accounts, "capacity": result.commitment.capacity, "batches": result.plan.n_batches,
-        "constraints_per_batch": keys.info["constraints"], "timings": timings,
-        "totals": manifest.get("totals"), "liquidations": manifest.get("liquidations"),
-        "bundle": str(out / "bundle"), "inclusion": str(out / "inclusion"),
+        "valid": report.valid,
+        "root": manifest.get("root"),
+        "epoch": manifest.get("epoch"),
+        "accounts": n_accounts,
+        "capacity": result.commitment.capacity,
+        "batches": result.plan.n_batches,
+        "constraints_per_batch": keys.info["constraints"],
+        "timings": timings,
+        "totals": manifest.get("totals"),
+        "liquidations": manifest.get("liquidations"),
+        "bundle": str(out / "bundle"),
+        "inclusion": str(out / "inclusion"),
         "inputs": str(out / "inputs"),
     }
     say(f"\n{'VALID' if report.valid else 'INVALID'} bundle at {out / 'bundle'}  (root {summary['root']})")
@@ -152,11 +236,15 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16,
         say(f"  {symbol:>9}: long {t['long']}, short {t['short']}")
     liquidations = summary["liquidations"]
     if liquidations:
-        say(f"  below maintenance: {liquidations['accounts_below_maintenance']} accounts, shortfall "
+        say(
+            f"  below maintenance: {liquidations['accounts_below_maintenance']} accounts, shortfall "
             f"{liquidations['shortfall']} USD; bankrupt: {liquidations['bankrupt_accounts']}, bad debt "
             f"{liquidations['bad_debt']} USD; insurance fund {liquidations['insurance_fund']} USD: "
-            f"{'covered' if liquidations['covered'] else 'NOT covered'}")
+            f"{'covered' if liquidations['covered'] else 'NOT covered'}"
+        )
     say(f"timings: setup {timings['setup_s']} s, prove {timings['prove_s']} s, verify {timings['verify_s']} s")
-    say(f"inclusion proofs: {out / 'inclusion'}; try: zksolv inclusion verify "
-        f"{out / 'inclusion' / 'acct-00000.json'} --bundle {out / 'bundle'}")
+    say(
+        f"inclusion proofs: {out / 'inclusion'}; try: zksolv inclusion verify "
+        f"{out / 'inclusion' / 'acct-00000.json'} --bundle {out / 'bundle'}"
+    )
     return summary

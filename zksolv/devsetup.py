@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 from .circuit import _node, node_modules
-from .errors import ZksolvError
+from .errors import ToolchainError, ZksolvError
 from .ptau import is_dev_ptau, make_dev_ptau
 
 __all__ = [
@@ -53,12 +53,12 @@ CONTRIBUTION_NAME = "zksolv dev setup (known tau, INSECURE)"
 _DEVSETUP_JS = Path(__file__).resolve().parent / "js" / "devsetup.js"
 
 
-class DevSetupError(ZksolvError):
-    """devsetup.js failed; the message carries its output."""
+class DevSetupError(ToolchainError):
+    """devsetup.js failed (a tool failure, exit 4); the message carries its output."""
 
 
-class SecretMismatch(DevSetupError):
-    """The secret file is not the one the ptau was made from."""
+class SecretMismatch(ZksolvError):
+    """The secret file is not the one the ptau was made from (an input problem, exit 2)."""
 
 
 def secret_path(ptau: Path | str) -> Path:
@@ -111,8 +111,13 @@ def ptau_secret(ptau: Path | str) -> Path | None:
     return secret
 
 
-def fast_setup(r1cs: Path | str, ptau: Path | str, zkey_out: Path | str, secret: Path | str | None = None,
-               name: str = CONTRIBUTION_NAME) -> dict:
+def fast_setup(
+    r1cs: Path | str,
+    ptau: Path | str,
+    zkey_out: Path | str,
+    secret: Path | str | None = None,
+    name: str = CONTRIBUTION_NAME,
+) -> dict:
     """Write the proving key of ``r1cs`` for the development ``ptau`` with one phase-2
     contribution, computed from the ptau's known secret (default ``<ptau>.secret``).
 
@@ -121,8 +126,16 @@ def fast_setup(r1cs: Path | str, ptau: Path | str, zkey_out: Path | str, secret:
     written then), DevSetupError on any other failure."""
     secret = Path(secret) if secret is not None else secret_path(ptau)
     heap = os.environ.get("ZKSOLV_NODE_HEAP_MB", "8192")
-    cmd = [_node(), f"--max-old-space-size={heap}", str(_DEVSETUP_JS), str(r1cs), str(ptau), str(secret),
-           str(zkey_out), name]
+    cmd = [
+        _node(),
+        f"--max-old-space-size={heap}",
+        str(_DEVSETUP_JS),
+        str(r1cs),
+        str(ptau),
+        str(secret),
+        str(zkey_out),
+        name,
+    ]
     env = {**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())}
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)

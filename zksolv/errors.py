@@ -26,7 +26,10 @@ stopping at the first, so a venue fixing an export sees the whole list in one ru
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 EXIT_OK = 0
 EXIT_FALSE = 1
@@ -81,8 +84,20 @@ class InputError(ZksolvError):
         super().__init__("\n".join(str(p) for p in problems), hint=hint)
 
     def lines(self) -> list[str]:
-        return [str(p) for p in self.problems] + (["… more problems not shown (fix these first)"]
-                                                   if self.truncated else [])
+        return [str(p) for p in self.problems] + (
+            ["… more problems not shown (fix these first)"] if self.truncated else []
+        )
+
+
+def validation_problems(file: str, exc: ValidationError) -> list[Problem]:
+    """What pydantic found wrong with a file's document, one problem per field, each located by its
+    path in the document (`circuit.n_assets: Input should be a valid integer`)."""
+    problems = []
+    for error in exc.errors():
+        where = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in error["loc"]).removeprefix(".")
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(Problem(file, f"{where}: {message}" if where else message))
+    return problems
 
 
 class ArgumentError(InputError):
@@ -106,3 +121,25 @@ class ToolchainError(ZksolvError):
     The message carries the tool's own output, which names the failing template and line."""
 
     exit_code: ClassVar[int] = EXIT_TOOLCHAIN
+
+
+MAX_PROBLEMS = 100  # per input file: enough to fix an export in one pass, bounded for a file of millions of rows
+
+
+class ProblemLog:
+    """Collects an input's problems: keeps the first MAX_PROBLEMS and counts the rest, then raises
+    them all at once (InputError, marked truncated when some were dropped)."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.dropped = 0
+
+    def add(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.dropped += 1
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise InputError(self.problems, truncated=self.dropped > 0)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
@@ -39,16 +41,24 @@ def parse_canonical_uint(text: Any, bound: int, what: str = "value", bound_name:
     one spelling: the string a reader sees is then the one that was hashed or verified."""
     if not isinstance(text, str) or not _CANONICAL_UINT.fullmatch(text):
         shown = (repr(text[:40]) + ("…" if len(text) > 40 else "")) if isinstance(text, str) else type(text).__name__
-        raise EncodingError(f"{what}: expected a decimal string (ASCII digits, no sign, no leading zeros), "
-                            f"got {shown}")
+        raise EncodingError(f"{what}: expected a decimal string (ASCII digits, no sign, no leading zeros), got {shown}")
     # Length first: int() of a huge digit string is slow (and refused above 4300 digits).
     if len(text) > len(str(bound)) or int(text) >= bound:
-        raise EncodingError(f"{what}: {text[:20]}{'…' if len(text) > 20 else ''} is not below "
-                            f"{bound_name or bound}")
+        raise EncodingError(f"{what}: {text[:20]}{'…' if len(text) > 20 else ''} is not below {bound_name or bound}")
     return int(text)
 
 
-def pack_amounts(amounts: tuple[int, ...] | list[int]) -> list[int]:
+def _field_text(value: str) -> str:
+    parse_canonical_uint(value, FIELD_MODULUS, "field element", "the field modulus r")
+    return value
+
+
+# A field element in a file (manifest, commitment, inclusion proof): kept as the text, which must be its one
+# spelling (ASCII digits, no leading zeros, below r), so the number a reader compares is the one checked.
+FieldText = Annotated[str, AfterValidator(_field_text)]
+
+
+def pack_amounts(amounts: Sequence[int]) -> list[int]:
     """Pack signed 64-bit amounts, 3 per field element, as offset values.
 
     Injective because each offset is < 2^64, so the circuit's linear
@@ -98,11 +108,11 @@ class FieldVector(Sequence[int]):
             index += n
         if not 0 <= index < n:
             raise IndexError("FieldVector index out of range")
-        return int.from_bytes(self.data[32 * index:32 * index + 32], "big")
+        return int.from_bytes(self.data[32 * index : 32 * index + 32], "big")
 
     def __iter__(self) -> Iterator[int]:
         data = self.data
-        return (int.from_bytes(data[i:i + 32], "big") for i in range(0, len(data), 32))
+        return (int.from_bytes(data[i : i + 32], "big") for i in range(0, len(data), 32))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FieldVector):

@@ -30,16 +30,16 @@ snarkjs JSON, for reference: numbers are decimal strings; G1 = [x, y, "1"]
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import secrets
 from collections.abc import Sequence
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from py_ecc.optimized_bn128 import (
     FQ,
@@ -64,10 +64,10 @@ from .errors import InputError, Problem
 from .field import EncodingError, parse_canonical_uint
 from .io import parse_json, read_json
 
-Q_MODULUS = field_modulus   # base field F_q
-R_ORDER = curve_order       # scalar field F_r = order of G1, G2, G_T
+Q_MODULUS = field_modulus  # base field F_q
+R_ORDER = curve_order  # scalar field F_r = order of G1, G2, G_T
 
-G1Point = tuple[FQ, FQ, FQ]     # py_ecc optimized (projective) coordinates
+G1Point = tuple[FQ, FQ, FQ]  # py_ecc optimized (projective) coordinates
 G2Point = tuple[FQ2, FQ2, FQ2]
 
 # verify_many gives each worker process at least this many proofs: below that, starting
@@ -119,6 +119,7 @@ class RandomBits(Protocol):
 # Jacobian z ≠ 1 and 2- or 4-element G1 arrays, but those are other encodings
 # than the ones snarkjs writes, and a verifier that accepts several encodings of
 # one proof invites confusion about what was published.
+
 
 def canonical_integer(value: Any, bound: int, what: str) -> int:
     """A canonical decimal string (as snarkjs writes numbers) below `bound`: zksolv's one
@@ -217,7 +218,7 @@ def parse_verification_key(doc: Any) -> VerificationKey:
         raise MalformedError("verification key: nPublic must equal len(IC) − 1")
     alpha = parse_g1(doc.get("vk_alpha_1"), "vk_alpha_1")
     beta, gamma, delta = (parse_g2(doc.get(name), name) for name in ("vk_beta_2", "vk_gamma_2", "vk_delta_2"))
-    if any(is_inf(p) for p in (alpha, beta, gamma, delta)):
+    if is_inf(alpha) or any(is_inf(p) for p in (beta, gamma, delta)):
         raise MalformedError("verification key: α, β, γ, δ must not be the point at infinity")
     ic = tuple(parse_g1(p, f"IC[{i}]") for i, p in enumerate(ic_doc))
     return VerificationKey(alpha, beta, gamma, delta, ic, miller_loop([(alpha, beta)]))
@@ -230,8 +231,11 @@ def _proof_points(doc: Any, subgroup: bool) -> tuple[G1Point, G2Point, G1Point]:
         raise MalformedError("proof: not a Groth16 proof")
     if "curve" in doc and not _curve_name_ok(doc["curve"]):
         raise MalformedError("proof: not on BN254")
-    return (parse_g1(doc.get("pi_a"), "pi_a"), parse_g2(doc.get("pi_b"), "pi_b", subgroup),
-            parse_g1(doc.get("pi_c"), "pi_c"))
+    return (
+        parse_g1(doc.get("pi_a"), "pi_a"),
+        parse_g2(doc.get("pi_b"), "pi_b", subgroup),
+        parse_g1(doc.get("pi_c"), "pi_c"),
+    )
 
 
 def parse_proof(doc: Any) -> Proof:
@@ -255,6 +259,7 @@ def parse_public(doc: Any) -> tuple[int, ...]:
 # Bundle files. verify.py runs these on every batch before any backend sees the files:
 # snarkjs alone would also take other spellings of a proof (see "Parsing" above), and the
 # verdict must not depend on which backend, or whether Node, is there.
+
 
 def load_proof_document(path: Path | str) -> dict:
     """A batch's proof.json, checked to be exactly in the encoding snarkjs writes: strict JSON
@@ -291,8 +296,9 @@ def _as_proof(proof: Proof | dict) -> Proof:
 
 
 def _as_public(public: Sequence, vk: VerificationKey) -> tuple[int, ...]:
-    if isinstance(public, tuple) and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < R_ORDER
-                                         for v in public):
+    if isinstance(public, tuple) and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v < R_ORDER for v in public
+    ):
         values = public
     else:
         values = parse_public(public)
@@ -364,8 +370,9 @@ def _line_step(r: tuple[Fq2, Fq2], s: tuple[Fq2, Fq2], xp: int, yp: int) -> tupl
             raise DegenerateMillerLoop("vertical line")
         lam = _f2_mul(_f2_mul((3, 0), _f2_sqr(xr)), _f2_inv(((2 * yr[0]) % _Q, (2 * yr[1]) % _Q)))
     else:
-        lam = _f2_mul(((ys[0] - yr[0]) % _Q, (ys[1] - yr[1]) % _Q), _f2_inv(((xs[0] - xr[0]) % _Q,
-                                                                             (xs[1] - xr[1]) % _Q)))
+        lam = _f2_mul(
+            ((ys[0] - yr[0]) % _Q, (ys[1] - yr[1]) % _Q), _f2_inv(((xs[0] - xr[0]) % _Q, (xs[1] - xr[1]) % _Q))
+        )
     lam2 = _f2_sqr(lam)
     x3 = ((lam2[0] - xr[0] - xs[0]) % _Q, (lam2[1] - xr[1] - xs[1]) % _Q)
     t = _f2_mul(lam, ((xr[0] - x3[0]) % _Q, (xr[1] - x3[1]) % _Q))
@@ -380,7 +387,8 @@ def _line_step(r: tuple[Fq2, Fq2], s: tuple[Fq2, Fq2], xp: int, yp: int) -> tupl
 def _mul_by_line(f: FQ12, line: SparseLine) -> FQ12:
     """f · line in F_q12 (w¹² = 18w⁶ − 82), exploiting the line's five non-zero coefficients."""
     acc = [0] * 21
-    for i, fi in enumerate(f.coeffs):
+    # py_ecc types coefficients as int | FQ; an FQ12 built from ints (as every one here is) holds ints.
+    for i, fi in enumerate(cast(tuple[int, ...], f.coeffs)):
         if fi:
             for j, lj in line:
                 acc[i + j] += fi * lj
@@ -444,7 +452,7 @@ def miller_loop(pairs: Sequence[tuple[G1Point, G2Point]]) -> FQ12:
 # (q¹² − 1)/r = (q⁶ − 1)·(q⁶ + 1)/r. f^(q⁶) is f with w → −w (w² lies in F_q6 and
 # w does not), so the first factor costs one inversion and the exponentiation is
 # by a 1270-bit number instead of py_ecc's 2790-bit one.
-_HARD_EXPONENT, _remainder = divmod(Q_MODULUS ** 6 + 1, R_ORDER)
+_HARD_EXPONENT, _remainder = divmod(Q_MODULUS**6 + 1, R_ORDER)
 assert _remainder == 0
 
 
@@ -481,8 +489,7 @@ def verify_proof(vk: VerificationKey | dict, proof: Proof | dict, public: Sequen
         vk = _as_key(vk)
         proof = _as_proof(proof)
         values = _as_public(public, vk)
-        f = miller_loop([(neg(proof.a), proof.b), (public_input_point(vk, values), vk.gamma),
-                         (proof.c, vk.delta)])
+        f = miller_loop([(neg(proof.a), proof.b), (public_input_point(vk, values), vk.gamma), (proof.c, vk.delta)])
         return _is_one(f * vk.alpha_beta_miller)
     except _REJECT:
         return False
@@ -495,8 +502,9 @@ def _random_scalar(rng: RandomBits) -> int:
             return r
 
 
-def verify_batch(vk: VerificationKey | dict, items: Sequence[tuple[Proof | dict, Sequence]],
-                 rng: RandomBits = secrets) -> bool:
+def verify_batch(
+    vk: VerificationKey | dict, items: Sequence[tuple[Proof | dict, Sequence]], rng: RandomBits = secrets
+) -> bool:
     """All proofs at once: True iff (with probability ≥ 1 − 2⁻¹²⁸) every proof verifies.
 
     Each equation j says E_j = e(−A_j, B_j)·e(α, β)·e(X_j, γ)·e(C_j, δ) = 1 in G_T
@@ -520,13 +528,12 @@ def verify_batch(vk: VerificationKey | dict, items: Sequence[tuple[Proof | dict,
         weights = [_random_scalar(rng) for _ in parsed]
         ic_scalars = [sum(weights) % R_ORDER] + [0] * vk.n_public
         c_sum = Z1
-        by_b: dict[tuple, list] = {}
+        by_b: dict[tuple[int, ...] | None, list] = {}  # None: b at infinity
         for weight, (proof, values) in zip(weights, parsed):
             for i, s in enumerate(values, start=1):
                 ic_scalars[i] = (ic_scalars[i] + weight * s) % R_ORDER
             c_sum = add(c_sum, multiply(proof.c, weight))
-            key = tuple(int(c) for coord in normalize(proof.b) for c in coord.coeffs) if not is_inf(proof.b) \
-                else None
+            key = tuple(int(c) for coord in normalize(proof.b) for c in coord.coeffs) if not is_inf(proof.b) else None
             slot = by_b.setdefault(key, [proof.b, Z1])
             slot[1] = add(slot[1], multiply(proof.a, weight))
         x_sum = Z1
@@ -604,8 +611,13 @@ def python_backend(folder: Path, manifest: dict) -> list[bool]:
         vk = parse_verification_key(_read_json(folder / "verification_key.json"))
     except _REJECT:
         return [False] * n
-    items = [(_read_json(folder / f"batches/{i:06d}" / "proof.json"),
-              _read_json(folder / f"batches/{i:06d}" / "public.json")) for i in range(n)]
+    items = [
+        (
+            _read_json(folder / f"batches/{i:06d}" / "proof.json"),
+            _read_json(folder / f"batches/{i:06d}" / "public.json"),
+        )
+        for i in range(n)
+    ]
     return verify_many(vk, items)
 
 
@@ -621,13 +633,16 @@ def contract_constants(vkey: dict) -> dict[str, str]:
     """The constants snarkjs's verifier_groth16.sol.ejs writes for `vkey`
     (betax1 = vk_beta_2[0][1], betax2 = vk_beta_2[0][0]: the EVM's (c1, c0) order)."""
     constants = {
-        "r": str(R_ORDER), "q": str(Q_MODULUS),
-        "alphax": vkey["vk_alpha_1"][0], "alphay": vkey["vk_alpha_1"][1],
+        "r": str(R_ORDER),
+        "q": str(Q_MODULUS),
+        "alphax": vkey["vk_alpha_1"][0],
+        "alphay": vkey["vk_alpha_1"][1],
     }
     for name, key in (("beta", "vk_beta_2"), ("gamma", "vk_gamma_2"), ("delta", "vk_delta_2")):
         point = vkey[key]
-        constants.update({f"{name}x1": point[0][1], f"{name}x2": point[0][0],
-                          f"{name}y1": point[1][1], f"{name}y2": point[1][0]})
+        constants.update(
+            {f"{name}x1": point[0][1], f"{name}x2": point[0][0], f"{name}y1": point[1][1], f"{name}y2": point[1][0]}
+        )
     for i, point in enumerate(vkey["IC"]):
         constants[f"IC{i}x"], constants[f"IC{i}y"] = point[0], point[1]
     return {name: str(value) for name, value in constants.items()}

@@ -28,8 +28,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise JsonError(f"duplicate key {key!r} (JSON readers disagree on which one counts, so zksolv "
-                            f"refuses the file)")
+            raise JsonError(
+                f"duplicate key {key!r} (JSON readers disagree on which one counts, so zksolv refuses the file)"
+            )
         obj[key] = value
     return obj
 
@@ -88,8 +89,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 def ensure_output_free(target: Path, replace: bool = False) -> None:
     """Fail early (before any long work) if `target` holds something we may not replace."""
     if target.exists() and not (target.is_dir() and not any(target.iterdir())) and not replace:
-        raise OutputError(f"{target} already exists; choose another folder or allow replacing it",
-                          hint="pass --force to replace it")
+        raise OutputError(
+            f"{target} already exists; choose another folder or allow replacing it", hint="pass --force to replace it"
+        )
 
 
 @contextmanager

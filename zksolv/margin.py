@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from .accounts import Account
+from .accounts import Account, account_label
 from .field import BPS
-from .params import RiskParams
+from .params import MarketParams, RiskParams
 from .units import from_units
 
 
@@ -22,16 +22,27 @@ def maintenance_health(amounts: tuple[int, ...], params: RiskParams) -> int:
     """Weighted collateral minus maintenance requirement, in 10^-S quote × 1/10000.
 
     Positive balances count at the (haircut) asset weight, debts at the
-    (penalising) liability weight; a perp position is worth s·mark and needs
-    |s|·mark·mmr of maintenance margin.
+    (penalising) liability weight; a perp position is worth s·mark and needs the
+    maintenance margin of its notional |s|·mark (`maintenance_margin`).
     """
     health = 0
     for balance, asset in zip(amounts, params.assets):
         weight = asset.asset_weight_bps if balance >= 0 else asset.liability_weight_bps
         health += balance * asset.scaled_price * weight
-    for position, market in zip(amounts[len(params.assets):], params.markets):
-        health += position * market.scaled_price * BPS - abs(position) * market.scaled_price * market.maintenance_margin_bps
+    for position, market in zip(amounts[len(params.assets) :], params.markets):
+        health += position * market.scaled_price * BPS - maintenance_margin(abs(position) * market.scaled_price, market)
     return health
+
+
+def maintenance_margin(notional: int, market: MarketParams) -> int:
+    """The maintenance margin of a position of `notional` (10^-S quote), in health units (PROTOCOL.md §3.1):
+    N·rate_t − deduction_t for the bracket t with floor_t ≤ N < floor_{t+1}; N·mmr for a flat market."""
+    bracket = market.brackets[0]
+    for candidate in market.brackets[1:]:
+        if notional < candidate.scaled_floor:
+            break
+        bracket = candidate
+    return notional * bracket.maintenance_margin_bps - bracket.deduction
 
 
 def account_equity(amounts: tuple[int, ...], params: RiskParams) -> int:
@@ -57,9 +68,9 @@ class Liquidations:
     """
 
     accounts_below_maintenance: int = 0
-    shortfall: int = 0        # Σ max(−health, 0)
+    shortfall: int = 0  # Σ max(−health, 0)
     bankrupt_accounts: int = 0
-    bad_debt: int = 0         # Σ max(−equity, 0)
+    bad_debt: int = 0  # Σ max(−equity, 0)
 
     def add(self, health: int, equity: int) -> None:
         if health < 0:
@@ -86,7 +97,7 @@ def insurance_fund_covers(bad_debt: int, params: RiskParams) -> bool | None:
     bad debt is uncovered: see `covered`)."""
     if params.insurance_fund is None:
         return None
-    return Fraction(bad_debt, 10 ** params.value_scale) <= Fraction(Decimal(params.insurance_fund))
+    return Fraction(bad_debt, 10**params.value_scale) <= Fraction(Decimal(params.insurance_fund))
 
 
 def covered(liquidations: Liquidations, params: RiskParams) -> bool:
@@ -97,16 +108,16 @@ def covered(liquidations: Liquidations, params: RiskParams) -> bool:
 def uncovered_amount(liquidations: Liquidations, params: RiskParams) -> str:
     """How much bad debt exceeds the insurance fund, as an exact decimal in quote units."""
     fund = Fraction(Decimal(params.insurance_fund or "0"))
-    excess = Fraction(liquidations.bad_debt, 10 ** params.value_scale) - fund
+    excess = Fraction(liquidations.bad_debt, 10**params.value_scale) - fund
     return _fraction_to_decimal(max(excess, Fraction(0)))
 
 
 def _fraction_to_decimal(value: Fraction) -> str:
     # Both sides have finite decimal expansions (denominators are powers of ten).
     scale = 0
-    while (value * 10 ** scale).denominator != 1:
+    while (value * 10**scale).denominator != 1:
         scale += 1
-    return from_units(int(value * 10 ** scale), scale)
+    return from_units(int(value * 10**scale), scale)
 
 
 @dataclass
@@ -120,7 +131,7 @@ class Totals:
     liquidations: Liquidations = field(default_factory=Liquidations)
 
     @classmethod
-    def zero(cls, params: RiskParams) -> "Totals":
+    def zero(cls, params: RiskParams) -> Totals:
         k, m = len(params.assets), len(params.markets)
         return cls([0] * k, [0] * k, [0] * m, [0] * m)
 
@@ -152,11 +163,16 @@ class Totals:
         return out + self.liquidations.vector()
 
     @classmethod
-    def from_vector(cls, values: list[int], params: RiskParams) -> "Totals":
+    def from_vector(cls, values: list[int], params: RiskParams) -> Totals:
         k, n = len(params.assets), params.n_slots
-        pairs = [values[i:i + 2] for i in range(0, 2 * n, 2)]
-        return cls([p[0] for p in pairs[:k]], [p[1] for p in pairs[:k]],
-                   [p[0] for p in pairs[k:]], [p[1] for p in pairs[k:]], Liquidations(*values[2 * n:2 * n + 4]))
+        pairs = [values[i : i + 2] for i in range(0, 2 * n, 2)]
+        return cls(
+            [p[0] for p in pairs[:k]],
+            [p[1] for p in pairs[:k]],
+            [p[0] for p in pairs[k:]],
+            [p[1] for p in pairs[k:]],
+            Liquidations(*values[2 * n : 2 * n + 4]),
+        )
 
     def net_position(self) -> list[int]:
         return [lg - sh for lg, sh in zip(self.long, self.short)]
@@ -175,11 +191,18 @@ def totals_of(accounts: Iterable[Account], params: RiskParams) -> Totals:
 
 @dataclass(frozen=True)
 class Insolvent:
-    """An account below maintenance (health < 0); bankrupt when its equity is negative too."""
+    """An account below maintenance (health < 0); bankrupt when its equity is negative too. A
+    sub-account is counted on its own (`subaccount`; "" is the holder's main account)."""
 
     account_id: str
     health: int
     equity: int
+    subaccount: str = ""
+
+    @property
+    def label(self) -> str:
+        """`alice` or `alice/isolated-btc`, for messages (reports give the two fields apart)."""
+        return account_label(self.account_id, self.subaccount)
 
     def shortfall(self, params: RiskParams) -> str:
         """How much weighted collateral the account lacks, in quote units."""
@@ -197,8 +220,8 @@ class Insolvent:
 class SolvencyReport:
     """Result of checking every account against maintenance margin."""
 
+    totals: Totals
     accounts: int = 0
-    totals: Totals | None = None
     insolvent: list[Insolvent] = field(default_factory=list)
 
     @property
@@ -215,5 +238,5 @@ def check_solvency(accounts: Iterable[Account], params: RiskParams) -> SolvencyR
         report.accounts += 1
         health, equity = report.totals.add(account.amounts, params)
         if health < 0:
-            report.insolvent.append(Insolvent(account.account_id, health, equity))
+            report.insolvent.append(Insolvent(account.account_id, health, equity, account.subaccount))
     return report

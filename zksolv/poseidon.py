@@ -19,11 +19,13 @@ but disables its AVX-512 IFMA path (8 hashes per instruction stream) in favour o
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import os
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
+from types import ModuleType
 
 from .field import FIELD_MODULUS
 
@@ -38,11 +40,13 @@ try:  # pragma: no cover - exercised when the extra is installed
 except ImportError:  # pragma: no cover
     _LightHasher = None
 
+_native: ModuleType | None
 if os.environ.get("ZKSOLV_NO_NATIVE", "").strip() not in ("", "0"):
     _native = None
 else:
     try:
-        from . import _poseidon_c as _native
+        # A compiled extension (no stubs): imported by name so its functions type as Any.
+        _native = importlib.import_module("._poseidon_c", __package__)
     except ImportError:  # no compiler at install time: light-poseidon / pure Python
         _native = None
     else:
@@ -149,7 +153,7 @@ def _optimized_constants(t: int) -> dict:
     round_constants, mds = _constants()
     c, m = round_constants[t - 2], mds[t - 2]
     n_p, half = PARTIAL_ROUNDS[t - 2], FULL_ROUNDS // 2
-    rounds = [list(c[r * t:(r + 1) * t]) for r in range(FULL_ROUNDS + n_p)]
+    rounds = [list(c[r * t : (r + 1) * t]) for r in range(FULL_ROUNDS + n_p)]
     for r in range(half, half + n_p):  # rewrite 1
         moved = [0, *rounds[r][1:]]
         rounds[r] = [rounds[r][0]] + [0] * (t - 1)
@@ -157,7 +161,9 @@ def _optimized_constants(t: int) -> dict:
     m_hat = [row[1:] for row in m[1:]]
     m_hat_inv = _mat_inv(m_hat)
     w, v = list(m[0][1:]), [row[0] for row in m[1:]]
-    sparse_w, sparse_v = [None] * n_p, [None] * n_p
+    # Filled back to front below; every slot is set.
+    sparse_w: list[list[int] | None] = [None] * n_p
+    sparse_v: list[list[int] | None] = [None] * n_p
     inv_columns = list(zip(*m_hat_inv))
     for r in reversed(range(n_p)):  # rewrite 2
         sparse_v[r] = v
@@ -168,7 +174,7 @@ def _optimized_constants(t: int) -> dict:
     return {
         "t": t,
         "n_partial": n_p,
-        "full": rounds[:half] + rounds[half + n_p:],  # 8 rounds of t constants
+        "full": rounds[:half] + rounds[half + n_p :],  # 8 rounds of t constants
         "partial": [rounds[half + r][0] for r in range(n_p)],
         "m": m,
         "pre": [list(m[0]), *pre],
@@ -208,10 +214,18 @@ def _be(values) -> bytes:
 @cache
 def _native_ready(t: int) -> bool:
     """Hand the sparse-form constants for width t to the C extension (once per width)."""
+    assert _native is not None  # only called on the native path
     k = _optimized_constants(t)
-    _native.set_constants(t, k["n_partial"], _be(x for row in k["full"] for x in row), _be(k["partial"]),
-                          _be(x for row in k["m"] for x in row), _be(x for row in k["pre"] for x in row),
-                          _be(x for row in k["sparse_w"] for x in row), _be(x for row in k["sparse_v"] for x in row))
+    _native.set_constants(
+        t,
+        k["n_partial"],
+        _be(x for row in k["full"] for x in row),
+        _be(k["partial"]),
+        _be(x for row in k["m"] for x in row),
+        _be(x for row in k["pre"] for x in row),
+        _be(x for row in k["sparse_w"] for x in row),
+        _be(x for row in k["sparse_v"] for x in row),
+    )
     return True
 
 
@@ -249,8 +263,8 @@ def poseidon_batch(n_inputs: int, data: bytes | bytearray | memoryview, threads:
         hasher = _light_hasher(n_inputs)
         out = bytearray()
         for start in range(0, len(view), row):
-            chunk = bytes(view[start:start + row])
-            cells = [chunk[i:i + 32] for i in range(0, row, 32)]
+            chunk = bytes(view[start : start + row])
+            cells = [chunk[i : i + 32] for i in range(0, row, 32)]
             for cell in cells:
                 if int.from_bytes(cell, "big") >= FIELD_MODULUS:
                     raise ValueError("Poseidon input is not a canonical field element")
@@ -258,8 +272,9 @@ def poseidon_batch(n_inputs: int, data: bytes | bytearray | memoryview, threads:
         return bytes(out)
     out = bytearray()
     for start in range(0, len(view), row):
-        chunk = bytes(view[start:start + row])
-        out += poseidon_reference([int.from_bytes(chunk[i:i + 32], "big") for i in range(0, row, 32)]).to_bytes(32, "big")
+        chunk = bytes(view[start : start + row])
+        words = [int.from_bytes(chunk[i : i + 32], "big") for i in range(0, row, 32)]
+        out += poseidon_reference(words).to_bytes(32, "big")
     return bytes(out)
 
 
@@ -273,7 +288,7 @@ def poseidon_many(rows: Sequence[Sequence[int]], threads: int | None = None) -> 
             raise ValueError("poseidon_many needs rows of equal length")
         _check_inputs(r)
     digests = poseidon_batch(n, b"".join(_be(r) for r in rows), threads)
-    return [int.from_bytes(digests[i:i + 32], "big") for i in range(0, len(digests), 32)]
+    return [int.from_bytes(digests[i : i + 32], "big") for i in range(0, len(digests), 32)]
 
 
 def hash_chain(values: list[int]) -> int:
@@ -312,7 +327,7 @@ def hash_chain8(values: list[int]) -> int:
     padded = [*values, *[0] * (chain8_length(len(values)) - len(values))]
     h = poseidon(padded[:CHAIN8_WIDTH])
     for start in range(CHAIN8_WIDTH, len(padded), CHAIN8_WIDTH - 1):
-        h = poseidon([h, *padded[start:start + CHAIN8_WIDTH - 1]])
+        h = poseidon([h, *padded[start : start + CHAIN8_WIDTH - 1]])
     return h
 
 

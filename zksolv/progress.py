@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -32,14 +33,22 @@ def _eta(seconds: float | None) -> str:
 def event_printer(as_json: bool) -> Iterator[Callable[[dict], None]]:
     """Yield an `on_event` callback for `zksolv.prove.prove`."""
     if as_json:
+
         def emit(event: dict) -> None:
             sys.stdout.write(json.dumps(event) + "\n")
             sys.stdout.flush()
+
         yield emit
         return
     console = Console(stderr=True)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("{task.fields[eta]}")]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[eta]}"),
+    ]
     with Progress(*columns, console=console, transient=False) as bar:
         state: dict = {"task": None}
 
@@ -47,14 +56,15 @@ def event_printer(as_json: bool) -> Iterator[Callable[[dict], None]]:
             kind = event.get("event")
             task = state["task"]
             if kind == "committed":
-                console.print(f"committed {event['accounts']} accounts (capacity {event['capacity']}), "
-                              f"root {event['root']}")
+                console.print(
+                    f"committed {event['accounts']} accounts (capacity {event['capacity']}), root {event['root']}"
+                )
                 state["task"] = bar.add_task("proving batches", total=event["batches"], rate="", eta=_eta(None))
             elif kind == "proving" and task is not None:
                 resumed = f", {event['resumed']} resumed" if event.get("resumed") else ""
                 bar.update(task, description=f"proving ({event['prover']}, {event['executor']}{resumed})")
             elif kind == "batch" and task is not None:
-                fields = {}
+                fields: dict[str, Any] = {}
                 if not event.get("resumed"):
                     fields = {"rate": f"{event['accounts_per_s']:.1f} accounts/s", "eta": _eta(event["eta_s"])}
                 if "done" in event:
@@ -62,6 +72,8 @@ def event_printer(as_json: bool) -> Iterator[Callable[[dict], None]]:
                 else:
                     bar.update(task, advance=1, **fields)
             elif kind == "retry":
-                console.print(f"batch {event['index']}: attempt {event['attempt']} failed ({event['reason']}); "
-                              "proving it again")
+                console.print(
+                    f"batch {event['index']}: attempt {event['attempt']} failed ({event['reason']}); proving it again"
+                )
+
         yield on_event

@@ -21,14 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .accounts import read_accounts
-from .bundle import BUNDLE_FORMAT, batch_dir, liquidations_document, totals_document
-from .commitment import Commitment, build_commitment, merkle_levels, write_inclusion_proofs
-from .errors import ArgumentError, ClaimError, InputError, Problem, ZksolvError
+from .bundle import (
+    BUNDLE_FORMAT,
+    CircuitInfo,
+    FinalAccumulator,
+    Manifest,
+    SetupInfo,
+    batch_dir,
+    liquidations_document,
+    totals_document,
+)
+from .commitment import Commitment, build_commitment, write_inclusion_proofs
+from .errors import ArgumentError, ClaimError, InputError, Problem
 from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
 from .margin import SolvencyReport, check_solvency
 from .params import canonical_params_json, load_params, params_document, params_hash
 from .provers import PROVERS, ProverError, get_prover, proof_verifier
-from .scheduler import BatchResult, BatchTask, Executor, default_workers, make_executor
+from .scheduler import BatchError, BatchResult, BatchTask, Executor, default_workers, make_executor
 from .secret import load_secret
 from .setup import Keys, load_keys, sha256_file
 from .witness import BatchPlan, plan_batches
@@ -44,14 +53,19 @@ class InsolventError(ClaimError):
 
     def __init__(self, report: SolvencyReport, params):
         self.report, self.params = report, params
-        super().__init__(f"{len(report.insolvent)} accounts are below maintenance; nothing was proved",
-                         hint="to publish them with the liquidation figures, pass --allow-liquidations")
+        super().__init__(
+            f"{len(report.insolvent)} accounts are below maintenance; nothing was proved",
+            hint="to publish them with the liquidation figures, pass --allow-liquidations",
+        )
 
     def lines(self) -> list[str]:
         # Every account, so the venue sees what to fix (or to publish) without another run.
         quote = self.params.quote
-        return [f"BELOW MAINTENANCE  {i.account_id}: shortfall {i.shortfall(self.params)} {quote}"
-                + (", bankrupt" if i.bankrupt else "") for i in self.report.insolvent] + [str(self)]
+        return [
+            f"BELOW MAINTENANCE  {i.label}: shortfall {i.shortfall(self.params)} {quote}"
+            + (", bankrupt" if i.bankrupt else "")
+            for i in self.report.insolvent
+        ] + [str(self)]
 
 
 @dataclass
@@ -63,12 +77,25 @@ class ProveResult:
     seconds: float
 
 
-def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path | str, keys_dir: Path | str,
-          out: Path | str, inclusion_out: Path | str | None = None, capacity: int | None = None,
-          force: bool = False, on_event: Event = lambda _: None, *, workers: int | None = None,
-          scheduler: str | None = None, prover: str = "snarkjs", retries: int = 2,
-          worker_keys: Path | str | None = None, executor: Executor | None = None,
-          allow_liquidations: bool = False) -> ProveResult:
+def prove(
+    params_path: Path | str,
+    accounts_path: Path | str,
+    secret_path: Path | str,
+    keys_dir: Path | str,
+    out: Path | str,
+    inclusion_out: Path | str | None = None,
+    capacity: int | None = None,
+    force: bool = False,
+    on_event: Event = lambda _: None,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    prover: str = "snarkjs",
+    retries: int = 2,
+    worker_keys: Path | str | None = None,
+    executor: Executor | None = None,
+    allow_liquidations: bool = False,
+) -> ProveResult:
     """Prove every batch and write the bundle.
 
     Where the batches are proved (zksolv.scheduler): `scheduler` (a Dask scheduler
@@ -84,11 +111,13 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     if prover not in PROVERS:
         raise ArgumentError("prover", f"unknown prover {prover!r}; choose one of {', '.join(PROVERS)}")
     if scheduler is not None and workers is not None:
-        raise ArgumentError("workers", "workers and scheduler exclude each other (a cluster has its own workers)",
-                            hint="give --workers or --scheduler, not both")
+        raise ArgumentError(
+            "workers",
+            "workers and scheduler exclude each other (a cluster has its own workers)",
+            hint="give --workers or --scheduler, not both",
+        )
     if isinstance(scheduler, str) and "://" not in scheduler:
-        raise ArgumentError("scheduler", f"{scheduler!r} is not a Dask scheduler address such as "
-                                         f"tcp://10.0.0.5:8786")
+        raise ArgumentError("scheduler", f"{scheduler!r} is not a Dask scheduler address such as tcp://10.0.0.5:8786")
     if scheduler is None:
         get_prover(prover)  # fails early when the prover's package is missing here
     if workers is None:
@@ -100,9 +129,27 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     keys = load_keys(keys_dir)
     n_assets, n_markets, batch_size = keys.shape
     if (len(params.assets), len(params.markets)) != (n_assets, n_markets):
-        raise InputError([Problem(str(params_path), f"the keys in {keys_dir} are for {n_assets} assets and "
-                                  f"{n_markets} markets; these params have {len(params.assets)} and "
-                                  f"{len(params.markets)} (run `zksolv setup` for this shape)")])
+        raise InputError(
+            [
+                Problem(
+                    str(params_path),
+                    f"the keys in {keys_dir} are for {n_assets} assets and "
+                    f"{n_markets} markets; these params have {len(params.assets)} and "
+                    f"{len(params.markets)} (run `zksolv setup` for this shape)",
+                )
+            ]
+        )
+    if params.tiers != keys.tiers:
+        raise InputError(
+            [
+                Problem(
+                    str(params_path),
+                    f"the keys in {keys_dir} are for {list(keys.tiers)} maintenance "
+                    f"brackets per market; these params have {list(params.tiers)} (run `zksolv setup` "
+                    "for this shape)",
+                )
+            ]
+        )
     ensure_output_free(out, force)
     if inclusion_out is not None:
         ensure_output_free(Path(inclusion_out), force)
@@ -115,8 +162,15 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     commitment = build_commitment(accounts, params, seed, capacity, batch_size)
     del accounts
     plan = plan_batches(commitment, seed, batch_size)
-    on_event({"event": "committed", "root": str(commitment.root), "capacity": commitment.capacity,
-              "accounts": commitment.n_accounts, "batches": plan.n_batches})
+    on_event(
+        {
+            "event": "committed",
+            "root": str(commitment.root),
+            "capacity": commitment.capacity,
+            "accounts": commitment.n_accounts,
+            "batches": plan.n_batches,
+        }
+    )
     work = _work_dir(out, commitment, keys)
     local = executor is None and scheduler is None
     if executor is None:
@@ -124,8 +178,9 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
     else:
         where = getattr(executor, "description", "custom executor")
     shipped = str(Path(worker_keys).absolute() if worker_keys is not None else keys.dir.resolve())
-    proved = _prove_batches(plan, keys, work, on_event, executor, where, prover, shipped,
-                            str(work.resolve()) if local else None)
+    proved = _prove_batches(
+        plan, keys, work, on_event, executor, where, prover, shipped, str(work.resolve()) if local else None
+    )
     with atomic_directory(out, replace=force) as tmp:
         _assemble(tmp, plan, keys, work)
     if inclusion_out is not None:
@@ -139,14 +194,23 @@ def prove(params_path: Path | str, accounts_path: Path | str, secret_path: Path 
 
 def _work_dir(out: Path, commitment: Commitment, keys: Keys) -> Path:
     """Resumable work folder, named by everything the proofs depend on."""
-    digest = hashlib.sha256(f"{commitment.root}:{keys.info['zkey_sha256']}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{commitment.root}:{keys.document.zkey_sha256}".encode()).hexdigest()[:16]
     work = out.parent / f".{out.name}.work-{digest}"
     work.mkdir(parents=True, exist_ok=True)
     return work
 
 
-def _prove_batches(plan: BatchPlan, keys: Keys, work: Path, on_event: Event, executor: Executor, where: str,
-                   prover: str, worker_keys_dir: str, scratch_dir: str | None) -> int:
+def _prove_batches(
+    plan: BatchPlan,
+    keys: Keys,
+    work: Path,
+    on_event: Event,
+    executor: Executor,
+    where: str,
+    prover: str,
+    worker_keys_dir: str,
+    scratch_dir: str | None,
+) -> int:
     """Resume what the work folder already holds, prove the rest wherever `executor` runs,
     check each proof here and rename it into the work folder (one batch = one rename)."""
     verify = proof_verifier(keys.verification_key)
@@ -164,8 +228,16 @@ def _prove_batches(plan: BatchPlan, keys: Keys, work: Path, on_event: Event, exe
 
     def tasks() -> Iterator[BatchTask]:  # built one at a time, as executors ask for them
         for index in todo:
-            yield BatchTask(index, plan.batch_input(index), tuple(expected[index]), worker_keys_dir,
-                            keys.info["zkey_sha256"], prover, plan.batch_size, scratch_dir)
+            yield BatchTask(
+                index,
+                plan.batch_input(index),
+                tuple(expected[index]),
+                worker_keys_dir,
+                keys.document.zkey_sha256,
+                prover,
+                plan.batch_size,
+                scratch_dir,
+            )
 
     def on_retry(index: int, attempt: int, reason: str) -> None:
         on_event({"event": "retry", "index": index, "attempt": attempt, "reason": reason})
@@ -177,14 +249,19 @@ def _prove_batches(plan: BatchPlan, keys: Keys, work: Path, on_event: Event, exe
         for result in results:
             index = result.index
             if index not in remaining:
-                raise ZksolvError(f"internal error: a result for batch {index}, which is not (or no longer) due")
+                # Only an executor that breaks its contract (one result per task) gets here, such as a custom one.
+                raise BatchError(
+                    f"batch {index}: the executor ({where}) returned a result for a batch that is "
+                    f"not (or no longer) due"
+                )
             try:
                 proof, public = json.loads(result.proof_json), json.loads(result.public_json)
             except ValueError:
                 raise ProverError(f"batch {index}: worker {result.worker} returned unreadable JSON") from None
             if public != expected[index]:
-                raise ProverError(f"batch {index}: the proof's public signals {public} differ from the "
-                                  f"statement {expected[index]}")
+                raise ProverError(
+                    f"batch {index}: the proof's public signals {public} differ from the statement {expected[index]}"
+                )
             if not verify(proof, public):
                 raise ProverError(f"batch {index}: the proof from worker {result.worker} ({prover}) does not verify")
             _store(work, index, result)
@@ -192,14 +269,28 @@ def _prove_batches(plan: BatchPlan, keys: Keys, work: Path, on_event: Event, exe
             proved += 1
             done += 1
             elapsed = max(time.monotonic() - started, 1e-9)
-            on_event({"event": "batch", "index": index, "of": plan.n_batches, "resumed": False, "done": done,
-                      "seconds": round(result.seconds, 2), "cpu_seconds": round(result.cpu_seconds, 2),
-                      "accounts": plan.batch_size, "worker": result.worker,
-                      "worker_cpu_seconds": result.worker_cpu_seconds,
-                      "accounts_per_s": round(proved * plan.batch_size / elapsed, 2),
-                      "eta_s": round((len(todo) - proved) * elapsed / proved, 1)})
+            on_event(
+                {
+                    "event": "batch",
+                    "index": index,
+                    "of": plan.n_batches,
+                    "resumed": False,
+                    "done": done,
+                    "seconds": round(result.seconds, 2),
+                    "cpu_seconds": round(result.cpu_seconds, 2),
+                    "accounts": plan.batch_size,
+                    "worker": result.worker,
+                    "worker_cpu_seconds": result.worker_cpu_seconds,
+                    "accounts_per_s": round(proved * plan.batch_size / elapsed, 2),
+                    "eta_s": round((len(todo) - proved) * elapsed / proved, 1),
+                }
+            )
     if remaining:
-        raise ZksolvError(f"internal error: batches {sorted(remaining)} were not proved")
+        missing = sorted(remaining)
+        raise BatchError(
+            f"the executor ({where}) stopped without results for {len(missing)} batches "
+            f"({', '.join(map(str, missing[:10]))}{', …' if len(missing) > 10 else ''})"
+        )
     return proved
 
 
@@ -232,42 +323,47 @@ def _already_proved(folder: Path, expected: list[str], verify) -> bool:
 
 
 def _assemble(tmp: Path, plan: BatchPlan, keys: Keys, work: Path) -> None:
+    """The bundle's files and its manifest. The batch roots are a level of the commitment's own tree
+    (witness.plan_batches), so the tree over them ends in the commitment's root by construction, and each
+    proof was checked against its batch's statement before it entered the work folder."""
     commitment = plan.commitment
     params = commitment.params
     (tmp / "params.json").write_bytes(json.dumps(params_document(params), indent=2).encode() + b"\n")
     shutil.copyfile(keys.verification_key, tmp / "verification_key.json")
     shutil.copyfile(keys.verifier_sol, tmp / "Verifier.sol")
-    roots = [str(s.batch_root) for s in plan.statements]
-    (tmp / "batch_roots.json").write_text(dumps_json(roots))
+    (tmp / "batch_roots.json").write_text(dumps_json([str(s.batch_root) for s in plan.statements]))
     for statement in plan.statements:
         shutil.copytree(work / batch_dir(statement.index), tmp / batch_dir(statement.index))
-    top = merkle_levels([s.batch_root for s in plan.statements])[-1][0]
-    if top != commitment.root:
-        raise ZksolvError("internal error: batch roots do not rebuild the commitment root")
     files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-    info = keys.info
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "epoch": params.epoch,
-        "quote": params.quote,
-        "root": str(commitment.root),
-        "params_hash": str(params_hash(params)),
-        "params_sha256": hashlib.sha256(canonical_params_json(params)).hexdigest(),
-        "capacity": commitment.capacity,
-        "batch_size": plan.batch_size,
-        "n_batches": plan.n_batches,
-        "circuit": {"id": info["circuit_id"], "n_assets": info["n_assets"], "n_markets": info["n_markets"],
-                    "batch_size": info["batch_size"], "constraints": info["constraints"],
-                    "r1cs_sha256": info["r1cs_sha256"]},
-        "verification_key_sha256": info["verification_key_sha256"],
-        "setup": {"insecure_development": keys.insecure, "ptau_power": info["ptau"]["power"]},
-        "final_accumulator": {
-            "acc": str(plan.statements[-1].acc_out),
-            "totals": [str(x) for x in plan.final_totals.vector()],
-            "blinding": str(plan.final_blinding),
-        },
-        "totals": totals_document(params, plan.final_totals),
-        "liquidations": liquidations_document(params, plan.final_totals.liquidations),
-        "files": files,
-    }
-    (tmp / "manifest.json").write_text(dumps_json(manifest))
+    info = keys.document
+    manifest = Manifest(
+        format=BUNDLE_FORMAT,
+        epoch=params.epoch,
+        quote=params.quote,
+        root=str(commitment.root),
+        params_hash=str(params_hash(params)),
+        params_sha256=hashlib.sha256(canonical_params_json(params)).hexdigest(),
+        capacity=commitment.capacity,
+        batch_size=plan.batch_size,
+        n_batches=plan.n_batches,
+        circuit=CircuitInfo(
+            id=info.circuit_id,
+            n_assets=info.n_assets,
+            n_markets=info.n_markets,
+            batch_size=info.batch_size,
+            market_brackets=info.market_brackets,
+            constraints=info.constraints,
+            r1cs_sha256=info.r1cs_sha256,
+        ),
+        verification_key_sha256=info.verification_key_sha256,
+        setup=SetupInfo(insecure_development=keys.insecure, ptau_power=info.ptau.power),
+        final_accumulator=FinalAccumulator(
+            acc=str(plan.statements[-1].acc_out),
+            totals=[str(x) for x in plan.final_totals.vector()],
+            blinding=str(plan.final_blinding),
+        ),
+        totals=totals_document(params, plan.final_totals),
+        liquidations=liquidations_document(params, plan.final_totals.liquidations),
+        files=files,
+    )
+    (tmp / "manifest.json").write_text(dumps_json(manifest.model_dump()))

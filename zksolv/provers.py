@@ -19,14 +19,13 @@ verifier when installed (≈2 ms), else the pure-Python verifier of
 from __future__ import annotations
 
 import importlib
-
 import json
-import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from .binfile import BinFile, scan
 from .errors import ToolchainError
 
 PROVERS = ("snarkjs", "arkworks")
@@ -71,7 +70,7 @@ def proof_from_ethereum(blob: bytes) -> dict:
     words: the EVM precompile order) → snarkjs's proof.json document (Fq2 as [c0, c1])."""
     if len(blob) != 8 * _FIELD_BYTES:
         raise ProverError(f"groth16py returned a {len(blob)}-byte proof, expected 256")
-    w = [str(int.from_bytes(blob[i:i + _FIELD_BYTES], "big")) for i in range(0, len(blob), _FIELD_BYTES)]
+    w = [str(int.from_bytes(blob[i : i + _FIELD_BYTES], "big")) for i in range(0, len(blob), _FIELD_BYTES)]
     return {
         "pi_a": [w[0], w[1], "1"],
         "pi_b": [[w[3], w[2]], [w[5], w[4]], ["1", "0"]],
@@ -81,55 +80,32 @@ def proof_from_ethereum(blob: bytes) -> dict:
     }
 
 
+def _wtns(wtns: Path) -> tuple[BinFile, int, int]:
+    """A circom .wtns file's table, field size n8 and wire count, from its header section only."""
+    f = scan(wtns, b"wtns")
+    header = f.one(1)
+    (n8,) = f.unpack(header, "I")
+    (n_wires,) = f.unpack(header, "I", 4 + n8)
+    return f, n8, n_wires
+
+
 def witness_wires(wtns: Path, first: int, count: int) -> list[int]:
-    """Wires [first, first + count) of a circom .wtns file (iden3 binary format), without
-    decoding the rest."""
-    data = Path(wtns).read_bytes()
-    if data[:4] != b"wtns":
-        raise ProverError(f"{wtns}: not a .wtns file")
-    _, n_sections = struct.unpack_from("<II", data, 4)
-    pos, sections = 12, {}
-    for _ in range(n_sections):
-        kind, size = struct.unpack_from("<IQ", data, pos)
-        sections[kind] = (pos + 12, size)
-        pos += 12 + size
-    header, _ = sections[1]
-    (n8,) = struct.unpack_from("<I", data, header)
-    (n_wires,) = struct.unpack_from("<I", data, header + 4 + n8)
+    """Wires [first, first + count) of a circom .wtns file, without reading the rest."""
+    f, n8, n_wires = _wtns(wtns)
     if first + count > n_wires:
         raise ProverError(f"{wtns}: {n_wires} wires, asked for {first}..{first + count - 1}")
-    body, _ = sections[2]
-    return [int.from_bytes(data[body + i * n8: body + (i + 1) * n8], "little") for i in range(first, first + count)]
+    return f.elements(f.one(2), n8, count, offset=first * n8)
 
 
 def zkey_header(zkey: Path) -> dict[str, int]:
     """nVars, nPublic and domainSize from a snarkjs Groth16 .zkey (section 2), reading only the
-    section headers."""
-    with Path(zkey).open("rb") as handle:
-        magic, (_, n_sections) = handle.read(4), struct.unpack("<II", handle.read(8))
-        if magic != b"zkey":
-            raise ProverError(f"{zkey}: not a .zkey file")
-        for _ in range(n_sections):
-            kind, size = struct.unpack("<IQ", handle.read(12))
-            if kind == 2:
-                (n8q,) = struct.unpack("<I", handle.read(4))
-                handle.seek(n8q, 1)
-                (n8r,) = struct.unpack("<I", handle.read(4))
-                handle.seek(n8r, 1)
-                n_vars, n_public, domain = struct.unpack("<III", handle.read(12))
-                return {"nVars": n_vars, "nPublic": n_public, "domainSize": domain}
-            handle.seek(size, 1)
-    raise ProverError(f"{zkey}: no Groth16 header section")
-
-
-def _wtns_wire_count(wtns: Path) -> int:
-    with Path(wtns).open("rb") as handle:
-        head = handle.read(12 + 12 + 4)
-        if head[:4] != b"wtns":
-            raise ProverError(f"{wtns}: not a .wtns file")
-        (n8,) = struct.unpack_from("<I", head, 24)
-        handle.seek(28 + n8)
-        return struct.unpack("<I", handle.read(4))[0]
+    section headers and that section's start."""
+    f = scan(zkey, b"zkey")
+    header = f.one(2)
+    (n8q,) = f.unpack(header, "I")
+    (n8r,) = f.unpack(header, "I", 4 + n8q)
+    n_vars, n_public, domain = f.unpack(header, "III", 8 + n8q + n8r)
+    return {"nVars": n_vars, "nPublic": n_public, "domainSize": domain}
 
 
 class ArkworksProver:
@@ -150,8 +126,9 @@ class ArkworksProver:
         try:
             importlib.import_module("groth16py")
         except ImportError:
-            raise ProverUnavailable("the arkworks prover needs groth16py: pip install 'zksolv[fast]' "
-                                    "(or groth16py==0.2.0)") from None
+            raise ProverUnavailable(
+                "the arkworks prover needs groth16py: pip install 'zksolv[fast]' (or groth16py==0.2.0)"
+            ) from None
 
     @classmethod
     def proving_key(cls, zkey: Path):
@@ -172,7 +149,7 @@ class ArkworksProver:
         import groth16py
 
         pk, header = self.proving_key(zkey)
-        wires = _wtns_wire_count(wtns)
+        _, _, wires = _wtns(wtns)
         if wires != header["nVars"]:
             raise ProverError(f"{wtns} has {wires} wires; the proving key {zkey} is for {header['nVars']}")
         try:
@@ -199,9 +176,9 @@ def proof_verifier(verification_key: Path) -> Callable[[dict, list], bool]:
     Malformed documents are invalid, never an exception."""
     try:
         import groth16py
-    except ImportError:
-        groth16py = None
-    if groth16py is not None:
+    except ImportError:  # the optional native verifier; fall back to zksolv.groth16
+        pass
+    else:
         verifier = groth16py.Verifier(groth16py.VerifyingKey.from_snarkjs_file(str(verification_key)))
 
         def check(proof: dict, public: list) -> bool:
@@ -209,6 +186,7 @@ def proof_verifier(verification_key: Path) -> Callable[[dict, list], bool]:
                 return bool(verifier.verify_snarkjs(json.dumps(proof), json.dumps([str(x) for x in public])))
             except Exception:  # noqa: BLE001 - groth16py raises EncodingError etc. on malformed input
                 return False
+
         return check
 
     from .groth16 import parse_verification_key, verify_proof

@@ -8,21 +8,19 @@ directly (seconds).  Such a file is insecure by construction -- the process
 that made it knew the toxic waste -- so it carries a marker that
 :func:`is_dev_ptau` detects; production keys must come from a real ceremony.
 
-File format facts used here (snarkjs 0.7.x, ``@iden3/binfileutils``):
-the file starts with the magic ``b"ptau"``, a u32 version (1) and a u32
-section count, followed by sections ``(u32 id, u64 size, payload)``, all
-little-endian.  Section 1 (header) is ``u32 n8, q (n8 bytes), u32 power,
-u32 ceremonyPower``.  Section 7 holds the contributions; the development
-file has one whose name is :data:`DEV_PTAU_MARKER`.
+File format facts used here (snarkjs 0.7.x): a ptau is an iden3 binary
+file (:mod:`zksolv.binfile`) with the magic ``b"ptau"`` and version 1.
+Section 1 (header) is ``u32 n8, q (n8 bytes), u32 power, u32 ceremonyPower``.
+Section 7 holds the contributions; the development file has one whose name
+is :data:`DEV_PTAU_MARKER`.
 """
 
 from __future__ import annotations
 
-import os
-import struct
 import subprocess
 from pathlib import Path
-from typing import BinaryIO
+
+from .binfile import BinFile, BinFileError, scan
 
 __all__ = [
     "DEV_PTAU_MARKER",
@@ -42,41 +40,18 @@ DEV_PTAU_MARKER = b"zksolv INSECURE dev ptau - NEVER use in production"
 MAX_DEV_POWER = 27
 
 _DEVPTAU_JS = Path(__file__).resolve().parent / "js" / "devptau.js"
-_SECTION_HEADER = struct.Struct("<IQ")
 
 
-class PtauError(Exception):
+class PtauError(BinFileError):
     """A ptau file could not be made or is not a readable snarkjs ptau file."""
 
 
-def _read_sections(f: BinaryIO) -> dict[int, list[tuple[int, int]]]:
-    """Return ``{section id: [(payload offset, size), ...]}`` of an open ptau file.
-
-    Parsing the section table (not fixed offsets) is what snarkjs does, so a
-    file is read the same way here whatever the order of its sections.
-    """
-    head = f.read(12)
-    if len(head) != 12 or head[:4] != b"ptau":
-        raise PtauError("not a ptau file (bad magic)")
-    version, n_sections = struct.unpack("<II", head[4:])
-    if version != 1:
-        raise PtauError(f"unsupported ptau version {version}")
-    f.seek(0, os.SEEK_END)
-    file_size = f.tell()
-    pos = 12
-    sections: dict[int, list[tuple[int, int]]] = {}
-    for _ in range(n_sections):
-        f.seek(pos)
-        raw = f.read(_SECTION_HEADER.size)
-        if len(raw) != _SECTION_HEADER.size:
-            raise PtauError("truncated ptau section table")
-        sid, size = _SECTION_HEADER.unpack(raw)
-        start = pos + _SECTION_HEADER.size
-        if start + size > file_size:
-            raise PtauError(f"ptau section {sid} runs past the end of the file")
-        sections.setdefault(sid, []).append((start, size))
-        pos = start + size
-    return sections
+def _scan(path: Path) -> BinFile:
+    """The section table of a ptau file, read by seeking (the file can be GBs)."""
+    f = scan(path, b"ptau", error=PtauError)
+    if f.version != 1:
+        raise f.error(f"unsupported ptau version {f.version}")
+    return f
 
 
 def read_ptau_power(path: Path) -> int:
@@ -87,23 +62,13 @@ def read_ptau_power(path: Path) -> int:
     ``snarkjs groth16 setup`` exits 0 and leaves an empty zkey when the
     circuit is too big.
     """
-    try:
-        with open(path, "rb") as f:
-            sections = _read_sections(f)
-            if len(sections.get(1, [])) != 1:
-                raise PtauError(f"{path}: expected exactly one header section")
-            start, size = sections[1][0]
-            f.seek(start)
-            raw = f.read(size)
-    except OSError as exc:
-        raise PtauError(f"{path}: {exc}") from exc
-    if len(raw) < 4:
-        raise PtauError(f"{path}: truncated ptau header")
-    (n8,) = struct.unpack_from("<I", raw, 0)
-    if len(raw) != 4 + n8 + 8:
-        raise PtauError(f"{path}: invalid ptau header size")
-    power, _ceremony_power = struct.unpack_from("<II", raw, 4 + n8)
-    return int(power)
+    f = _scan(path)
+    header = f.one(1)
+    (n8,) = f.unpack(header, "I")
+    if header.size != 4 + n8 + 8:
+        raise f.error("invalid ptau header size")
+    power, _ceremony_power = f.unpack(header, "II", 4 + n8)
+    return power
 
 
 def is_dev_ptau(path: Path) -> bool:
@@ -112,17 +77,8 @@ def is_dev_ptau(path: Path) -> bool:
     Looks for :data:`DEV_PTAU_MARKER` in the contributions section (7), where
     snarkjs keeps contributor names; a real ceremony file never has it.
     """
-    try:
-        with open(path, "rb") as f:
-            sections = _read_sections(f)
-            found = False
-            for start, size in sections.get(7, []):
-                f.seek(start)
-                if DEV_PTAU_MARKER in f.read(size):
-                    found = True
-    except OSError as exc:
-        raise PtauError(f"{path}: {exc}") from exc
-    return found
+    f = _scan(path)
+    return any(DEV_PTAU_MARKER in f.read(section) for section in f.all(7))
 
 
 def required_power(n_constraints: int, n_public: int) -> int:
@@ -168,5 +124,5 @@ def make_dev_ptau(power: int, out: Path, node: str = "node", secret: Path | None
         raise PtauError(f"devptau.js failed (exit {proc.returncode}): {detail}")
     got = read_ptau_power(out)
     if got != power or not is_dev_ptau(out):
-        raise PtauError(f"{out}: devptau.js wrote an unexpected file (power {got})")
+        raise PtauError(f"devptau.js wrote an unexpected file (power {got})", file=str(out))
     return out

@@ -4,7 +4,7 @@ pure Python, whether a witness satisfies every constraint.
 Used by the forged-witness tests (``tests/test_attacks.py``) as the judge of
 a witness that bypassed the witness generator, next to (and cross-checked
 against) ``snarkjs wtns check``. It shares no code with snarkjs and only the
-section framing with :mod:`zksolv.circuit`.
+section framing (:mod:`zksolv.binfile`) with the rest of zksolv.
 
 iden3 r1cs binary format (little-endian throughout)::
 
@@ -26,9 +26,11 @@ elements, one per wire) satisfies constraint ``(A, B, C)`` iff
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+
+from .binfile import BinFile, BinFileError, parse, scan
 
 __all__ = [
     "R1CS",
@@ -53,7 +55,7 @@ LinearCombination = tuple[tuple[int, int], ...]
 Constraint = tuple[LinearCombination, LinearCombination, LinearCombination]
 
 
-class R1CSFormatError(ValueError):
+class R1CSFormatError(BinFileError):
     """The file is not a well-formed circom r1cs file."""
 
 
@@ -93,62 +95,35 @@ class R1CS(R1CSHeader):
 # parsing
 
 
-def _sections(data: bytes) -> dict[int, tuple[int, int]]:
-    if len(data) < 12 or data[:4] != b"r1cs":
-        raise R1CSFormatError(f"not an r1cs file (magic {data[:4]!r})")
-    version, n_sections = struct.unpack_from("<II", data, 4)
-    if version != 1:
-        raise R1CSFormatError(f"unsupported r1cs version {version}")
-    pos = 12
-    out: dict[int, tuple[int, int]] = {}
-    for _ in range(n_sections):
-        if pos + 12 > len(data):
-            raise R1CSFormatError("truncated section header")
-        stype, size = struct.unpack_from("<IQ", data, pos)
-        pos += 12
-        if pos + size > len(data):
-            raise R1CSFormatError(f"section {stype} runs past the end of the file")
-        if stype in out:
-            raise R1CSFormatError(f"duplicate section {stype}")
-        out[stype] = (pos, size)
-        pos += size
-    for needed in (1, 2):
-        if needed not in out:
-            raise R1CSFormatError(f"missing section {needed}")
-    return out
-
-
-def _header(data: bytes, sections: dict[int, tuple[int, int]]) -> R1CSHeader:
-    if 1 not in sections:
-        raise R1CSFormatError("no header section")
-    pos, _ = sections[1]
-    (n8,) = struct.unpack_from("<I", data, pos)
-    prime = int.from_bytes(data[pos + 4 : pos + 4 + n8], "little")
-    pos += 4 + n8
-    n_wires, n_pub_out, n_pub_in, n_prv_in = struct.unpack_from("<IIII", data, pos)
-    (n_labels,) = struct.unpack_from("<Q", data, pos + 16)
-    (n_constraints,) = struct.unpack_from("<I", data, pos + 24)
+def _header(f: BinFile) -> R1CSHeader:
+    if f.version != 1:
+        raise f.error(f"unsupported r1cs version {f.version}")
+    f.one(2)  # a header without its constraints is no constraint system
+    header = f.one(1)
+    (n8,) = f.unpack(header, "I")
+    (prime,) = f.elements(header, n8, 1, offset=4)
+    n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, n_constraints = f.unpack(header, "IIIIQI", 4 + n8)
     if prime < 2 or n_wires < 1 + n_pub_out + n_pub_in + n_prv_in:
-        raise R1CSFormatError("inconsistent header")
+        raise f.error("inconsistent header")
     return R1CSHeader(n8, prime, n_wires, n_pub_out, n_pub_in, n_prv_in, n_labels, n_constraints)
 
 
 def read_header(path: str | Path) -> R1CSHeader:
-    """Only the header (sizes): cheap even for circuits of millions of constraints."""
-    data = Path(path).read_bytes()
-    return _header(data, _sections(data))
+    """Only the header (sizes): cheap even for circuits of millions of constraints, as the
+    constraints are never read."""
+    return _header(scan(path, b"r1cs", error=R1CSFormatError))
 
 
 def load_r1cs(path: str | Path) -> R1CS:
     """Parse a circom ``.r1cs`` file (header, constraints, wire-to-label map)."""
     data = Path(path).read_bytes()
-    sections = _sections(data)
-    header = _header(data, sections)
+    f = parse(data, b"r1cs", file=str(path), error=R1CSFormatError)
+    header = _header(f)
     prime, n_wires, n_constraints = header.prime, header.n_wires, header.n_constraints
     n8 = header.n8
 
-    pos, size = sections[2]
-    end = pos + size
+    section = f.one(2)
+    pos, end = section.start, section.start + section.size
     from_bytes = int.from_bytes
     unpack_u32 = struct.Struct("<I").unpack_from
     step = 4 + n8
@@ -159,29 +134,29 @@ def load_r1cs(path: str | Path) -> R1CS:
             (n_terms,) = unpack_u32(data, pos)
             pos += 4
             if pos + n_terms * step > end:
-                raise R1CSFormatError("constraint section truncated")
+                raise f.error("constraint section truncated")
             terms = []
             for _ in range(n_terms):
                 (wire,) = unpack_u32(data, pos)
                 coeff = from_bytes(data[pos + 4 : pos + step], "little")
                 if wire >= n_wires or coeff >= prime:
-                    raise R1CSFormatError(f"bad term (wire {wire}) in constraint {len(constraints)}")
+                    raise f.error(f"bad term (wire {wire}) in constraint {len(constraints)}")
                 terms.append((wire, coeff))
                 pos += step
             lcs.append(tuple(terms))
         constraints.append((lcs[0], lcs[1], lcs[2]))
     if pos != end:
-        raise R1CSFormatError(f"constraint section has {end - pos} trailing bytes")
+        raise f.error(f"constraint section has {end - pos} trailing bytes")
 
     wire_to_label: tuple[int, ...] | None = None
-    if 3 in sections:
-        pos, size = sections[3]
-        if size != 8 * n_wires:
-            raise R1CSFormatError("wire2label section has the wrong size")
-        wire_to_label = struct.unpack_from(f"<{n_wires}Q", data, pos)
+    if f.all(3):
+        labels = f.one(3)
+        if labels.size != 8 * n_wires:
+            raise f.error("wire2label section has the wrong size")
+        wire_to_label = f.unpack(labels, f"{n_wires}Q")
 
     if len(constraints) != n_constraints:
-        raise R1CSFormatError("constraint count differs from the header")
+        raise f.error("constraint count differs from the header")
     return R1CS(**vars(header), constraints=tuple(constraints), wire_to_label=wire_to_label)
 
 

@@ -49,17 +49,22 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .circuit import CompiledCircuit, compute_witness
 from .errors import ToolchainError
 from .provers import get_prover
 from .setup import Keys, load_keys, sha256_file
+
+if TYPE_CHECKING:  # Dask is optional: run_dask imports it at run time
+    from dask.typing import Key
+    from distributed import Future as DaskFuture
 
 
 class BatchError(ToolchainError):
@@ -95,7 +100,7 @@ class BatchResult:
 
 
 OnRetry = Callable[[int, int, str], None]  # (batch index, attempt that failed, reason)
-Executor = Callable[..., Iterator[BatchResult]]  # (tasks, on_retry=None) -> results
+Executor = Callable[..., Generator[BatchResult, None, None]]  # (tasks, on_retry=None) -> results; prove closes it
 
 
 # --------------------------------------------------------------------------
@@ -114,16 +119,26 @@ def worker_keys(keys_dir: str, zkey_sha256: str) -> Keys:
             return cached
         keys = load_keys(keys_dir)
         if keys.info["zkey_sha256"] != zkey_sha256 or sha256_file(keys.zkey) != zkey_sha256:
-            raise BatchError(f"{keys_dir} on worker {_worker_id()} holds another proving key than this run's "
-                             f"(zkey sha256 {zkey_sha256[:16]}…): workers must see the same keys folder")
+            raise BatchError(
+                f"{keys_dir} on worker {_worker_id()} holds another proving key than this run's "
+                f"(zkey sha256 {zkey_sha256[:16]}…): workers must see the same keys folder"
+            )
         _keys_cache[(keys_dir, zkey_sha256)] = keys
         return keys
 
 
 def circuit_of(keys: Keys) -> CompiledCircuit:
     n_assets, n_markets, batch_size = keys.shape
-    return CompiledCircuit(dir=keys.dir, r1cs=keys.r1cs, wasm=keys.wasm, sym=keys.dir / "circuit.sym",
-                           K=n_assets, M=n_markets, B=batch_size)
+    return CompiledCircuit(
+        dir=keys.dir,
+        r1cs=keys.r1cs,
+        wasm=keys.wasm,
+        sym=keys.dir / "circuit.sym",
+        K=n_assets,
+        M=n_markets,
+        B=batch_size,
+        tiers=keys.tiers,
+    )
 
 
 def _worker_id() -> str:
@@ -151,26 +166,45 @@ def prove_one_batch(task: BatchTask) -> BatchResult:
         shutil.rmtree(scratch, ignore_errors=True)
     public = json.loads(public_json)
     if public != list(task.expected_public):
-        raise BatchError(f"batch {task.index}: the proof's public signals {public} differ from the statement "
-                         f"{list(task.expected_public)}")
-    return BatchResult(task.index, proof_json, public_json, round(proved - started, 3),
-                       round(_cpu_seconds() - cpu, 3), round(witnessed - started, 3), round(proved - witnessed, 3),
-                       _worker_id(), round(_cpu_seconds(), 3))
+        raise BatchError(
+            f"batch {task.index}: the proof's public signals {public} differ from the statement "
+            f"{list(task.expected_public)}"
+        )
+    return BatchResult(
+        task.index,
+        proof_json,
+        public_json,
+        round(proved - started, 3),
+        round(_cpu_seconds() - cpu, 3),
+        round(witnessed - started, 3),
+        round(proved - witnessed, 3),
+        _worker_id(),
+        round(_cpu_seconds(), 3),
+    )
 
 
 # --------------------------------------------------------------------------
 # executors
 
 
-def run_inline(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None,
-               fn: Callable[[BatchTask], BatchResult] = prove_one_batch) -> Iterator[BatchResult]:
+def run_inline(
+    tasks: Iterable[BatchTask],
+    on_retry: OnRetry | None = None,
+    fn: Callable[[BatchTask], BatchResult] = prove_one_batch,
+) -> Generator[BatchResult, None, None]:
     """In this process, one batch after the other (an error stops the run: nothing to retry)."""
     for task in tasks:
         yield fn(task)
 
 
-def run_local_pool(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, *, workers: int, retries: int = 2,
-                   fn: Callable[[BatchTask], BatchResult] = prove_one_batch) -> Iterator[BatchResult]:
+def run_local_pool(
+    tasks: Iterable[BatchTask],
+    on_retry: OnRetry | None = None,
+    *,
+    workers: int,
+    retries: int = 2,
+    fn: Callable[[BatchTask], BatchResult] = prove_one_batch,
+) -> Generator[BatchResult, None, None]:
     """`workers` local processes; failed or lost batches are resubmitted (see the module doc).
     When a batch has no retry left, the batches still in flight are finished (and yielded, so
     the orchestrator keeps them for a resumed run) before the error is raised."""
@@ -187,8 +221,9 @@ def run_local_pool(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, 
         failures[task.index] += 1
         if failures[task.index] > retries:
             if fatal is None:
-                fatal = BatchError(f"batch {task.index}: failed {failures[task.index]} times "
-                                   f"(retries={retries}); last: {reason}")
+                fatal = BatchError(
+                    f"batch {task.index}: failed {failures[task.index]} times (retries={retries}); last: {reason}"
+                )
                 fatal.__cause__ = exc
             return
         if on_retry:
@@ -227,8 +262,14 @@ def run_local_pool(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, 
         raise fatal
 
 
-def run_dask(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, *, scheduler, retries: int = 2,
-             fn: Callable[[BatchTask], BatchResult] = prove_one_batch) -> Iterator[BatchResult]:
+def run_dask(
+    tasks: Iterable[BatchTask],
+    on_retry: OnRetry | None = None,
+    *,
+    scheduler,
+    retries: int = 2,
+    fn: Callable[[BatchTask], BatchResult] = prove_one_batch,
+) -> Generator[BatchResult, None, None]:
     """A Dask distributed cluster: `scheduler` is its address (tcp://host:port) or a Client."""
     try:
         import dask
@@ -246,7 +287,7 @@ def run_dask(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, *, sch
     where = scheduler if own else "of the given client"
     run = uuid.uuid4().hex[:12]
     pending = iter(tasks)
-    inflight: dict[str, tuple[Future, BatchTask]] = {}
+    inflight: dict[Key, tuple[DaskFuture[BatchResult], BatchTask]] = {}
     finished = as_completed()
 
     def fill() -> None:
@@ -255,8 +296,7 @@ def run_dask(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, *, sch
             task = next(pending, None)
             if task is None:
                 return
-            future = client.submit(fn, task, key=f"zksolv-batch-{task.index:06d}-{run}", retries=retries,
-                                   pure=False)
+            future = client.submit(fn, task, key=f"zksolv-batch-{task.index:06d}-{run}", retries=retries, pure=False)
             inflight[future.key] = (future, task)
             finished.add(future)
 
@@ -269,8 +309,10 @@ def run_dask(tasks: Iterable[BatchTask], on_retry: OnRetry | None = None, *, sch
                 result = future.result()
             except Exception as exc:  # Dask has used up the retries: finish what is in flight, then fail
                 if fatal is None:
-                    fatal = BatchError(f"batch {task.index} failed on the Dask cluster {where} "
-                                       f"(retries={retries}): {type(exc).__name__}: {exc}")
+                    fatal = BatchError(
+                        f"batch {task.index} failed on the Dask cluster {where} "
+                        f"(retries={retries}): {type(exc).__name__}: {exc}"
+                    )
                     fatal.__cause__ = exc
                 continue
             finally:

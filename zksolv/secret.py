@@ -6,8 +6,8 @@ never printed; whoever loses it cannot reproduce a commitment.
 
 from __future__ import annotations
 
-import hmac
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -42,7 +42,7 @@ def load_secret(path: Path | str) -> bytes:
     if not text.startswith(HEADER):
         raise InputError([Problem(str(path), "not a zksolv secret (create one with `zksolv keygen-secret FILE`)")])
     try:
-        seed = bytes.fromhex(text[len(HEADER):])
+        seed = bytes.fromhex(text[len(HEADER) :])
     except ValueError:
         raise InputError([Problem(str(path), "secret is not hex")]) from None
     if len(seed) != SEED_BYTES:

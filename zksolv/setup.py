@@ -9,24 +9,64 @@ were known to this machine: keys and bundles made with it are marked insecure.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import snarkjs
+from .bundle import BatchSize, Count, Sha256
 from .circuit import CompiledCircuit, compile_circuit, default_build_root, r1cs_info
-from .errors import ZksolvError
-from .io import atomic_directory, dumps_json
+from .errors import ZksolvError, validation_problems
+from .io import atomic_directory, dumps_json, parse_json
 from .ptau import is_dev_ptau, make_dev_ptau, read_ptau_power, required_power
+from .statement import circuit_name
+from .trust import Blake2b
 
-KEYS_FORMAT = "zksolv-keys/3"
+KEYS_FORMAT = "zksolv-keys/4"  # 4: the circuit has maintenance brackets (TIERS)
 
 
 class SetupError(ZksolvError):
     """The setup cannot be made or the keys folder is unusable."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class KeysPtau(_Strict):
+    """The powers of tau the keys were made from, as an auditor needs it (zksolv.audit.identify_ptau)."""
+
+    power: Annotated[int, Field(ge=1, le=28)]
+    file: str
+    insecure_development: bool
+    blake2b: Blake2b
+    identity: Literal["ceremony", "development", "unknown"]
+    label: str
+    name: str | None
+
+
+class KeysFile(_Strict):
+    """`setup.json` of a keys folder: written by `setup`, read by `load_keys`."""
+
+    format: str
+    n_assets: Count
+    n_markets: Annotated[int, Field(ge=0, le=1 << 40)]
+    batch_size: BatchSize
+    market_brackets: list[Annotated[int, Field(ge=1, le=32)]]  # maintenance brackets per market (TIERS)
+    constraints: Count
+    constraints_per_account: float
+    circuit_id: str
+    r1cs_sha256: Sha256
+    zkey_sha256: Sha256
+    verification_key_sha256: Sha256
+    ptau: KeysPtau
+    tools: dict[str, str]  # zksolv, circom and snarkjs versions
+    timings: dict[str, float]  # seconds per step
 
 
 def sha256_file(path: Path) -> str:
@@ -42,7 +82,12 @@ class Keys:
     """A keys folder written by `setup` (and what its setup.json says)."""
 
     dir: Path
-    info: dict
+    document: KeysFile
+
+    @property
+    def info(self) -> dict:
+        """setup.json as JSON data (what `zksolv setup --json` prints)."""
+        return self.document.model_dump()
 
     @property
     def zkey(self) -> Path:
@@ -70,36 +115,40 @@ class Keys:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.info["n_assets"], self.info["n_markets"], self.info["batch_size"]
+        return self.document.n_assets, self.document.n_markets, self.document.batch_size
+
+    @property
+    def tiers(self) -> tuple[int, ...]:
+        """Maintenance brackets per market: the circuit's TIERS (PROTOCOL.md §3.1)."""
+        return tuple(self.document.market_brackets)
 
     @property
     def insecure(self) -> bool:
-        return bool(self.info["ptau"]["insecure_development"])
+        return self.document.ptau.insecure_development
 
 
 def load_keys(folder: Path | str) -> Keys:
     folder = Path(folder)
+    path = folder / "setup.json"
     try:
-        info = json.loads((folder / "setup.json").read_text())
+        info = parse_json(path.read_bytes())
     except OSError as exc:
         raise SetupError(f"{folder}: not a keys folder (run `zksolv setup`): {exc.strerror or exc}") from None
     except ValueError as exc:
-        raise SetupError(f"{folder}/setup.json: not valid JSON: {exc}") from None
+        raise SetupError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(info, dict) or info.get("format") != KEYS_FORMAT:
         found = info.get("format") if isinstance(info, dict) else type(info).__name__
-        raise SetupError(f"{folder}/setup.json: not a {KEYS_FORMAT} file (found {found!r})")
+        older = isinstance(found, str) and found.startswith("zksolv-keys/")
+        raise SetupError(
+            f"{path}: not a {KEYS_FORMAT} file (found {found!r})"
+            + ("; keys of an older statement format cannot prove it: run setup again" if older else "")
+        )
     try:
-        shape = [info["n_assets"], info["n_markets"], info["batch_size"]]
-        ptau = info["ptau"]
-        hashes = [info[k] for k in ("zkey_sha256", "r1cs_sha256", "verification_key_sha256", "circuit_id",
-                                    "constraints")]
-    except KeyError as exc:
-        raise SetupError(f"{folder}/setup.json: missing {exc.args[0]!r}; rerun `zksolv setup`") from None
-    if not all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in shape) or \
-            not isinstance(ptau, dict) or not isinstance(ptau.get("power"), int) or \
-            not all(isinstance(h, (str, int)) for h in hashes):
-        raise SetupError(f"{folder}/setup.json: malformed; rerun `zksolv setup`")
-    keys = Keys(folder, info)
+        document = KeysFile.model_validate(info)
+    except ValidationError as exc:
+        problems = validation_problems(str(path), exc)
+        raise SetupError(f"{path}: {'; '.join(p.message for p in problems[:5])}; rerun `zksolv setup`") from None
+    keys = Keys(folder, document)
     for path in (keys.zkey, keys.verification_key, keys.r1cs, keys.wasm, keys.witness_js):
         if not path.exists():
             raise SetupError(f"{folder}: missing {path.name}; rerun `zksolv setup`")
@@ -118,14 +167,25 @@ def dev_ptau(power: int, cache: Path | None = None) -> Path:
     return path
 
 
-def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau: Path | None = None,
-          force: bool = False, progress: Callable[[str], None] = lambda _: None) -> Keys:
-    """Compile, pick or make the powers of tau, run the Groth16 setup with a phase-2 contribution."""
+def setup(
+    n_assets: int,
+    n_markets: int,
+    batch_size: int,
+    out: Path | str,
+    ptau: Path | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+    tiers: tuple[int, ...] = (),
+) -> Keys:
+    """Compile, pick or make the powers of tau, run the Groth16 setup with a phase-2 contribution.
+
+    `tiers`: maintenance brackets per market (() = every market flat)."""
     out = Path(out)
+    tiers = tuple(tiers) or (1,) * n_markets
     timings: dict[str, float] = {}
     started = time.monotonic()
-    progress(f"compiling SolvencyBatch({n_assets}, {n_markets}, {batch_size})")
-    circuit = compile_circuit(n_assets, n_markets, batch_size)
+    progress(f"compiling {circuit_name(n_assets, n_markets, batch_size, tiers)}")
+    circuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers)
     timings["compile_s"] = time.monotonic() - started
     info = r1cs_info(circuit.r1cs)
     power = required_power(info["constraints"], info["public_inputs"] + info["outputs"])
@@ -138,8 +198,9 @@ def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau:
         ptau_path = Path(ptau)
         have = read_ptau_power(ptau_path)
         if have < power:
-            raise SetupError(f"{ptau_path} has power {have}; this circuit ({info['constraints']} constraints) "
-                             f"needs at least {power}")
+            raise SetupError(
+                f"{ptau_path} has power {have}; this circuit ({info['constraints']} constraints) needs at least {power}"
+            )
     insecure = is_dev_ptau(ptau_path)
     # An auditor (zksolv audit-setup) must know which ptau to rerun `zkey verify` with:
     # record its BLAKE2b hash (the one ceremonies publish) and what that hash names.
@@ -157,9 +218,14 @@ def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau:
             fast_setup(circuit.r1cs, ptau_path, tmp / "circuit.zkey", secret)
             timings["dev_setup_s"] = time.monotonic() - t
         else:
-            progress(f"groth16 setup ({info['constraints']} constraints)" + (
-                "; the development ptau has no known secret (made by an older zksolv): delete it for the "
-                "fast setup" if ptau is None else ""))
+            progress(
+                f"groth16 setup ({info['constraints']} constraints)"
+                + (
+                    "; the development ptau has no known secret (made by an older zksolv): delete it for the fast setup"
+                    if ptau is None
+                    else ""
+                )
+            )
             t = time.monotonic()
             snarkjs.groth16_setup(circuit.r1cs, ptau_path, tmp / "phase1.zkey")
             timings["groth16_setup_s"] = time.monotonic() - t
@@ -173,32 +239,47 @@ def setup(n_assets: int, n_markets: int, batch_size: int, out: Path | str, ptau:
         shutil.copyfile(circuit.r1cs, tmp / "circuit.r1cs")
         shutil.copytree(circuit.wasm.parent, tmp / "circuit_js")
         timings["total_s"] = time.monotonic() - started
-        setup_info = {
-            "format": KEYS_FORMAT,
-            "n_assets": n_assets,
-            "n_markets": n_markets,
-            "batch_size": batch_size,
-            "constraints": info["constraints"],
-            "constraints_per_account": round(info["constraints"] / batch_size, 1),
-            "circuit_id": f"SolvencyBatch({n_assets},{n_markets},{batch_size})/{circuit.dir.name}",
-            "r1cs_sha256": sha256_file(tmp / "circuit.r1cs"),
-            "zkey_sha256": sha256_file(tmp / "circuit.zkey"),
-            "verification_key_sha256": sha256_file(tmp / "verification_key.json"),
-            "ptau": {"power": read_ptau_power(ptau_path), "file": ptau_path.name,
-                     "insecure_development": insecure, "blake2b": ptau_identity.blake2b,
-                     "identity": ptau_identity.kind, "label": ptau_identity.label, "name": ptau_identity.name},
-            "tools": tool_versions(),  # zksolv, circom and snarkjs versions
-            "timings": {k: round(v, 2) for k, v in timings.items()},
-        }
-        (tmp / "setup.json").write_text(dumps_json(setup_info))
+        document = KeysFile(
+            format=KEYS_FORMAT,
+            n_assets=n_assets,
+            n_markets=n_markets,
+            batch_size=batch_size,
+            market_brackets=list(tiers),
+            constraints=info["constraints"],
+            constraints_per_account=round(info["constraints"] / batch_size, 1),
+            circuit_id=f"{circuit_name(n_assets, n_markets, batch_size, tiers, spaced=False)}/{circuit.dir.name}",
+            r1cs_sha256=sha256_file(tmp / "circuit.r1cs"),
+            zkey_sha256=sha256_file(tmp / "circuit.zkey"),
+            verification_key_sha256=sha256_file(tmp / "verification_key.json"),
+            ptau=KeysPtau(
+                power=read_ptau_power(ptau_path),
+                file=ptau_path.name,
+                insecure_development=insecure,
+                blake2b=ptau_identity.blake2b,
+                identity=ptau_identity.kind,
+                label=ptau_identity.label,
+                name=ptau_identity.name,
+            ),
+            tools=tool_versions(),
+            timings={k: round(v, 2) for k, v in timings.items()},
+        )
+        (tmp / "setup.json").write_text(dumps_json(document.model_dump()))
     return load_keys(out)
 
 
-def cached_setup(n_assets: int, n_markets: int, batch_size: int,
-                 progress: Callable[[str], None] = lambda _: None) -> Keys:
+def cached_setup(
+    n_assets: int,
+    n_markets: int,
+    batch_size: int,
+    progress: Callable[[str], None] = lambda _: None,
+    tiers: tuple[int, ...] = (),
+) -> Keys:
     """A development setup cached under build/keys, keyed by the compiled circuit."""
-    circuit: CompiledCircuit = compile_circuit(n_assets, n_markets, batch_size)
+    circuit: CompiledCircuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers)
     folder = default_build_root() / "keys" / f"{circuit.dir.name}-dev"
     if (folder / "setup.json").exists():
-        return load_keys(folder)
-    return setup(n_assets, n_markets, batch_size, folder, force=True, progress=progress)
+        try:
+            return load_keys(folder)
+        except SetupError:
+            pass  # made by an older zksolv (another keys format): a cache, so make it again
+    return setup(n_assets, n_markets, batch_size, folder, force=True, progress=progress, tiers=tiers)

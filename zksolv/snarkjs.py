@@ -48,8 +48,15 @@ def groth16_setup(r1cs: Path, ptau: Path, zkey_out: Path) -> None:
 
 def zkey_contribute(zkey_in: Path, zkey_out: Path, name: str) -> None:
     """A phase-2 contribution with fresh OS entropy, which is then forgotten."""
-    run("zkey", "contribute", str(zkey_in), str(zkey_out), f"--name={name}", f"-e={secrets.token_hex(32)}",
-        what="zkey contribute")
+    run(
+        "zkey",
+        "contribute",
+        str(zkey_in),
+        str(zkey_out),
+        f"--name={name}",
+        f"-e={secrets.token_hex(32)}",
+        what="zkey contribute",
+    )
 
 
 def export_verification_key(zkey: Path, out: Path) -> dict:

@@ -17,8 +17,18 @@ from pathlib import Path
 
 from .errors import ToolchainError
 
-__all__ = ["REPO_ROOT", "ToolchainError", "available", "clean", "default_build_root", "node", "node_bin",
-           "node_modules", "run", "run_node"]
+__all__ = [
+    "REPO_ROOT",
+    "ToolchainError",
+    "available",
+    "clean",
+    "default_build_root",
+    "node",
+    "node_bin",
+    "node_modules",
+    "run",
+    "run_node",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,14 +73,21 @@ def clean(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
 
 
-def run(cmd: list[str], *, what: str, cwd: Path | None = None, check: bool = True,
-        error: type[ToolchainError] = ToolchainError) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str],
+    *,
+    what: str,
+    cwd: Path | None = None,
+    check: bool = True,
+    error: type[ToolchainError] = ToolchainError,
+) -> subprocess.CompletedProcess[str]:
     """Run a tool, capturing its output. With `check`, a non-zero exit raises `error` (a
     ToolchainError) with the tool's cleaned output; without it the caller judges the result.
     The scripts in zksolv/js find their packages through ZKSOLV_NODE_MODULES, always set."""
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                              env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())})
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())}
+        )
     except OSError as exc:
         raise error(f"cannot run {what}: {exc.strerror or exc}") from None
     if check and proc.returncode != 0:
@@ -78,7 +95,13 @@ def run(cmd: list[str], *, what: str, cwd: Path | None = None, check: bool = Tru
     return proc
 
 
-def run_node(args: list[str], *, what: str, cwd: Path | None = None, check: bool = True,
-             error: type[ToolchainError] = ToolchainError) -> subprocess.CompletedProcess[str]:
+def run_node(
+    args: list[str],
+    *,
+    what: str,
+    cwd: Path | None = None,
+    check: bool = True,
+    error: type[ToolchainError] = ToolchainError,
+) -> subprocess.CompletedProcess[str]:
     """`node ARGS…` through `run`: a script (zksolv/js, circom2's cli.js, snarkjs's cli.cjs) and its arguments."""
     return run([node(), *args], what=what, cwd=cwd, check=check, error=error)

@@ -12,18 +12,27 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .bundle import Sha256
 from .errors import InputError, Problem
 from .io import read_json
+from .statement import circuit_name
 
-__all__ = ["AUDIT_FORMAT", "AuditCheck", "AuditReport", "Contribution", "PtauIdentity", "Shape", "TrustAnchors",
-           "load_trust"]
+__all__ = [
+    "AUDIT_FORMAT",
+    "AuditCheck",
+    "AuditReport",
+    "Contribution",
+    "PtauIdentity",
+    "Shape",
+    "TrustAnchors",
+    "load_trust",
+]
 
-AUDIT_FORMAT = "zksolv-audit/1"
+AUDIT_FORMAT: Final = "zksolv-audit/1"
 
 Blake2b = Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
 Count = Annotated[int, Field(ge=0, le=1 << 40)]
@@ -41,8 +50,8 @@ class PtauIdentity(_Model):
     blake2b: Blake2b
     power: Count
     kind: Literal["ceremony", "development", "unknown"]
-    label: str                 # one line for people: the ceremony file's name, or why it is not one
-    name: str | None = None    # the published file name, for a ceremony file
+    label: str  # one line for people: the ceremony file's name, or why it is not one
+    name: str | None = None  # the published file name, for a ceremony file
     source: str | None = None  # where its hash is published
 
 
@@ -56,9 +65,14 @@ class Shape(_Model):
     n_assets: Count
     n_markets: Count
     batch_size: Annotated[int, Field(ge=1)]
+    market_brackets: list[Annotated[int, Field(ge=1, le=32)]]  # maintenance brackets per market (TIERS)
+
+    @property
+    def dims(self) -> tuple[int, int, int, tuple[int, ...]]:
+        return self.n_assets, self.n_markets, self.batch_size, tuple(self.market_brackets)
 
     def __str__(self) -> str:
-        return f"SolvencyBatch({self.n_assets},{self.n_markets},{self.batch_size})"
+        return circuit_name(*self.dims, spaced=False)
 
 
 class AuditCheck(_Model):
@@ -133,8 +147,13 @@ def load_trust(trusted_vkeys: Iterable[str] = (), trusted_keys: Iterable[Path | 
                 audit = AuditReport.model_validate(entry)
             except ValidationError as exc:
                 first = exc.errors()[0]
-                problems.append(Problem(str(path), f"{where} is not a zksolv audit document "
-                                                   f"({'.'.join(str(x) for x in first['loc'])}: {first['msg']})"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        f"{where} is not a zksolv audit document "
+                        f"({'.'.join(str(x) for x in first['loc'])}: {first['msg']})",
+                    )
+                )
                 hints.append("a trust file is what `zksolv audit-setup KEYS --ptau PTAU --json` prints")
                 continue
             if not audit.passed:

@@ -1,4 +1,4 @@
-"""Verify a proof bundle: every check of DESIGN §8, each reported by name.
+"""Verify a proof bundle: every check of docs/SECURITY.md "What is proved", each reported by name.
 
 A bundle is valid only if all checks pass. Checks run in order of cost and all
 of them run (so a report names every problem), except that proofs are not
@@ -12,22 +12,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from . import toolchain
-from .bundle import (BUNDLE_FORMAT, TOP_FILES, Manifest, batch_dir, format_refusal, liquidations_document,
-                     totals_document)
+from .bundle import (
+    BUNDLE_FORMAT,
+    TOP_FILES,
+    Manifest,
+    ManifestError,
+    batch_dir,
+    liquidations_document,
+    load_manifest,
+    totals_document,
+)
 from .commitment import merkle_levels
 from .errors import ArgumentError, InputError, Problem
 from .field import FIELD_MODULUS, TOTAL_BITS, parse_canonical_uint
-from .io import parse_json, read_json
+from .io import parse_json
 from .margin import Liquidations, Totals, totals_vector_length, uncovered_amount
 from .params import canonical_params_json, params_hash, parse_params
-from .statement import accumulator, circuit_shape, zero_accumulator
+from .statement import accumulator, circuit_name, circuit_shape, zero_accumulator
 from .trust import TrustAnchors, load_trust
 
 # A proof backend checks every batch proof of a bundle folder whose structure is
-# already verified, returning one verdict per batch index (0…n−1).
+# already verified, returning one verdict per batch index (0…n−1). It gets the
+# manifest as JSON data (Report.manifest): it reads only n_batches.
 ProofBackend = Callable[[Path, dict], list[bool]]
 
 
@@ -43,7 +50,7 @@ class Report:
     bundle: str
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    manifest: dict | None = None
+    manifest: dict | None = None  # the validated manifest as JSON data (None when it is not one)
     # Whether the verification key was pinned and what the claim rests on (see _check_verification_key).
     trust: dict | None = None
     # The totals and liquidation figures the last accumulator opens to (set once the chain checks out).
@@ -80,8 +87,10 @@ def snarkjs_backend(folder: Path, manifest: dict) -> list[bool]:
     from . import snarkjs
 
     vkey = folder / "verification_key.json"
-    return [snarkjs.verify(vkey, folder / batch_dir(i) / "public.json", folder / batch_dir(i) / "proof.json")
-            for i in range(int(manifest["n_batches"]))]
+    return [
+        snarkjs.verify(vkey, folder / batch_dir(i) / "public.json", folder / batch_dir(i) / "proof.json")
+        for i in range(int(manifest["n_batches"]))
+    ]
 
 
 def python_backend(folder: Path, manifest: dict) -> list[bool]:
@@ -121,9 +130,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None = None,
-                  require_ceremony: bool = False, trusted_vkeys: Iterable[str] = (),
-                  trusted_keys: Iterable[Path | str] = ()) -> Report:
+def verify_bundle(
+    folder: Path | str,
+    backends: dict[str, ProofBackend] | None = None,
+    require_ceremony: bool = False,
+    trusted_vkeys: Iterable[str] = (),
+    trusted_keys: Iterable[Path | str] = (),
+) -> Report:
     """Run every check; raise InputError only when the bundle or a trust file cannot be read at all.
 
     `trusted_vkeys` (SHA-256 hashes) and `trusted_keys` (trust files: `zksolv audit-setup --json`
@@ -135,12 +148,17 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError([Problem(str(folder), "not a bundle folder")])
-    manifest = read_json(folder / "manifest.json", "manifest")
-    if not isinstance(manifest, dict):
-        raise InputError([Problem(str(folder / "manifest.json"), "manifest must be a JSON object")])
-    report = Report(str(folder), manifest=manifest)
-    structure_ok = _check_manifest(folder, manifest, report)
-    if not structure_ok:
+    try:
+        manifest = load_manifest(folder)
+    except ManifestError as exc:
+        report = Report(str(folder))
+        report.add(
+            "manifest", False, "; ".join(p.message for p in exc.problems[:5]) + ("; …" if len(exc.problems) > 5 else "")
+        )
+        report.add("proofs", False, "not checked: the manifest is broken")
+        return report
+    report = Report(str(folder), manifest=manifest.model_dump())
+    if not _check_manifest(folder, manifest, report):
         report.add("proofs", False, "not checked: the manifest is broken")
         return report
     params = _check_params(folder, manifest, report)
@@ -159,47 +177,56 @@ def verify_bundle(folder: Path | str, backends: dict[str, ProofBackend] | None =
     return report
 
 
-def _check_manifest(folder: Path, manifest: dict, report: Report) -> bool:
-    if manifest.get("format") != BUNDLE_FORMAT:
-        return report.add("manifest", False, format_refusal(manifest.get("format")))
-    try:
-        Manifest.model_validate(manifest)
-    except ValidationError as exc:
-        errors = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-        return report.add("manifest", False, f"malformed: {errors}")
-    files = manifest["files"]
-    n_batches, batch_size, capacity = (manifest[k] for k in ("n_batches", "batch_size", "capacity"))
-    expected = set(TOP_FILES) | {f"{batch_dir(i)}/{name}" for i in range(n_batches)
-                                 for name in ("proof.json", "public.json")}
+def _check_manifest(folder: Path, manifest: Manifest, report: Report) -> bool:
+    files = manifest.files
+    n_batches, batch_size, capacity = manifest.n_batches, manifest.batch_size, manifest.capacity
+    # n_batches is the venue's number (up to 2^40): the layout is spelled out only as far as the file list could
+    # match it, since beyond len(files) batches the list is too short anyway.
+    expected = set(TOP_FILES) | {
+        f"{batch_dir(i)}/{name}" for i in range(min(n_batches, len(files))) for name in ("proof.json", "public.json")
+    }
     present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {"manifest.json"}
     problems = []
     if set(files) != expected:
-        problems.append(f"file list differs from the layout for {n_batches} batches "
-                        f"(missing {sorted(expected - set(files))[:3]}, extra {sorted(set(files) - expected)[:3]})")
+        problems.append(
+            f"file list differs from the layout for {n_batches} batches "
+            f"(missing {sorted(expected - set(files))[:3]}, extra {sorted(set(files) - expected)[:3]})"
+        )
     if present != set(files):
-        problems.append(f"files on disk differ from the manifest (missing {sorted(set(files) - present)[:3]}, "
-                        f"unlisted {sorted(present - set(files))[:3]})")
+        problems.append(
+            f"files on disk differ from the manifest (missing {sorted(set(files) - present)[:3]}, "
+            f"unlisted {sorted(present - set(files))[:3]})"
+        )
     for name in sorted(set(files) & present):
         if _sha256(folder / name) != files[name]:
             problems.append(f"{name} was modified (SHA-256 differs)")
-    if n_batches < 1 or batch_size < 2 or batch_size & (batch_size - 1) or capacity != n_batches * batch_size \
-            or n_batches & (n_batches - 1):
-        problems.append(f"inconsistent sizes: {n_batches} batches × {batch_size} ≠ capacity {capacity} "
-                        f"(all powers of two)")
+    if (
+        batch_size < 2
+        or batch_size & (batch_size - 1)
+        or capacity != n_batches * batch_size
+        or n_batches & (n_batches - 1)
+    ):
+        problems.append(
+            f"inconsistent sizes: {n_batches} batches × {batch_size} ≠ capacity {capacity} (all powers of two)"
+        )
     # The published batch size must be the circuit's: the proofs bind Shape(K, M, B) of the circuit into
     # acc_0 (checked in the accumulator chain), and the inclusion depth follows from the capacity.
-    if batch_size != manifest["circuit"]["batch_size"]:
-        problems.append(f"batch size {batch_size} differs from the circuit's {manifest['circuit']['batch_size']}")
+    if batch_size != manifest.circuit.batch_size:
+        problems.append(f"batch size {batch_size} differs from the circuit's {manifest.circuit.batch_size}")
     if problems:
         return report.add("manifest", False, "; ".join(problems))
-    return report.add("manifest", True, f"format {BUNDLE_FORMAT}; {len(files)} files, all hashes match; "
-                                        f"batches 0…{n_batches - 1} each exactly once")
+    return report.add(
+        "manifest",
+        True,
+        f"format {BUNDLE_FORMAT}; {len(files)} files, all hashes match; batches 0…{n_batches - 1} each exactly once",
+    )
 
 
-def _check_params(folder: Path, manifest: dict, report: Report):
+def _check_params(folder: Path, manifest: Manifest, report: Report):
     try:
-        params = parse_params(parse_json((folder / "params.json").read_bytes()), str(folder / "params.json"),
-                              canonical=True)  # the bundle shows exactly what it hashes (PROTOCOL.md §2)
+        params = parse_params(
+            parse_json((folder / "params.json").read_bytes()), str(folder / "params.json"), canonical=True
+        )  # the bundle shows exactly what it hashes (PROTOCOL.md §2)
     except (OSError, ValueError) as exc:
         report.add("params", False, f"params.json unreadable: {exc}")
         return None
@@ -207,15 +234,19 @@ def _check_params(folder: Path, manifest: dict, report: Report):
         report.add("params", False, f"params.json invalid: {exc}")
         return None
     problems = []
-    if str(params_hash(params)) != str(manifest.get("params_hash")):
+    if str(params_hash(params)) != manifest.params_hash:
         problems.append("params hash recomputed from params.json differs from the manifest's")
-    if params.epoch != manifest.get("epoch"):
-        problems.append(f"epoch {params.epoch} in params.json differs from the manifest's {manifest.get('epoch')}")
-    if hashlib.sha256(canonical_params_json(params)).hexdigest() != manifest.get("params_sha256"):
+    if params.epoch != manifest.epoch:
+        problems.append(f"epoch {params.epoch} in params.json differs from the manifest's {manifest.epoch}")
+    if hashlib.sha256(canonical_params_json(params)).hexdigest() != manifest.params_sha256:
         problems.append("canonical params differ from the manifest's params_sha256")
-    circuit = manifest.get("circuit") or {}
-    if (circuit.get("n_assets"), circuit.get("n_markets")) != (len(params.assets), len(params.markets)):
+    if (manifest.circuit.n_assets, manifest.circuit.n_markets) != (len(params.assets), len(params.markets)):
         problems.append("the circuit shape does not match the number of assets and markets")
+    elif tuple(manifest.circuit.market_brackets) != params.tiers:
+        problems.append(
+            f"the circuit's maintenance brackets per market {manifest.circuit.market_brackets} are not "
+            f"params.json's {list(params.tiers)}"
+        )
     if problems:
         report.add("params", False, "; ".join(problems))
         return None
@@ -223,7 +254,7 @@ def _check_params(folder: Path, manifest: dict, report: Report):
     return params
 
 
-def _load_publics(folder: Path, manifest: dict, report: Report) -> list[list[int]] | None:
+def _load_publics(folder: Path, manifest: Manifest, report: Report) -> list[list[int]] | None:
     """Every batch's public signals, or None (with the failed check named) when any batch's
     public.json or proof.json is not in snarkjs's canonical encoding.
 
@@ -235,7 +266,7 @@ def _load_publics(folder: Path, manifest: dict, report: Report) -> list[list[int
 
     proofs_encoded = _check_proof_encoding(folder, manifest, report)
     publics = []
-    for index in range(manifest["n_batches"]):
+    for index in range(manifest.n_batches):
         name = f"{batch_dir(index)}/public.json"
         try:
             values = load_public_signals(folder / name)
@@ -250,22 +281,26 @@ def _load_publics(folder: Path, manifest: dict, report: Report) -> list[list[int
     return publics if proofs_encoded else None
 
 
-def _check_proof_encoding(folder: Path, manifest: dict, report: Report) -> bool:
+def _check_proof_encoding(folder: Path, manifest: Manifest, report: Report) -> bool:
     """Every batch's proof.json in exactly the encoding snarkjs writes (groth16.load_proof_document):
     strict JSON, canonical decimal coordinates below q, affine points on their curves."""
     from .groth16 import load_proof_document
 
-    for index in range(manifest["n_batches"]):
+    for index in range(manifest.n_batches):
         name = f"{batch_dir(index)}/proof.json"
         try:
             load_proof_document(folder / name)
         except InputError as exc:
             return report.add("proof encoding", False, f"{name}: {exc.problems[0].message}")
-    return report.add("proof encoding", True, f"all {manifest['n_batches']} proof.json files in snarkjs's canonical "
-                                              f"encoding (decimal strings below q, affine points on the curves)")
+    return report.add(
+        "proof encoding",
+        True,
+        f"all {manifest.n_batches} proof.json files in snarkjs's canonical "
+        f"encoding (decimal strings below q, affine points on the curves)",
+    )
 
 
-def _check_verification_key(folder: Path, manifest: dict, report: Report, trust: TrustAnchors) -> bool:
+def _check_verification_key(folder: Path, manifest: Manifest, report: Report, trust: TrustAnchors) -> bool:
     path = folder / "verification_key.json"
     try:
         vkey = parse_json(path.read_bytes())
@@ -275,7 +310,7 @@ def _check_verification_key(folder: Path, manifest: dict, report: Report, trust:
         return report.add("verification key", False, "verification_key.json is not a JSON object")
     problems = []
     sha = _sha256(path)
-    if sha != manifest.get("verification_key_sha256"):
+    if sha != manifest.verification_key_sha256:
         problems.append("it is not the key the manifest names (SHA-256 differs)")
     if vkey.get("protocol") != "groth16" or vkey.get("curve") != "bn128" or vkey.get("nPublic") != 3:
         problems.append("not a Groth16/BN254 key with 3 public signals")
@@ -288,10 +323,18 @@ def _check_verification_key(folder: Path, manifest: dict, report: Report, trust:
     if problems:
         return report.add("verification key", False, "; ".join(problems))
     pinned = report.trust or {}
-    how = ("pinned by an audit of " + pinned["audit"]["shape"] if pinned.get("audit") else
-           "pinned by --trusted-vkey" if pinned.get("pinned") else "NOT pinned")
-    return report.add("verification key", True, f"the manifest's key (SHA-256 {sha}), {how}; Groth16/BN254; "
-                                                f"δ is not a small multiple of G2 or γ")
+    how = (
+        "pinned by an audit of " + pinned["audit"]["shape"]
+        if pinned.get("audit")
+        else "pinned by --trusted-vkey"
+        if pinned.get("pinned")
+        else "NOT pinned"
+    )
+    return report.add(
+        "verification key",
+        True,
+        f"the manifest's key (SHA-256 {sha}), {how}; Groth16/BN254; δ is not a small multiple of G2 or γ",
+    )
 
 
 #: δ = ±k·G2 (or ±k·γ) for k up to this is rejected: see _weak_delta.
@@ -323,56 +366,76 @@ def _weak_delta(vkey: dict) -> str | None:
         for k in range(1, SMALL_MULTIPLES + 1):
             if eq(delta, point) or eq(delta, neg(point)):
                 what = "the G2 generator" if (name, k) == ("G2", 1) else f"{k}·{name}"
-                return (f"δ is ±{what}: its discrete log is known, so anyone can forge proofs "
-                        f"(a key without a real phase-2 contribution)")
+                return (
+                    f"δ is ±{what}: its discrete log is known, so anyone can forge proofs "
+                    f"(a key without a real phase-2 contribution)"
+                )
             point = add(point, base)
     return None
 
 
-def _check_pin(sha: str, manifest: dict, report: Report, trust: TrustAnchors) -> str | None:
+def _check_pin(sha: str, manifest: Manifest, report: Report, trust: TrustAnchors) -> str | None:
     """Record in report.trust what the key is trusted as; return the problem if it is pinned wrongly.
 
     Why: every check of the bundle holds for *some* circuit with 3 public inputs; only a key
     audited for SolvencyBatch(K, M, B) (or pinned by someone who audited it) makes that circuit
     zksolv's, with its health range check."""
-    circuit = manifest.get("circuit") or {}
-    shape = (circuit.get("n_assets"), circuit.get("n_markets"), circuit.get("batch_size"))
-    name = "SolvencyBatch({},{},{})".format(*shape)
-    statement = (f"the claim holds only if this verification key (SHA-256 {sha}) was made for {name} "
-                 f"as compiled from zksolv's published circuits, with a ceremony powers of tau and an "
-                 f"honest phase-2 contribution")
+    circuit = manifest.circuit
+    tiers = tuple(circuit.market_brackets)
+    shape = (circuit.n_assets, circuit.n_markets, circuit.batch_size, tiers)
+    name = circuit_name(*shape, spaced=False)
+    statement = (
+        f"the claim holds only if this verification key (SHA-256 {sha}) was made for {name} "
+        f"as compiled from zksolv's published circuits, with a ceremony powers of tau and an "
+        f"honest phase-2 contribution"
+    )
     if not trust.pinned:
         report.trust = {
             "pinned": False,
             "verification_key_sha256": sha,
             "statement": statement + "; the key was chosen by the venue and nothing here checked that",
             "how_to_audit": f"once per shape, with the venue's keys folder for {name} (its circuit.zkey) and the "
-                            f"ptau it names: `zksolv audit-setup KEYS --ptau PTAU --json > trusted-keys.json`, "
-                            f"then `zksolv verify BUNDLE --trusted-keys trusted-keys.json` every epoch",
+            f"ptau it names: `zksolv audit-setup KEYS --ptau PTAU --json > trusted-keys.json`, "
+            f"then `zksolv verify BUNDLE --trusted-keys trusted-keys.json` every epoch",
         }
         return None
     audits = trust.audits_of(sha)
-    matching = [a for a in audits if (a.shape.n_assets, a.shape.n_markets, a.shape.batch_size) == shape]
+    matching = [a for a in audits if a.shape.dims == shape]
     if matching:
         audit = matching[0]
-        report.trust = {"pinned": True, "by": "audit", "verification_key_sha256": sha,
-                        "statement": f"the key is the one audited for {name}",
-                        "audit": {"shape": str(audit.shape), "keys": audit.keys, "ptau": audit.ptau.model_dump(),
-                                  "phase2_contributions": [c.model_dump() for c in audit.phase2_contributions],
-                                  "tools": audit.tools}}
+        report.trust = {
+            "pinned": True,
+            "by": "audit",
+            "verification_key_sha256": sha,
+            "statement": f"the key is the one audited for {name}",
+            "audit": {
+                "shape": str(audit.shape),
+                "keys": audit.keys,
+                "ptau": audit.ptau.model_dump(),
+                "phase2_contributions": [c.model_dump() for c in audit.phase2_contributions],
+                "tools": audit.tools,
+            },
+        }
         return None
     if sha in trust.hashes and not audits:
-        report.trust = {"pinned": True, "by": "hash", "verification_key_sha256": sha,
-                        "statement": f"the key is one given with --trusted-vkey; {statement}, which whoever "
-                                     f"chose that hash vouches for"}
+        report.trust = {
+            "pinned": True,
+            "by": "hash",
+            "verification_key_sha256": sha,
+            "statement": f"the key is one given with --trusted-vkey; {statement}, which whoever "
+            f"chose that hash vouches for",
+        }
         return None
     report.trust = {"pinned": True, "by": None, "verification_key_sha256": sha, "statement": statement}
     if audits:
         # An audit of this very key for another shape is conclusive, even if the hash is also pinned bare.
-        return (f"the key was audited for {', '.join(sorted({str(a.shape) for a in audits}))}, not for the "
-                f"bundle's {name}")
-    return (f"the key (SHA-256 {sha}) is not one of the pinned keys ({len(trust.hashes)} hash(es), "
-            f"{len(trust.audits)} audit(s) given)")
+        return (
+            f"the key was audited for {', '.join(sorted({str(a.shape) for a in audits}))}, not for the bundle's {name}"
+        )
+    return (
+        f"the key (SHA-256 {sha}) is not one of the pinned keys ({len(trust.hashes)} hash(es), "
+        f"{len(trust.audits)} audit(s) given)"
+    )
 
 
 def _check_verifier_contract(folder: Path, report: Report) -> None:
@@ -393,90 +456,121 @@ def _check_verifier_contract(folder: Path, report: Report) -> None:
         from .groth16 import verifier_contract_matches
 
         ok = verifier_contract_matches(sol, vkey)
-        report.add("verifier contract", ok, "Verifier.sol holds this key's constants (Node absent: template not "
-                   "rendered)" if ok else "Verifier.sol's constants are not this verification key's")
+        report.add(
+            "verifier contract",
+            ok,
+            "Verifier.sol holds this key's constants (Node absent: template not rendered)"
+            if ok
+            else "Verifier.sol's constants are not this verification key's",
+        )
         return
-    proc = toolchain.run_node([str(script), str(folder / "verification_key.json")], what="render_verifier.js",
-                              check=False)
+    proc = toolchain.run_node(
+        [str(script), str(folder / "verification_key.json")], what="render_verifier.js", check=False
+    )
     if proc.returncode != 0:
         report.add("verifier contract", False, f"cannot render the verifier for this key: {proc.stderr.strip()[:200]}")
         return
     ok = sol == proc.stdout
-    report.add("verifier contract", ok, "Verifier.sol is snarkjs's verifier for this key" if ok else
-               "Verifier.sol is not snarkjs's verifier for this verification key")
+    report.add(
+        "verifier contract",
+        ok,
+        "Verifier.sol is snarkjs's verifier for this key"
+        if ok
+        else "Verifier.sol is not snarkjs's verifier for this verification key",
+    )
 
 
-def _check_setup(manifest: dict, report: Report, require_ceremony: bool) -> None:
+def _check_setup(manifest: Manifest, report: Report, require_ceremony: bool) -> None:
     """The ceremony requirement rests only on a pinned audit: the manifest's
     `insecure_development` flag is written by the venue, so it can warn but never vouch."""
-    setup = manifest.get("setup") or {}
     trust = report.trust or {}
     audit = trust.get("audit")
-    if setup.get("insecure_development", True):
-        report.warnings.append("made with an INSECURE local development powers of tau (the manifest says so): "
-                               "whoever ran the setup could forge proofs; production bundles need a ceremony "
-                               "ptau (zksolv setup --ptau FILE)")
+    if manifest.setup.insecure_development:
+        report.warnings.append(
+            "made with an INSECURE local development powers of tau (the manifest says so): "
+            "whoever ran the setup could forge proofs; production bundles need a ceremony "
+            "ptau (zksolv setup --ptau FILE)"
+        )
     if audit and audit["ptau"]["kind"] != "ceremony":
-        report.warnings.append(f"the pinned key was audited with a {audit['ptau']['label']}: whoever made that "
-                               f"ptau could forge proofs")
+        report.warnings.append(
+            f"the pinned key was audited with a {audit['ptau']['label']}: whoever made that ptau could forge proofs"
+        )
     if not require_ceremony:
         return
     if audit and audit["ptau"]["kind"] == "ceremony":
         n = len(audit["phase2_contributions"])
-        report.add("ceremony", True, f"the pinned key was audited against {audit['ptau']['name']} (a published "
-                                     f"public ceremony file); phase 2 has {n} contribution(s), listed in the trust "
-                                     f"file: sound if one of them was honest")
+        report.add(
+            "ceremony",
+            True,
+            f"the pinned key was audited against {audit['ptau']['name']} (a published "
+            f"public ceremony file); phase 2 has {n} contribution(s), listed in the trust "
+            f"file: sound if one of them was honest",
+        )
     elif audit:
-        report.add("ceremony", False, f"the pinned key was audited with a {audit['ptau']['label']}, not a "
-                                      f"published ceremony file")
+        report.add(
+            "ceremony",
+            False,
+            f"the pinned key was audited with a {audit['ptau']['label']}, not a published ceremony file",
+        )
     elif trust.get("pinned") and trust.get("by") == "hash":
-        report.add("ceremony", False, "the key is pinned only by a bare hash (--trusted-vkey), which says nothing "
-                                      "about its ptau; pin it with --trusted-keys FILE from `zksolv audit-setup`")
+        report.add(
+            "ceremony",
+            False,
+            "the key is pinned only by a bare hash (--trusted-vkey), which says nothing "
+            "about its ptau; pin it with --trusted-keys FILE from `zksolv audit-setup`",
+        )
     elif trust.get("pinned"):
         report.add("ceremony", False, "the key is not one of the pinned keys")
     else:
-        report.add("ceremony", False, "no audited key is pinned, and the manifest's insecure_development flag is "
-                                      "written by the venue, so it proves nothing; audit the keys "
-                                      "(`zksolv audit-setup KEYS --ptau PTAU --json > trusted-keys.json`) and "
-                                      "pass --trusted-keys trusted-keys.json")
+        report.add(
+            "ceremony",
+            False,
+            "no audited key is pinned, and the manifest's insecure_development flag is "
+            "written by the venue, so it proves nothing; audit the keys "
+            "(`zksolv audit-setup KEYS --ptau PTAU --json > trusted-keys.json`) and "
+            "pass --trusted-keys trusted-keys.json",
+        )
 
 
-def _check_accumulator_chain(manifest, params, publics, report) -> None:
-    final = manifest.get("final_accumulator") or {}
-    try:
-        totals = [parse_canonical_uint(x, FIELD_MODULUS, "final total") for x in final["totals"]]
-        blinding = parse_canonical_uint(final["blinding"], FIELD_MODULUS, "blinding")
-    except (KeyError, TypeError, ValueError):
-        report.add("accumulator chain", False, "final_accumulator must hold totals and blinding as decimal strings")
-        return
+def _check_accumulator_chain(manifest: Manifest, params, publics, report) -> None:
+    final = manifest.final_accumulator
+    totals = [int(x) for x in final.totals]  # FieldText: canonical decimals below r
+    blinding = int(final.blinding)
     problems = []
-    circuit = manifest["circuit"]
-    shape = circuit_shape(circuit["n_assets"], circuit["n_markets"], circuit["batch_size"])
-    if publics[0][1] != zero_accumulator(params, circuit["batch_size"]):
-        problems.append(f"batch 0 does not start from acc_0 of the published params and shape "
-                        f"SolvencyBatch({circuit['n_assets']},{circuit['n_markets']},{circuit['batch_size']}) "
-                        f"(other prices, weights, epoch or circuit shape, or non-zero starting totals)")
+    circuit = manifest.circuit
+    shape = circuit_shape(circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers)
+    if publics[0][1] != zero_accumulator(params, circuit.batch_size):
+        problems.append(
+            f"batch 0 does not start from acc_0 of the published params and shape "
+            f"{circuit_name(circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers)} "
+            f"(other prices, weights, epoch or circuit shape, or non-zero starting totals)"
+        )
     for i in range(1, len(publics)):
         if publics[i][1] != publics[i - 1][2]:
             problems.append(f"batch {i} does not continue batch {i - 1}'s accumulator")
     n_totals = totals_vector_length(params)
-    if len(totals) != n_totals or any(not 0 <= t < 1 << TOTAL_BITS for t in totals[:2 * params.n_slots]):
+    if len(totals) != n_totals or any(not 0 <= t < 1 << TOTAL_BITS for t in totals[: 2 * params.n_slots]):
         problems.append(f"final totals must be {n_totals} integers, the per-asset and per-market ones in [0, 2^96)")
     elif accumulator(params_hash(params), shape, totals, blinding) != publics[-1][2]:
         problems.append("the published totals and blinding do not open the last accumulator")
-    elif str(final.get("acc")) != str(publics[-1][2]):
+    elif final.acc != str(publics[-1][2]):
         problems.append("final_accumulator.acc is not the last batch's acc_out")
     else:
         proved = Totals.from_vector(totals, params)
-        if manifest.get("totals") != totals_document(params, proved):
+        if manifest.totals != totals_document(params, proved):
             problems.append("the human-readable totals differ from the proved ones")
-        if manifest.get("liquidations") != liquidations_document(params, proved.liquidations):
+        if manifest.liquidations != liquidations_document(params, proved.liquidations):
             problems.append("the published liquidation figures differ from the proved ones")
         if not problems:
             report.proved = proved
-    report.add("accumulator chain", not problems, "; ".join(problems) if problems else
-               f"acc_0 (published params, zero totals) → … → acc_{len(publics)} links; "
-               f"the published totals open the last accumulator")
+    report.add(
+        "accumulator chain",
+        not problems,
+        "; ".join(problems)
+        if problems
+        else f"acc_0 (published params, zero totals) → … → acc_{len(publics)} links; "
+        f"the published totals open the last accumulator",
+    )
     if report.proved is not None:
         _check_liquidations(params, report.proved.liquidations, report)
 
@@ -484,44 +578,63 @@ def _check_accumulator_chain(manifest, params, publics, report) -> None:
 def _check_liquidations(params, liquidations: Liquidations, report: Report) -> None:
     """The claim holds only if the proved bad debt is covered by the published insurance fund."""
     doc = liquidations_document(params, liquidations)
-    figures = (f"{doc['accounts_below_maintenance']} accounts below maintenance (shortfall {doc['shortfall']} "
-               f"{params.quote}), {doc['bankrupt_accounts']} with negative equity (bad debt {doc['bad_debt']} "
-               f"{params.quote}), insurance fund {doc['insurance_fund'] or 'none'}")
+    figures = (
+        f"{doc['accounts_below_maintenance']} accounts below maintenance (shortfall {doc['shortfall']} "
+        f"{params.quote}), {doc['bankrupt_accounts']} with negative equity (bad debt {doc['bad_debt']} "
+        f"{params.quote}), insurance fund {doc['insurance_fund'] or 'none'}"
+    )
     if doc["covered"]:
         report.add("liquidations", True, f"{figures}: covered")
     else:
-        report.add("liquidations", False, f"{figures}: the bad debt exceeds the insurance fund by "
-                                          f"{uncovered_amount(liquidations, params)} {params.quote}")
+        report.add(
+            "liquidations",
+            False,
+            f"{figures}: the bad debt exceeds the insurance fund by "
+            f"{uncovered_amount(liquidations, params)} {params.quote}",
+        )
 
 
-def _check_roots(folder, manifest, publics, report) -> None:
+def _check_roots(folder, manifest: Manifest, publics, report) -> None:
     try:
-        roots = [parse_canonical_uint(r, FIELD_MODULUS, "batch root")
-                 for r in parse_json((folder / "batch_roots.json").read_bytes())]
+        roots = [
+            parse_canonical_uint(r, FIELD_MODULUS, "batch root")
+            for r in parse_json((folder / "batch_roots.json").read_bytes())
+        ]
     except (OSError, ValueError, TypeError) as exc:
         report.add("root", False, f"batch_roots.json unreadable: {exc}")
         return
     problems = []
     if roots != [p[0] for p in publics]:
         problems.append("batch_roots.json differs from the roots the proofs commit to")
-    elif str(merkle_levels(roots)[-1][0]) != manifest.get("root"):  # the displayed root, spelled canonically
+    elif str(merkle_levels(roots)[-1][0]) != manifest.root:  # the displayed root, spelled canonically
         problems.append("the batch roots do not hash to the published root")
-    report.add("root", not problems, "; ".join(problems) if problems else
-               f"{len(roots)} batch roots hash to the published root")
+    report.add(
+        "root",
+        not problems,
+        "; ".join(problems) if problems else f"{len(roots)} batch roots hash to the published root",
+    )
 
 
-def _check_proofs(folder, manifest, report, backends: dict[str, ProofBackend]) -> None:
+def _check_proofs(folder, manifest: Manifest, report, backends: dict[str, ProofBackend]) -> None:
     """Every backend must accept every batch proof, and all backends must agree."""
     verdicts = {}
     for name, backend in backends.items():
-        verdicts[name] = backend(folder, manifest)
+        verdicts[name] = backend(folder, report.manifest)
         bad = [i for i, ok in enumerate(verdicts[name]) if not ok]
         label = "proofs" if len(backends) == 1 else f"proofs ({name})"
-        report.add(label, not bad and len(verdicts[name]) == int(manifest["n_batches"]),
-                   f"all {manifest['n_batches']} batch proofs verify ({name})" if not bad
-                   else f"batch proofs {bad[:10]} do not verify ({name})")
+        report.add(
+            label,
+            not bad and len(verdicts[name]) == manifest.n_batches,
+            f"all {manifest.n_batches} batch proofs verify ({name})"
+            if not bad
+            else f"batch proofs {bad[:10]} do not verify ({name})",
+        )
     if len(verdicts) > 1:
         distinct = {tuple(v) for v in verdicts.values()}
-        report.add("backends agree", len(distinct) == 1,
-                   f"{', '.join(verdicts)} give the same verdict on every batch" if len(distinct) == 1
-                   else "backends disagree: " + "; ".join(f"{n}: {v}" for n, v in verdicts.items()))
+        report.add(
+            "backends agree",
+            len(distinct) == 1,
+            f"{', '.join(verdicts)} give the same verdict on every batch"
+            if len(distinct) == 1
+            else "backends disagree: " + "; ".join(f"{n}: {v}" for n, v in verdicts.items()),
+        )

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from .commitment import Commitment, derive_blinding
 from .field import AMOUNT_OFFSET
 from .margin import Totals
-from .params import RiskParams, params_hash, params_meta
+from .params import RiskParams, extra_brackets, params_hash, params_meta
+
 # The accumulator statement lives on the verifier side; re-exported for evm.py and the tests.
-from .statement import (accumulator, circuit_shape, totals_commitment, zero_accumulator,  # noqa: F401
-                        zero_totals_commitment)
+from .statement import accumulator, circuit_shape, totals_commitment, zero_accumulator, zero_totals_commitment  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,11 @@ class BatchPlan:
     def batch_input(self, index: int) -> dict:
         """The circuit input of batch `index` (signal names of PROTOCOL.md §6)."""
         statement = self.statements[index]
-        slots = self.commitment.slots[index * self.batch_size:(index + 1) * self.batch_size]
+        slots = self.commitment.slots[index * self.batch_size : (index + 1) * self.batch_size]
         return {
-            "batch_root": statement.batch_root, "acc_in": statement.acc_in, "acc_out": statement.acc_out,
+            "batch_root": statement.batch_root,
+            "acc_in": statement.acc_in,
+            "acc_out": statement.acc_out,
             "key": [s.key for s in slots],
             "amount": [[a + AMOUNT_OFFSET for a in s.amounts] for s in slots],
             **_params_input(self.commitment.params),
@@ -73,13 +75,13 @@ def plan_batches(commitment: Commitment, seed: bytes, batch_size: int) -> BatchP
         raise ValueError(f"batch size {batch_size} must be a power of two dividing the capacity")
     roots = commitment.levels[batch_size.bit_length() - 1]
     phash = params_hash(params)
-    shape = circuit_shape(len(params.assets), len(params.markets), batch_size)
+    shape = circuit_shape(len(params.assets), len(params.markets), batch_size, params.tiers)
     totals = Totals.zero(params)
     acc_in = zero_accumulator(params, batch_size)
     statements, totals_in, blindings = [], [], [0]
     for index, root in enumerate(roots):
         totals_in.append(totals.vector())
-        for slot in commitment.slots[index * batch_size:(index + 1) * batch_size]:
+        for slot in commitment.slots[index * batch_size : (index + 1) * batch_size]:
             totals.add(slot.amounts, params)
         blindings.append(derive_blinding(seed, params.epoch_seconds, index + 1))
         acc_out = accumulator(phash, shape, totals.vector(), blindings[-1])
@@ -95,6 +97,8 @@ def _params_input(params: RiskParams) -> dict:
         "liability_weight": [a.liability_weight_bps for a in params.assets],
         "mark_price": [m.scaled_price for m in params.markets],
         "mmr": [m.maintenance_margin_bps for m in params.markets],
+        "bracket_floor": [b.scaled_floor for b in extra_brackets(params)],
+        "bracket_rate": [b.maintenance_margin_bps for b in extra_brackets(params)],
         "epoch": params.epoch_seconds,
         "params_meta": params_meta(params),
     }
