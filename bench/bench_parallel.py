@@ -186,7 +186,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="repeats of the one-batch measurements")
     args = ap.parse_args()
     batch_size = args.batch or cached_batch_size()
-    keys = cached_setup(4, 4, batch_size, progress=lambda m: print(f"setup: {m}", file=sys.stderr))
+    keys = cached_setup(4, 4, batch_size, on_event=lambda e: print(f"setup: {e['message']}", file=sys.stderr))
     n_accounts = args.batches * batch_size
     print(
         f"K=4, M=4, B={batch_size} ({keys.info['constraints']:,} constraints), {args.batches} batches = "

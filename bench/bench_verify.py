@@ -53,7 +53,7 @@ def source_bundle(path: str | None) -> Path:
     from zksolv.setup import cached_setup
 
     folder.mkdir(parents=True, exist_ok=True)
-    keys = cached_setup(2, 2, 4, progress=lambda m: print(f"  setup: {m}", file=sys.stderr))
+    keys = cached_setup(2, 2, 4, on_event=lambda e: print(f"  setup: {e['message']}", file=sys.stderr))
     secret = folder / "venue.secret"
     if not secret.exists():
         generate_secret(secret)

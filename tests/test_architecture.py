@@ -41,6 +41,7 @@ SHARED = {
     "zksolv.bundle",
     "zksolv.commitment",
     "zksolv.errors",
+    "zksolv.events",
     "zksolv.evm",
     "zksolv.field",
     "zksolv.io",

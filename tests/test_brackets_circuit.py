@@ -119,3 +119,24 @@ def test_flat_shape_costs_nothing_and_tiers_cost_what_is_documented(circ_tiered)
     per_batch = extra * (127 + 2 * 14 + 1) + extra * (127 + 2 * 14)  # BracketSchedule + Params
     # + the longer params hash chain (a few Poseidon permutations at most)
     assert 0 <= tiered - flat - B * per_account - per_batch < 600, tiered - flat
+
+
+def test_random_positions_agree_with_binance_to_the_atom(circ_tiered, tmp_path):
+    """Random shorts and debt-financed longs across all four brackets: the circuit's public signals
+    (whose acc_out holds every account's exact shortfall) equal the Binance-formula reference's."""
+    import random
+
+    rng = random.Random(2026)
+    for round_ in range(3):
+        accounts = []
+        for _ in range(4):
+            size = rng.choice(
+                [rng.randrange(1, 12), rng.randrange(9, 120), rng.randrange(90, 1200), rng.randrange(10**3, 10**7)]
+            )
+            if rng.random() < 0.5:
+                accounts.append(short(size))
+            else:  # a long financed by debt: below maintenance by its margin and the debt's weight
+                accounts.append((-3 * size * 10000 // 10001 - rng.randrange(0, 50), 0, size, 0))
+        batch = Batch(TIERED, accounts, keys_for(4, tag=100 + round_), totals_in=[0] * 12, blinding_in=0)
+        assert all(health(a, TIERED) < 0 for a in accounts)
+        accepted(circ_tiered, batch, tmp_path)

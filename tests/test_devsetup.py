@@ -69,7 +69,7 @@ def dev(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(setup_module, "dev_ptau", lambda p, cache=None: real_dev_ptau(p, cache or folder))
         messages: list[str] = []
-        keys = setup_module.setup(*SHAPE, folder / "keys", progress=messages.append)
+        keys = setup_module.setup(*SHAPE, folder / "keys", on_event=lambda e: messages.append(e["message"]))
     ptau = real_dev_ptau(power, folder)
     return SimpleNamespace(folder=folder, circuit=circuit, keys=keys, ptau=ptau, power=power, messages=messages)
 

@@ -11,7 +11,7 @@ inside the calls that need them: a verifier's `import zksolv.api` loads neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -19,6 +19,7 @@ from .accounts import AccountsFile, read_accounts
 from .bundle import MAX_BATCH_SIZE, liquidations_document, load_manifest, totals_document
 from .commitment import Commitment, build_commitment, load_commitment_file, write_inclusion_proofs
 from .errors import ArgumentError, InputError, Problem
+from .events import EventSink, ignore
 from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
 from .io import atomic_directory, dumps_json
@@ -29,7 +30,7 @@ from .verify import Report, select_backends, verify_bundle
 
 if TYPE_CHECKING:
     from .audit import AuditReport
-    from .prove import Event, ProveResult
+    from .prove import ProveResult
     from .setup import Keys
 
 __all__ = [
@@ -50,10 +51,6 @@ __all__ = [
     "verify_inclusion_file",
     "write_commitment",
 ]
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def _count(value: object, least: int = 1) -> bool:
@@ -255,7 +252,7 @@ def setup(
     batch_size: int = 64,
     ptau: Path | str | None = None,
     force: bool = False,
-    progress: Callable[[str], None] = _quiet,
+    on_event: EventSink = ignore,
 ) -> Keys:
     """Groth16 setup for the params' shape (zksolv.setup.setup): proving key, verification key,
     Verifier.sol. Without `ptau`, a local development powers of tau: INSECURE (`keys.insecure`)."""
@@ -271,7 +268,7 @@ def setup(
         Path(out_dir),
         None if ptau is None else Path(ptau),
         force,
-        progress=progress,
+        on_event=on_event,
         tiers=params.tiers,
     )
 
@@ -295,7 +292,7 @@ def prove(
     inclusion_out: Path | str | None = None,
     capacity: int | None = None,
     force: bool = False,
-    on_event: Event = lambda _: None,
+    on_event: EventSink = ignore,
     *,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -355,21 +352,22 @@ def verify(
     return report
 
 
-def audit_setup(keys_dir: Path | str, ptau: Path | str, progress: Callable[[str], None] = _quiet) -> AuditReport:
+def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ignore) -> AuditReport:
     """Audit a keys folder against zksolv's own circuits and a ptau (zksolv.audit.audit_setup):
     the result's `document()` is the trust file `verify(trusted_keys=…)` reads."""
     from . import audit
 
-    return audit.audit_setup(keys_dir, ptau, progress)
+    return audit.audit_setup(keys_dir, ptau, on_event)
 
 
 def demo(
     out: Path | str = "demo-out",
     n_accounts: int = 300,
     batch_size: int = 16,
-    echo: Callable[[str], None] | None = print,
+    on_event: EventSink = ignore,
 ) -> dict:
-    """Synthetic snapshot → setup (cached) → prove → verify (zksolv.demo.run_demo); the summary."""
+    """Synthetic snapshot → setup (cached) → prove → verify (zksolv.demo.run_demo); the summary.
+    Each stage is a `step` event (zksolv.events)."""
     batch_size = _batch_size(batch_size)
     if not _count(n_accounts):
         raise ArgumentError(
@@ -379,7 +377,7 @@ def demo(
         )
     from .demo import run_demo
 
-    return run_demo(out, n_accounts, batch_size, echo=echo)
+    return run_demo(out, n_accounts, batch_size, on_event=on_event)
 
 
 def export_calldata(bundle_path: Path | str) -> list[dict]:

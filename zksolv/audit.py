@@ -31,7 +31,6 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from pydantic import ValidationError
 
 from . import __version__, toolchain
 from .errors import InputError, Problem
+from .events import EventSink, ignore, step
 from .ptau import PtauError, is_dev_ptau, read_ptau_power
 
 # The trust-file format and its reading are the verifier's (zksolv.trust); re-exported here,
@@ -228,9 +228,7 @@ def _same_bytes(a: Path, b: Path) -> bool:
         return False
 
 
-def audit_setup(
-    keys_dir: Path | str, ptau: Path | str, progress: Callable[[str], None] = lambda _: None
-) -> AuditReport:
+def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ignore) -> AuditReport:
     """Audit a keys folder (see the module doc). Raises InputError / SetupError /
     CircuitError when an input is unreadable or the toolchain is missing; every
     mismatch is a failed check in the report instead."""
@@ -242,7 +240,7 @@ def audit_setup(
     started = time.monotonic()
     keys = load_keys(keys_dir)
     ptau = Path(ptau)
-    progress(f"hashing {ptau.name}")
+    on_event(step(f"hashing {ptau.name}"))
     identity = identify_ptau(ptau)
     K, M, B = keys.shape
     shape = Shape(n_assets=K, n_markets=M, batch_size=B, market_brackets=list(keys.tiers))
@@ -253,7 +251,7 @@ def audit_setup(
         checks.append(AuditCheck(name=name, ok=ok, detail=detail))
 
     # 1. The circuit is zksolv's: never trust the keys' r1cs, rebuild it from our sources.
-    progress(f"compiling {shape} from {circuits_dir()}")
+    on_event(step(f"compiling {shape} from {circuits_dir()}"))
     reference = compile_circuit(K, M, B, tiers=keys.tiers)
     r1cs_sha = sha256_file(keys.r1cs)
     reference_sha = sha256_file(reference.r1cs)
@@ -267,7 +265,7 @@ def audit_setup(
     )
 
     # 2. The proving key's phase-2 transcript, against the *reference* r1cs and the given ptau.
-    progress("snarkjs zkey verify (whole phase-2 transcript)")
+    on_event(step("snarkjs zkey verify (whole phase-2 transcript)"))
     transcript = verify_zkey(reference.r1cs, ptau, keys.zkey)
     check(
         "proving key",

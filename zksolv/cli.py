@@ -349,13 +349,15 @@ def setup_command(
     params_path: Path, batch_size: int, out_dir: Path, ptau: Path | None, force: bool, as_json: bool
 ) -> None:
     """Groth16 setup for the params' shape: proving key, verification key, Verifier.sol."""
+    from .progress import step_printer
+
     keys = api.setup(
         params_path,
         out_dir,
         batch_size,
         ptau,
         force,
-        progress=lambda msg: click.echo(msg, err=True) if not as_json else None,
+        on_event=step_printer(quiet=as_json),
     )
     if as_json:
         emit_json({"keys": str(out_dir), **keys.info})
@@ -378,7 +380,7 @@ def setup_command(
     "--inclusion-out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="folder for the private per-account inclusion proofs",
+    help="folder for the private inclusion files, one per holder (all their sub-accounts)",
 )
 @click.option("--capacity", type=int, default=None, help="tree capacity (power of two, ≥ 2 batches)")
 @click.option("--force", is_flag=True, help="replace existing output folders")
@@ -589,9 +591,9 @@ def audit_setup_command(keys_dir: Path, ptau: Path, as_json: bool) -> None:
     circuit.r1cs is that circuit, that circuit.zkey follows from it and PTAU (snarkjs zkey
     verify), that verification_key.json and Verifier.sol are exported from that zkey, and names
     the ptau by its published hash. Then pin the printed key hash when verifying bundles."""
-    report = api.audit_setup(
-        keys_dir, ptau, progress=(lambda _: None) if as_json else (lambda msg: click.echo(msg, err=True))
-    )
+    from .progress import step_printer
+
+    report = api.audit_setup(keys_dir, ptau, on_event=step_printer(quiet=as_json))
     if as_json:
         emit_json(report.document())
     else:
@@ -629,7 +631,9 @@ def audit_setup_command(keys_dir: Path, ptau: Path, as_json: bool) -> None:
 @handle_errors
 def demo_command(out_dir: Path, n_accounts: int, batch_size: int, as_json: bool) -> None:
     """Synthetic snapshot → setup (cached) → prove → verify, with a summary."""
-    summary = api.demo(out_dir, n_accounts, batch_size, echo=None if as_json else click.echo)
+    from .progress import step_printer
+
+    summary = api.demo(out_dir, n_accounts, batch_size, on_event=step_printer(quiet=as_json, err=False))
     if as_json:
         emit_json(summary)
     verdict(summary["valid"])

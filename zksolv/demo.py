@@ -16,11 +16,11 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from .accounts import SUBACCOUNT_COLUMN, Account
 from .errors import ZksolvError
+from .events import Event, EventSink, ignore, step
 from .field import BPS
 from .margin import account_equity, maintenance_health
 from .params import parse_params
@@ -167,11 +167,14 @@ def write_inputs(folder: Path, n: int) -> tuple[Path, Path, Path]:
     return params_path, accounts_path, secret_path
 
 
-def run_demo(
-    out: Path | str, n_accounts: int = 300, batch_size: int = 16, echo: Callable[[str], None] | None = print
-) -> dict:
+def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16, on_event: EventSink = ignore) -> dict:
+    """Write the synthetic inputs, set up (cached), prove, verify; report each stage as a `step` event
+    (zksolv.events) and return the summary."""
     out = Path(out)
-    say = echo or (lambda _: None)
+
+    def say(message: str) -> None:
+        on_event(step(message))
+
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise ZksolvError(f"{out} exists and is not a demo folder; choose another folder", hint="choose another --out")
     for name in ("bundle", "inclusion"):
@@ -185,12 +188,12 @@ def run_demo(
         f"1/3 setup: SolvencyBatch(4 assets, 4 markets with {list(params.tiers)} maintenance brackets, {batch_size} "
         "accounts per proof) — cached after the first run"
     )
-    keys = cached_setup(4, 4, batch_size, progress=lambda m: say(f"    {m}"), tiers=params.tiers)
+    keys = cached_setup(4, 4, batch_size, on_event=lambda e: say(f"    {e['message']}"), tiers=params.tiers)
     timings["setup_s"] = round(time.monotonic() - t, 1)
     say(f"2/3 prove: {n_accounts} accounts")
     t = time.monotonic()
 
-    def on_event(e: dict) -> None:
+    def on_prove_event(e: Event) -> None:
         if e.get("event") == "batch":
             say(f"    {e['done']}/{e['of']} batches proved (batch {e['index']})")
 
@@ -202,7 +205,7 @@ def run_demo(
         out / "bundle",
         out / "inclusion",
         allow_liquidations=True,
-        on_event=on_event,
+        on_event=on_prove_event,
     )
     timings["prove_s"] = round(time.monotonic() - t, 1)
     say("3/3 verify")

@@ -1,6 +1,7 @@
 """Progress for long jobs: one rich bar for people, JSON lines for pipelines.
 
-Events of `zksolv.prove.prove` (each a dict with "event"):
+Every long job reports zksolv.events events (dicts with "event"); `step` (message) comes from
+setup, audit-setup and the demo. Events of `zksolv.prove.prove`:
   committed  root, capacity, accounts, batches
   batch      index, of, resumed, done (batches finished, resumed ones included); when proved now
              also seconds, cpu_seconds (this batch), accounts, worker (host:pid), worker_cpu_seconds
@@ -20,6 +21,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .events import Event, EventSink, ignore
 
 
 def _eta(seconds: float | None) -> str:
@@ -75,5 +78,20 @@ def event_printer(as_json: bool) -> Iterator[Callable[[dict], None]]:
                 console.print(
                     f"batch {event['index']}: attempt {event['attempt']} failed ({event['reason']}); proving it again"
                 )
+            elif kind == "step":
+                console.print(event["message"], markup=False, highlight=False)
 
         yield on_event
+
+
+def step_printer(quiet: bool, err: bool = True) -> EventSink:
+    """An `on_event` for the jobs that only report steps (setup, audit-setup, demo): each message on a
+    line (stderr by default, where it does not mix with a --json document on stdout), or nothing."""
+    if quiet:
+        return ignore
+
+    def on_event(event: Event) -> None:
+        if event.get("event") == "step":
+            print(event["message"], file=sys.stderr if err else sys.stdout, flush=True)
+
+    return on_event

@@ -15,7 +15,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from .bundle import (
 )
 from .commitment import Commitment, build_commitment, write_inclusion_proofs
 from .errors import ArgumentError, ClaimError, InputError, Problem
+from .events import EventSink, ignore
 from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
 from .margin import SolvencyReport, check_solvency
 from .params import canonical_params_json, load_params, params_document, params_hash
@@ -41,8 +42,6 @@ from .scheduler import BatchError, BatchResult, BatchTask, Executor, default_wor
 from .secret import load_secret
 from .setup import Keys, load_keys, sha256_file
 from .witness import BatchPlan, plan_batches
-
-Event = Callable[[dict], None]
 
 
 class InsolventError(ClaimError):
@@ -86,7 +85,7 @@ def prove(
     inclusion_out: Path | str | None = None,
     capacity: int | None = None,
     force: bool = False,
-    on_event: Event = lambda _: None,
+    on_event: EventSink = ignore,
     *,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -204,7 +203,7 @@ def _prove_batches(
     plan: BatchPlan,
     keys: Keys,
     work: Path,
-    on_event: Event,
+    on_event: EventSink,
     executor: Executor,
     where: str,
     prover: str,

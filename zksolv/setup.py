@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,6 +21,7 @@ from . import snarkjs
 from .bundle import BatchSize, Count, Sha256
 from .circuit import CompiledCircuit, compile_circuit, default_build_root, r1cs_info
 from .errors import ZksolvError, validation_problems
+from .events import EventSink, ignore, step
 from .io import atomic_directory, dumps_json, parse_json
 from .ptau import is_dev_ptau, make_dev_ptau, read_ptau_power, required_power
 from .statement import circuit_name
@@ -174,7 +174,7 @@ def setup(
     out: Path | str,
     ptau: Path | None = None,
     force: bool = False,
-    progress: Callable[[str], None] = lambda _: None,
+    on_event: EventSink = ignore,
     tiers: tuple[int, ...] = (),
 ) -> Keys:
     """Compile, pick or make the powers of tau, run the Groth16 setup with a phase-2 contribution.
@@ -184,13 +184,13 @@ def setup(
     tiers = tuple(tiers) or (1,) * n_markets
     timings: dict[str, float] = {}
     started = time.monotonic()
-    progress(f"compiling {circuit_name(n_assets, n_markets, batch_size, tiers)}")
+    on_event(step(f"compiling {circuit_name(n_assets, n_markets, batch_size, tiers)}"))
     circuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers)
     timings["compile_s"] = time.monotonic() - started
     info = r1cs_info(circuit.r1cs)
     power = required_power(info["constraints"], info["public_inputs"] + info["outputs"])
     if ptau is None:
-        progress(f"development powers of tau 2^{power} (INSECURE, cached)")
+        on_event(step(f"development powers of tau 2^{power} (INSECURE, cached)"))
         t = time.monotonic()
         ptau_path = dev_ptau(power)
         timings["ptau_s"] = time.monotonic() - t
@@ -213,23 +213,26 @@ def setup(
         secret = ptau_secret(ptau_path) if ptau is None else None
         if secret is not None:
             # The development ptau's τ, α, β are known here: compute the key directly (seconds).
-            progress(f"development groth16 setup from the known τ ({info['constraints']} constraints, INSECURE)")
+            on_event(step(f"development groth16 setup from the known τ ({info['constraints']} constraints, INSECURE)"))
             t = time.monotonic()
             fast_setup(circuit.r1cs, ptau_path, tmp / "circuit.zkey", secret)
             timings["dev_setup_s"] = time.monotonic() - t
         else:
-            progress(
-                f"groth16 setup ({info['constraints']} constraints)"
-                + (
-                    "; the development ptau has no known secret (made by an older zksolv): delete it for the fast setup"
-                    if ptau is None
-                    else ""
+            on_event(
+                step(
+                    f"groth16 setup ({info['constraints']} constraints)"
+                    + (
+                        "; the development ptau has no known secret (made by an older zksolv): "
+                        "delete it for the fast setup"
+                        if ptau is None
+                        else ""
+                    )
                 )
             )
             t = time.monotonic()
             snarkjs.groth16_setup(circuit.r1cs, ptau_path, tmp / "phase1.zkey")
             timings["groth16_setup_s"] = time.monotonic() - t
-            progress("phase-2 contribution")
+            on_event(step("phase-2 contribution"))
             t = time.monotonic()
             snarkjs.zkey_contribute(tmp / "phase1.zkey", tmp / "circuit.zkey", "zksolv setup contribution")
             timings["contribute_s"] = time.monotonic() - t
@@ -271,7 +274,7 @@ def cached_setup(
     n_assets: int,
     n_markets: int,
     batch_size: int,
-    progress: Callable[[str], None] = lambda _: None,
+    on_event: EventSink = ignore,
     tiers: tuple[int, ...] = (),
 ) -> Keys:
     """A development setup cached under build/keys, keyed by the compiled circuit."""
@@ -282,4 +285,4 @@ def cached_setup(
             return load_keys(folder)
         except SetupError:
             pass  # made by an older zksolv (another keys format): a cache, so make it again
-    return setup(n_assets, n_markets, batch_size, folder, force=True, progress=progress, tiers=tiers)
+    return setup(n_assets, n_markets, batch_size, folder, force=True, on_event=on_event, tiers=tiers)
