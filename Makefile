@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install lint test test-all demo bench clean
+.PHONY: install lint test test-all demo demo-portfolio bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -34,8 +34,12 @@ test-all: install
 demo: install
 	$(BIN)/zksolv demo --out demo-out
 
+# The portfolio-margin venue: BTC options, 16 SPAN + 2 named scenarios (PROTOCOL.md §3.3).
+demo-portfolio: install
+	$(BIN)/zksolv demo --venue portfolio --accounts 30 --batch-size 8 --out demo-portfolio-out
+
 bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf build demo-out .pytest_cache
+	rm -rf build demo-out demo-portfolio-out .pytest_cache

@@ -1,6 +1,7 @@
 """Constraint counts of every circuit template, each compiled standalone.
 
-Usage:  .venv/bin/python bench/constraint_counts.py [K M] [--batch B ...]
+Usage:  .venv/bin/python bench/constraint_counts.py [K M] [--batch B ...] [--brackets T ...]
+                                                    [--scenarios S ...]
 
 Each template is wrapped in a tiny main component (all inputs private) and
 compiled with the same flags as the real circuit (--O2), so the numbers are
@@ -34,6 +35,13 @@ def main() -> None:
         default=[2, 3, 4, 10],
         help="bracket counts T whose per-account cost (BracketMargin(T)) to measure",
     )
+    ap.add_argument(
+        "--scenarios",
+        type=int,
+        nargs="*",
+        default=[1, 2, 18],
+        help="scenario counts S whose cost (ScenarioHealth per scenario, WorstShortfall) to measure",
+    )
     args = ap.parse_args()
     K, M = args.K, args.M
     n, T = K + M, 2 * (K + M) + 4
@@ -42,7 +50,7 @@ def main() -> None:
         ("range.circom", "SignedAmount()", "per slot"),
         ("range.circom", "InRange(0, 10000)", "per aw / mmr"),
         ("range.circom", "InRange(10000, 65535)", "per lw"),
-        ("params.circom", f"Params({K}, {M}, {flat})", "per batch"),
+        ("params.circom", f"Params({K}, {M}, {flat}, 0)", "per batch"),
         ("health.circom", f"MaintenanceHealth({K}, {M}, {flat})", "per account"),
         ("health.circom", f"AccountEquity({K}, {M})", "per account"),
         ("sign.circom", "SignSplit(147)", "health sign (inside MaintenanceHealth)"),
@@ -50,7 +58,14 @@ def main() -> None:
         ("merkle.circom", "SubtreeRoot(2)", "per inner node (Poseidon(2))"),
         ("hashchain.circom", f"HashChain({3 + n})", "params hash, per batch"),
         ("accumulator.circom", f"Accumulator({T}, {K + (M << 16) + (64 << 32)})", "twice per batch"),
-        ("batch.circom", f"MarginAccount({K}, {M}, {flat})", "per account"),
+        ("batch.circom", f"MarginAccount({K}, {M}, {flat}, 0)", "per account"),
+        ("scenarios.circom", f"ScenarioHealth({K}, {M})", "per account, per scenario (and the published prices)"),
+        ("scenarios.circom", f"PortfolioOnly({M})", "per account, with scenarios"),
+        *[
+            ("scenarios.circom", f"WorstShortfall({s + 1}, {144 + (n - 1).bit_length()})", f"per account, S = {s}")
+            for s in args.scenarios
+        ],
+        *[("batch.circom", f"MarginAccount({K}, {M}, {flat}, {s})", f"per account, S = {s}") for s in args.scenarios],
         *[
             ("brackets.circom", f"BracketMargin({t})", f"per account, per market with {t} brackets")
             for t in args.brackets
@@ -76,6 +91,13 @@ def main() -> None:
                     f"{tiered / B:,.1f} per account (+{(tiered - total) / B:,.1f}) |",
                     flush=True,
                 )
+        for s in args.scenarios:
+            scenario = r1cs_info(compile_circuit(K, M, B, scenarios=s).r1cs)["constraints"]
+            print(
+                f"| `SolvencyBatch({K}, {M}, {B}, S={s})` | {scenario:,} | "
+                f"{scenario / B:,.1f} per account (+{(scenario - total) / B:,.1f}) |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -3,16 +3,22 @@ pragma circom 2.1.0;
 include "circomlib/circuits/poseidon.circom";
 include "./hashchain.circom";
 
-// Shape(K, M, B, TIERS) = K + 2^16 M + 2^32 B + 2^64 sum_m (TIERS[m] - 1) 32^m:
+// Shape(K, M, B, TIERS, S) = K + 2^16 M + 2^32 B + 2^64 sum_m (TIERS[m] - 1) 32^m
+//                          + 2^240 S:
 // the circuit's shape as one field element (PROTOCOL.md §5), bracket counts
-// included (each below 32). A compile-time constant of each circuit; a flat
-// circuit (every TIERS[m] = 1) has the shape K + 2^16 M + 2^32 B.
-function Shape(K, M, B, TIERS) {
+// (each below 32, M <= 14 so they end below 2^134) and scenario count (below
+// 2^12) included. A compile-time constant of each circuit; a flat circuit
+// without scenarios has the shape K + 2^16 M + 2^32 B.
+function Shape(K, M, B, TIERS, S) {
     var tiers = 0;
     for (var m = M - 1; m >= 0; m--) {
         tiers = 32 * tiers + TIERS[m] - 1;
     }
-    return K + 65536 * M + 4294967296 * B + 18446744073709551616 * tiers;
+    var scenarios = S;
+    for (var bit = 0; bit < 240; bit++) {
+        scenarios = 2 * scenarios;
+    }
+    return K + 65536 * M + 4294967296 * B + 18446744073709551616 * tiers + scenarios;
 }
 
 // Accumulator(T, shape): a hiding commitment to the running totals, bound to

@@ -134,10 +134,13 @@ contract SolvencyRegistry {
     uint256 public immutable batchSize;
     /// The maintenance brackets per market, packed: sum_m (TIERS_m - 1) 32^m (0: every market flat).
     uint256 public immutable marketTiers;
-    /// Shape(K, M, B, TIERS) = K + 2^16 M + 2^32 B + 2^64 marketTiers (PROTOCOL §5), the first value
-    /// of every totals commitment.
+    /// S: price scenarios of the shape (PROTOCOL §3.3; 0: none).
+    uint256 public immutable nScenarios;
+    /// Shape(K, M, B, TIERS, S) = K + 2^16 M + 2^32 B + 2^64 marketTiers + 2^240 S (PROTOCOL §5), the
+    /// first value of every totals commitment.
     uint256 public immutable SHAPE;
-    /// T = 2(K + M) + 4: credit_0, debit_0, ..., long_0, short_0, ..., then the 4 liquidation figures.
+    /// T = 2(K + M) + 4 + 4S: credit_0, debit_0, ..., long_0, short_0, ..., the 4 liquidation figures,
+    /// then the same 4 figures for each scenario (the stress report).
     uint256 public immutable TOTALS_LENGTH;
     /// Z = HashChain8(SHAPE, T zero totals, zero blinding), computed by the constructor:
     /// acc_0 = Poseidon2(paramsHash, Z).
@@ -171,6 +174,8 @@ contract SolvencyRegistry {
     error WrongPoseidon8Code(address poseidon8, bytes32 codehash);
     error ZeroBatchSize();
     error ShapeOutOfRange(uint256 nAssets, uint256 nMarkets, uint256 batchSize, uint256 marketTiers);
+    error TooManyScenarios(uint256 nScenarios);
+    error ScenarioOutOfRange(uint256 scenario, uint256 nScenarios);
     error NotAFieldElement(uint256 value);
     error EpochAlreadyPublished(uint64 epoch);
     error EpochNotPublished(uint64 epoch);
@@ -195,8 +200,9 @@ contract SolvencyRegistry {
     /// @param nMarkets_ M of the shape, M < 2^16.
     /// @param batchSize_ B of the shape, 0 < B < 2^31 (the ranges of `zksolv.statement.circuit_shape`).
     /// @param marketTiers_ sum_m (TIERS_m - 1) 32^m, 5 bits per market, below 2^160.
+    /// @param nScenarios_ S of the shape, below 2^12.
     constructor(address verifier_, address poseidon2_, address poseidon8_, uint256 nAssets_, uint256 nMarkets_,
-                uint256 batchSize_, uint256 marketTiers_) {
+                uint256 batchSize_, uint256 marketTiers_, uint256 nScenarios_) {
         // A verifier address without code would make every call fail; catch the typo here.
         if (verifier_.code.length == 0) revert VerifierHasNoCode(verifier_);
         // Stops a look-alike hash from deriving acc_0 (or Z, or an opening): only the pinned Poseidon codes.
@@ -209,8 +215,10 @@ contract SolvencyRegistry {
             || marketTiers_ >= 1 << 160 || (nMarkets_ < 32 && marketTiers_ >> (5 * nMarkets_) != 0)) {
             revert ShapeOutOfRange(nAssets_, nMarkets_, batchSize_, marketTiers_);
         }
-        uint256 shape = nAssets_ + (nMarkets_ << 16) + (batchSize_ << 32) + (marketTiers_ << 64);
-        uint256 t = 2 * (nAssets_ + nMarkets_) + N_LIQUIDATION_FIGURES;
+        if (nScenarios_ >= 1 << 12) revert TooManyScenarios(nScenarios_);
+        uint256 shape = nAssets_ + (nMarkets_ << 16) + (batchSize_ << 32) + (marketTiers_ << 64)
+            + (nScenarios_ << 240);
+        uint256 t = 2 * (nAssets_ + nMarkets_) + N_LIQUIDATION_FIGURES * (1 + nScenarios_);
         // Z from the shape alone: no per-shape constant is taken on trust.
         uint256[] memory zero = new uint256[](t + 2);
         zero[0] = shape;
@@ -223,6 +231,7 @@ contract SolvencyRegistry {
         nMarkets = nMarkets_;
         batchSize = batchSize_;
         marketTiers = marketTiers_;
+        nScenarios = nScenarios_;
         SHAPE = shape;
         TOTALS_LENGTH = t;
         zeroTotalsCommitment = z;
@@ -379,7 +388,8 @@ contract SolvencyRegistry {
         if (computed != e.accN) revert WrongOpening(epoch, e.accN, computed);
         _totals[epoch] = totals_;
         e.opened = true;
-        emit TotalsOpened(epoch, totals_[t - 4], totals_[t - 3], totals_[t - 2], totals_[t - 1]);
+        uint256 l = 2 * (nAssets + nMarkets);
+        emit TotalsOpened(epoch, totals_[l], totals_[l + 1], totals_[l + 2], totals_[l + 3]);
     }
 
     /// HashChain8 (PROTOCOL §5): `values` padded with zeros to 8 + 7k, h = Poseidon8(x_1..x_8),
@@ -458,10 +468,23 @@ contract SolvencyRegistry {
     function liquidations(uint64 epoch) external view returns (
         uint256 accountsBelowMaintenance, uint256 shortfall, uint256 bankruptAccounts, uint256 badDebt
     ) {
+        return _figures(epoch, 0);
+    }
+
+    /// @notice The liquidation figures of scenario `scenario` (0-based, params.json order) after
+    /// openTotals: what the stress report proves for that scenario (units as `liquidations`).
+    function stress(uint64 epoch, uint256 scenario) external view returns (
+        uint256 accountsBelowMaintenance, uint256 shortfall, uint256 bankruptAccounts, uint256 badDebt
+    ) {
+        if (scenario >= nScenarios) revert ScenarioOutOfRange(scenario, nScenarios);
+        return _figures(epoch, 1 + scenario);
+    }
+
+    function _figures(uint64 epoch, uint256 group) private view returns (uint256, uint256, uint256, uint256) {
         if (!_epochs[epoch].opened) revert TotalsNotOpened(epoch);
         uint256[] storage v = _totals[epoch];
-        uint256 t = v.length;
-        return (v[t - 4], v[t - 3], v[t - 2], v[t - 1]);
+        uint256 l = 2 * (nAssets + nMarkets) + N_LIQUIDATION_FIGURES * group;
+        return (v[l], v[l + 1], v[l + 2], v[l + 3]);
     }
 
     function epochInfo(uint64 epoch) external view returns (

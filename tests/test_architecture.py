@@ -32,9 +32,11 @@ PROVER = {
     "zksolv.audit",
 }
 #: The library facade and the CLI that dresses it: may import both sides; no pipeline stage imports them.
-FACADE = {"zksolv.api", "zksolv.cli", "zksolv.__main__", "zksolv.demo", "zksolv.progress"}
+FACADE = {"zksolv.api", "zksolv.cli", "zksolv.__main__", "zksolv.demo", "zksolv.demo_portfolio", "zksolv.progress"}
 #: Used by both sides; none of them may reach the prover side (they would carry it into the verifier).
 SHARED = {
+    "zksolv.options",
+    "zksolv.scenarios",
     "zksolv",
     "zksolv.accounts",
     "zksolv.binfile",

@@ -88,6 +88,7 @@ from .test_circuits import (
     health,
     keys_for,
     leaf,
+    scenario_health,
 )
 
 pytestmark = pytest.mark.node
@@ -121,7 +122,7 @@ class Shape:
     gdef: dict[int, int]  # --O0 wire -> its defining constraint
     gcopy: dict[int, set[int]]  # --O0 copy edges (x <== y), without main inputs
     groups: dict[str, tuple[int, dict[int, int]]]  # Num2Bits component -> (in wire, {bit: wire}) in --O0
-    selectors: dict[str, Selector]  # BracketMargin component -> its selector, in --O0
+    selectors: dict[str, Hint]  # component -> its other `<--` hint (bracket selector, …), in --O0
 
     @property
     def K(self) -> int:
@@ -141,31 +142,49 @@ class Shape:
 
 BIT_GROUP = re.compile(
     r"^(main\.account\[\d+\]\.amount\[\d+\]\.bits|main\.account\[\d+\]\.(?:health|equity)\.sign\.bits"
+    r"|main\.account\[\d+\]\.scenario\[\d+\]\.(?:healthSign|equitySign)\.bits"
+    r"|main\.account\[\d+\]\.worst\.atLeast\[\d+\]|main\.params\.scenarioBits\[\d+\]\[\d+\]"
     r"|main\.params\.(?:priceBits|markBits|floorBits)\[\d+\]"
     r"|main\.params\.(?:aw|lw|mmr|rate)Range\[\d+\]\.(?:above|below)"
     r"|main\.account\[\d+\]\.health\.margin\[\d+\]\.(?:atLeastFloor|belowNext)"
     r"|main\.schedule\[\d+\]\.increasing\[\d+\]|main\.schedule\[\d+\]\.ratesRise\[\d+\]\.(?:above|below))"
     r"\.out\[(\d+)\]$"
 )
-# The bracket selector of BracketMargin, the circuit's other `<--` hint: one-hot over the brackets.
+# The circuit's other `<--` hints: the one-hot bracket selector of BracketMargin, the one-hot
+# worst-scenario selector of WorstShortfall and the inverse inside its IsZero.
 SELECTOR = re.compile(r"^(main\.account\[\d+\]\.health\.margin\[\d+\])\.selected\[(\d+)\]$")
+WORST_SELECTOR = re.compile(r"^(main\.account\[\d+\]\.worst)\.sel\[(\d+)\]$")
+INVERSE = re.compile(r"^(main\.account\[\d+\]\.worst\.none)\.inv$")
 
 
 @dataclass(frozen=True)
-class Selector:
-    """One BracketMargin's hint: the notional and floor wires it is chosen from, and its wires."""
+class Hint:
+    """One `<--` hint other than Num2Bits: the wires it is computed from, its own wires, and what
+    the witness generator assigns (`rule` of the values of `depends`)."""
 
-    notional: int
-    floors: tuple[int, ...]
+    depends: tuple[int, ...]
     selected: tuple[int, ...]
+    rule: Callable[[list[int]], list[int]]
 
     def honest(self, vals: list[int | None]) -> list[int]:
-        """What the witness generator assigns: 1 for the bracket floor_t ≤ N < floor_{t+1}."""
-        n, floors = vals[self.notional], [vals[w] for w in self.floors]
-        return [
-            int(floors[t] <= n and (t + 1 == len(floors) or n < floors[t + 1]))  # type: ignore[operator]
-            for t in range(len(floors))
-        ]
+        return self.rule([vals[w] for w in self.depends])  # type: ignore[misc]
+
+
+def bracket_rule(values: list[int]) -> list[int]:
+    """BracketMargin: 1 for the bracket floor_t ≤ N < floor_{t+1} (values = N, floors…)."""
+    n, floors = values[0], values[1:]
+    return [int(floors[t] <= n and (t + 1 == len(floors) or n < floors[t + 1])) for t in range(len(floors))]
+
+
+def worst_rule(values: list[int]) -> list[int]:
+    """WorstShortfall: 1 at the first index of the largest counted shortfall."""
+    best = max(range(len(values)), key=lambda s: (values[s], -s))
+    return [int(s == best) for s in range(len(values))]
+
+
+def inverse_rule(values: list[int]) -> list[int]:
+    """IsZero: in^-1, or 0 for in = 0."""
+    return [pow(values[0], -1, R) if values[0] else 0]
 
 
 def _index(r1cs: R1CS) -> tuple[list[tuple[int, ...]], list[list[int]]]:
@@ -195,13 +214,13 @@ def _solve_one(r1cs: R1CS, i: int, u: int, vals: list[int | None]) -> int | None
     return (a0 * b0 - c0) * pow(c1, -1, R) % R
 
 
-def load_shape(K: int, M: int, B: int, tiers: tuple[int, ...] = ()) -> Shape:
-    circ = compile_circuit(K, M, B, tiers=tiers)
+def load_shape(K: int, M: int, B: int, tiers: tuple[int, ...] = (), scenarios: int = 0) -> Shape:
+    circ = compile_circuit(K, M, B, tiers=tiers, scenarios=scenarios)
     r1cs = load_r1cs(circ.r1cs)
     cwires, occurs = _index(r1cs)
     # wasm=False: the forger evaluates the O0 constraints itself, it never runs this build.
     g_dir = compile_source(
-        main_source(K, M, B, tiers), wasm=False, label=circ.dir.name.rsplit("-", 1)[0], optimization="O0"
+        main_source(K, M, B, tiers, scenarios), wasm=False, label=circ.dir.name.rsplit("-", 1)[0], optimization="O0"
     )
     g_path, gsym_path = g_dir / "main.r1cs", g_dir / "main.sym"
     g = load_r1cs(g_path)
@@ -215,18 +234,26 @@ def load_shape(K: int, M: int, B: int, tiers: tuple[int, ...] = ()) -> Shape:
             in_wire, bits = groups.setdefault(m.group(1), (gwire[m.group(1) + ".in"], {}))
             bits[int(m.group(2))] = w
     selected: dict[str, dict[int, int]] = {}
+    worst: dict[str, dict[int, int]] = {}
+    selectors: dict[str, Hint] = {}
     for name, w in gwire.items():
         m = SELECTOR.match(name)
         if m:
             selected.setdefault(m.group(1), {})[int(m.group(2))] = w
-    selectors = {
-        prefix: Selector(
-            gwire[f"{prefix}.notional"],
-            tuple(gwire[f"{prefix}.floor[{t}]"] for t in range(len(wires))),
-            tuple(wires[t] for t in range(len(wires))),
+        m = WORST_SELECTOR.match(name)
+        if m:
+            worst.setdefault(m.group(1), {})[int(m.group(2))] = w
+        m = INVERSE.match(name)
+        if m:
+            selectors[name] = Hint((gwire[f"{m.group(1)}.in"],), (w,), inverse_rule)
+    for prefix, wires in selected.items():
+        floors = tuple(gwire[f"{prefix}.floor[{t}]"] for t in range(len(wires)))
+        selectors[prefix] = Hint(
+            (gwire[f"{prefix}.notional"], *floors), tuple(wires[t] for t in range(len(wires))), bracket_rule
         )
-        for prefix, wires in selected.items()
-    }
+    for prefix, wires in worst.items():
+        counted = tuple(gwire[f"{prefix}.counted[{s}]"] for s in range(len(wires)))
+        selectors[prefix] = Hint(counted, tuple(wires[s] for s in range(len(wires))), worst_rule)
     # Learn the dataflow from an honest-shaped run: inputs known, every other
     # wire (public signals included) solved from the one constraint that
     # leaves it as the only unknown; Num2Bits outputs are hints.
@@ -424,7 +451,7 @@ class Forge:
                         vals[w] = bits[i] % R
                         known(w)
             for prefix, selector in list(selectors_left.items()):
-                if vals[selector.notional] is None or any(vals[w] is None for w in selector.floors):
+                if any(vals[w] is None for w in selector.depends):
                     continue
                 del selectors_left[prefix]
                 progressed = True
@@ -532,18 +559,47 @@ def tiered_batch() -> Batch:
     return Batch(P_TIERED, accounts, keys_for(4, tag=11), totals_in=[0] * 12, blinding_in=0)
 
 
+# Scenario margin (PROTOCOL.md §3.3): asset 0 a stablecoin, asset 1 the underlying, market 0 its perp,
+# market 1 a put on it (an option series: kind 1, rate 0). Scenario 1: the underlying falls (put up),
+# scenario 2: it rises (put down).
+P_SCEN = Params(
+    price=(1, 20),
+    aw=(10000, 9000),
+    lw=(10000, 11000),
+    mark=(20, 2),
+    mmr=(500, 0),
+    kind=(0, 1),
+    scenarios=((1, 14, 14, 12), (1, 26, 26, 1)),
+)
+
+
+def scenario_batch() -> Batch:
+    accounts = [
+        (0, 0, 0, 0),  # padding (cross)
+        (300, 0, -10, 0),  # cross, short perp against cash: solvent now and in both scenarios
+        (28, 10, -10, 0),  # portfolio: spot hedged by a short perp; the flat rates would call it below
+        (30, 0, 0, -10),  # portfolio: a naked short put, solvent now, below in scenario 1
+    ]
+    return Batch(P_SCEN, accounts, keys_for(4, tag=12), totals_in=[0] * 20, blinding_in=0, portfolio=[0, 0, 1, 1])
+
+
 def test_reference_data():
     for batch in (base_batch(), batch44(), batch11()):
         assert all(health(a, batch.params) >= 0 for a in batch.accounts)
     assert health(insolvent_batch().accounts[2], P) == -1
     assert [health(a, JUNK) >= 0 for a in junk_batch().accounts] == [True, False, True, True]
     assert health(junk_batch().accounts[1], replace(JUNK, aw=(9000, 10000))) >= 0  # saved by a raised junk weight
+    hedged, naked = scenario_batch().accounts[2:]
+    assert health(hedged, P_SCEN, 0) < 0 <= health(hedged, P_SCEN, 1)  # portfolio margin nets the hedge
+    assert scenario_health(naked, P_SCEN, (*P_SCEN.price, *P_SCEN.mark), 1) >= 0  # fine at today's prices …
+    assert scenario_health(naked, P_SCEN, P_SCEN.scenarios[0], 1) < 0  # … not in scenario 1
+    assert scenario_health(naked, P_SCEN, P_SCEN.scenarios[1], 1) >= 0
 
 
 # --------------------------------------------------------------------------
 # fixtures
 
-SHAPES = {"224": (2, 2, 4), "444": (4, 4, 4), "112": (1, 1, 2), "224t": (2, 2, 4, (4, 1))}
+SHAPES = {"224": (2, 2, 4), "444": (4, 4, 4), "112": (1, 1, 2), "224t": (2, 2, 4, (4, 1)), "224s": (2, 2, 4, (), 2)}
 
 
 @pytest.fixture(scope="session")
@@ -556,7 +612,13 @@ def sh(shapes) -> Shape:
     return shapes["224"]
 
 
-BASES: dict[str, Callable[[], Batch]] = {"224": base_batch, "444": batch44, "112": batch11, "224t": tiered_batch}
+BASES: dict[str, Callable[[], Batch]] = {
+    "224": base_batch,
+    "444": batch44,
+    "112": batch11,
+    "224t": tiered_batch,
+    "224s": scenario_batch,
+}
 
 
 @pytest.fixture(scope="session")
@@ -1059,11 +1121,11 @@ def _(sh):
 @attack(
     "liability_coefficient_forged",
     "HealthCoefficients: PL <== price * lw, PD <== PA - PL (health.circom:41-43)",
-    r"^main\.account\[0\]\.(PL|PD)\[0\]$",
+    r"^main\.account\[0\]\.(PL|PD)\[0\]\[0\]$",
 )
 def _(sh):
     # PL = P * 10000 instead of P * 10001: the insolvent account passes.
-    return Forge(sh, insolvent_batch()).force(f"{A}[0].PL[0]", P.price[0] * 10000).solve()
+    return Forge(sh, insolvent_batch()).force(f"{A}[0].PL[0][0]", P.price[0] * 10000).solve()
 
 
 @attack(
@@ -1076,7 +1138,7 @@ def _(sh):
     # --O2 keeps X and writes QM as X - 10000 Q, so the attacker's QM follows X.
     batch = with_account(base_batch(), 2, (-10001, 5001, 1, 0))
     f = Forge(sh, batch).force(f"{A}[0].X[0]", 10000 * P.mark[0])
-    return f.force("main.coeff.QM[0]", 0).solve()
+    return f.force("main.coeff[0].QM[0]", 0).solve()
 
 
 # ---- totals (positive_part, accumulators) --------------------------------------
@@ -1476,6 +1538,117 @@ def _(sh):
 @attack("debt_sign_bit_flipped_k4_m4", SIGNED, amount_group(3, 0), shape="444")
 def _(sh):
     return Forge(sh, batch44()).bits(f"{A}[3].amount[0].bits", set_bit(63, 1)).solve()
+
+
+# ---- scenario margin (PROTOCOL.md §3.3) -------------------------------------------------
+
+WORST = "WorstShortfall: worst - counted_s in [0, 2^L) by Num2Bits(L) (scenarios.circom)"
+ONE_HOT = "WorstShortfall: sel booleanity and sum = 1 (scenarios.circom)"
+SCENARIO_HEALTH = "ScenarioHealth: SignSplit(144+ceil(log2 n)) of the scenario health (scenarios.circom)"
+SCENARIO_PRICE = "Params: Num2Bits(64) of every scenario price (params.circom)"
+S_HEALTH_WIDTH = 144 + 2
+
+
+def _worst(a: int) -> str:
+    return rf"^main\.account\[{a}\]\.worst\."
+
+
+def _selected(sh, bits: tuple[int, ...]) -> list[int]:
+    """The naked put seller (account 3) with its worst-scenario selector forced to `bits`."""
+    f = Forge(sh, scenario_batch())
+    for s, bit in enumerate(bits):
+        f.force(f"{A}[3].worst.sel[{s}]", bit)
+    return f.solve()
+
+
+@attack("portfolio_account_failing_a_scenario_declared_solvent", WORST, _worst(3), shape="224s", rows=None)
+def _(sh):
+    # Its worst shortfall is scenario 1's; select scenario 0 (shortfall 0) instead, so the account
+    # would count as at or above maintenance and its shortfall would vanish.
+    return _selected(sh, (1, 0, 0))
+
+
+@attack("worst_shortfall_not_one_of_the_scenarios", ONE_HOT, _worst(3), shape="224s", rows=None)
+def _(sh):
+    # No scenario selected: worst = 0, and the selector sums to 0, not 1.
+    return _selected(sh, (0, 0, 0))
+
+
+@attack("worst_shortfall_from_two_scenarios", ONE_HOT, _worst(3), shape="224s", rows=None)
+def _(sh):
+    # Two scenarios selected: an inflated "worst" (the sum of two shortfalls).
+    return _selected(sh, (1, 1, 0))
+
+
+@attack(
+    "scenario_loss_hidden_by_sign_bit",
+    SCENARIO_HEALTH,
+    r"^main\.account\[3\]\.scenario\[1\]\.healthSign\.",
+    shape="224s",
+)
+def _(sh):
+    # The naked put's scenario-1 health is negative: call it non-negative, so neither the stress
+    # report nor its portfolio requirement sees the loss.
+    g = f"{A}[3].scenario[1].healthSign.bits"
+    return Forge(sh, scenario_batch()).bits(g, sign_bit_flipped(sh, g, S_HEALTH_WIDTH)).solve()
+
+
+@attack(
+    "portfolio_mode_not_a_bit",
+    "MarginAccount: portfolio * (portfolio - 1) === 0 (batch.circom)",
+    r"^main\.(portfolio\[2\]|account\[2\]\.(portfolio|worst\.portfolio|scenario\[\d\]\.flat|optionsHeld\.portfolio))$",
+    shape="224s",
+    rows=None,
+)
+def _(sh):
+    # Mode 2: the flat rates counted negatively (flat = 1 - 2 = -1) would add margin.
+    return Forge(sh, scenario_batch()).set("main.portfolio[2]", 2).solve()
+
+
+@attack(
+    "option_held_by_a_cross_margined_account",
+    "PortfolioOnly: (1 - portfolio) * kind * value === 0 (scenarios.circom)",
+    r"^main\.account\[3\]\.optionsHeld\.",
+    shape="224s",
+)
+def _(sh):
+    # The naked put declared cross-margined: its option would escape the scenario requirement.
+    batch = scenario_batch()
+    return Forge(sh, replace(batch, portfolio=[0, 0, 1, 0])).solve()
+
+
+@attack("scenario_price_not_the_published_one", "Params hash → accIn (accumulator.circom)", ACC_IN, shape="224s")
+def _(sh):
+    # The put's price in scenario 1 lowered from 12 to 6 (halving the naked put's loss there); acc_in is
+    # the published chain's.
+    f = pin_all(Forge(sh, scenario_batch()), scenario_batch(), "acc_in")
+    return f.set("main.scenario_price[0][3]", 6).solve()
+
+
+@attack("scenario_price_two_to_the_64", SCENARIO_PRICE, r"^main\.params\.scenarioBits\[1\]\[2\]\.", shape="224s")
+def _(sh):
+    # A scenario price of 2^64 + 39 with the attacker's own (consistent) params hash: without the range
+    # check its 3-per-element packing would open to another price vector, and health could wrap.
+    return Forge(sh, scenario_batch()).set("main.scenario_price[1][2]", (1 << 64) + 39).solve()
+
+
+@attack(
+    "option_kind_not_a_bit",
+    "Params: option_kind * (option_kind - 1) === 0 (params.circom)",
+    r"^main\.(option_kind\[1\]|params\.option_kind\[1\]|account\[\d\]\.(option_kind\[1\]|optionsHeld\.kind\[1\]))$",
+    shape="224s",
+    rows=None,
+)
+def _(sh):
+    return Forge(sh, scenario_batch()).set("main.option_kind[1]", 2).solve()
+
+
+@attack("margin_mode_other_than_the_committed_one", "AccountLeaf hashes the mode → batch_root", TREE_ROOT, shape="224s")
+def _(sh):
+    # Account 1 was committed cross-margined; prove it as portfolio-margined (no flat rate) under the
+    # published root.
+    f = pin_all(Forge(sh, scenario_batch()), scenario_batch(), "batch_root")
+    return f.set("main.portfolio[1]", 1).solve()
 
 
 # --------------------------------------------------------------------------

@@ -67,6 +67,10 @@ class Params:
     meta: int = 0x00C0FFEE << 200  # any 248-bit value
     # Per market, its brackets after the first as (floor, rate): §3.1. () = every market flat.
     brackets: tuple[tuple[tuple[int, int], ...], ...] = ()
+    # §3.3: the scenario price vectors (one price per slot, assets then markets) and per market 1 for
+    # an option series (held only by portfolio accounts). () = a shape without scenarios.
+    scenarios: tuple[tuple[int, ...], ...] = ()
+    kind: tuple[int, ...] = ()
 
     @property
     def K(self) -> int:
@@ -83,11 +87,20 @@ class Params:
     def tiers(self) -> tuple[int, ...]:
         return tuple(1 + len(self.extra(m)) for m in range(self.M))
 
+    @property
+    def S(self) -> int:
+        return len(self.scenarios)
+
+    def kinds(self) -> tuple[int, ...]:
+        return self.kind or (0,) * self.M
+
     def hash(self) -> int:
         assets = [p + (a << 64) + (lw << 80) for p, a, lw in zip(self.price, self.aw, self.lw)]
-        markets = [q + (m << 64) for q, m in zip(self.mark, self.mmr)]
+        markets = [q + (m << 64) + (o << 78 if self.S else 0) for q, m, o in zip(self.mark, self.mmr, self.kinds())]
         brackets = [f + (r << 127) for m in range(self.M) for f, r in self.extra(m)]
-        return hash_chain([PARAMS_TAG, self.meta, self.epoch, *assets, *markets, *brackets])
+        flat = [p for vector in self.scenarios for p in vector]
+        packed = [sum(x << (64 * t) for t, x in enumerate(flat[j : j + 3])) for j in range(0, len(flat), 3)]
+        return hash_chain([PARAMS_TAG, self.meta, self.epoch, *assets, *markets, *brackets, *packed])
 
 
 def margin(notional: int, m: int, p: Params) -> int:
@@ -103,8 +116,24 @@ def margin(notional: int, m: int, p: Params) -> int:
     return chosen
 
 
-def health(amounts: tuple[int, ...], p: Params) -> int:
-    """§3 literally: Σ b P (b ≥ 0 ? aw : lw) + Σ (s Q 10000 − margin(|s| Q))."""
+def scenario_health(amounts: tuple[int, ...], p: Params, prices: tuple[int, ...], portfolio: int) -> int:
+    """§3.3 literally: at the prices of one scenario, Σ b P (b ≥ 0 ? aw : lw) + Σ s Q 10000, minus
+    Σ |s| Q mmr for a cross-margined account (no brackets in a scenario shape)."""
+    h = 0
+    for k in range(p.K):
+        b = amounts[k]
+        h += b * prices[k] * (p.aw[k] if b >= 0 else p.lw[k])
+    for m in range(p.M):
+        s = amounts[p.K + m]
+        h += s * prices[p.K + m] * 10000 - (0 if portfolio else abs(s) * prices[p.K + m] * p.mmr[m])
+    return h
+
+
+def health(amounts: tuple[int, ...], p: Params, portfolio: int = 0) -> int:
+    """§3 literally: Σ b P (b ≥ 0 ? aw : lw) + Σ (s Q 10000 − margin(|s| Q)); in a scenario shape a
+    portfolio account's health is its worst over the published prices and every scenario (§3.3)."""
+    if portfolio:
+        return min(scenario_health(amounts, p, v, 1) for v in ((*p.price, *p.mark), *p.scenarios))
     h = 0
     for k in range(p.K):
         b = amounts[k]
@@ -132,16 +161,9 @@ def equity(amounts: tuple[int, ...], p: Params) -> int:
     return sum(x * price for x, price in zip(amounts, (*p.price, *p.mark)))
 
 
-def batch_totals(accounts: list[tuple[int, ...]], p: Params) -> list[int]:
-    """§5 totals vector: credit/debit and long/short pairs, then the liquidation figures (accounts
-    below maintenance, Σ shortfall, accounts with negative equity, Σ bad debt)."""
-    out: list[int] = []
-    for i in range(len(accounts[0])):
-        out.append(sum(max(a[i], 0) for a in accounts))
-        out.append(sum(max(-a[i], 0) for a in accounts))
-    healths = [health(a, p) for a in accounts]
-    equities = [equity(a, p) for a in accounts]
-    return out + [
+def figures(healths: list[int], equities: list[int]) -> list[int]:
+    """Accounts below maintenance, Σ shortfall, accounts with negative equity, Σ bad debt."""
+    return [
         sum(h < 0 for h in healths),
         sum(max(-h, 0) for h in healths),
         sum(e < 0 for e in equities),
@@ -149,8 +171,25 @@ def batch_totals(accounts: list[tuple[int, ...]], p: Params) -> list[int]:
     ]
 
 
-def shape(K: int, M: int, B: int, tiers: tuple[int, ...] = ()) -> int:
-    return K + (M << 16) + (B << 32) + (sum((t - 1) << (5 * m) for m, t in enumerate(tiers)) << 64)
+def batch_totals(accounts: list[tuple[int, ...]], p: Params, portfolio: list[int] | None = None) -> list[int]:
+    """§5 totals vector: credit/debit and long/short pairs, then the liquidation figures, then (§3.3)
+    the same four figures in each scenario."""
+    modes = portfolio or [0] * len(accounts)
+    out: list[int] = []
+    for i in range(len(accounts[0])):
+        out.append(sum(max(a[i], 0) for a in accounts))
+        out.append(sum(max(-a[i], 0) for a in accounts))
+    out += figures([health(a, p, f) for a, f in zip(accounts, modes)], [equity(a, p) for a in accounts])
+    for prices in p.scenarios:
+        out += figures(
+            [scenario_health(a, p, prices, f) for a, f in zip(accounts, modes)],
+            [sum(x * q for x, q in zip(a, prices)) for a in accounts],
+        )
+    return out
+
+
+def shape(K: int, M: int, B: int, tiers: tuple[int, ...] = (), S: int = 0) -> int:
+    return K + (M << 16) + (B << 32) + (sum((t - 1) << (5 * m) for m, t in enumerate(tiers)) << 64) + (S << 240)
 
 
 def hash_chain8(xs: list[int]) -> int:
@@ -179,17 +218,28 @@ class Batch:
     blinding_out: int = 0x5678 << 200
     u: list[list[int]] | None = None
     public: dict[str, int] = field(default_factory=dict)
+    portfolio: list[int] | None = None  # §3.3 margin mode per account (scenario shapes only)
 
     @property
     def shape(self) -> int:
-        return shape(self.params.K, self.params.M, len(self.keys), self.params.tiers)
+        return shape(self.params.K, self.params.M, len(self.keys), self.params.tiers, self.params.S)
 
     def offsets(self) -> list[list[int]]:
         return self.u if self.u is not None else [[x + OFFSET for x in a] for a in self.accounts]
 
+    def modes(self) -> list[int]:
+        return self.portfolio or [0] * len(self.keys)
+
+    def leaf_values(self) -> list[list[int]]:
+        """§4: the offset amounts, and in a scenario shape the margin mode as one more offset value."""
+        if not self.params.S:
+            return self.offsets()
+        return [[*u, f + OFFSET] for u, f in zip(self.offsets(), self.modes())]
+
     def expected_public(self) -> list[int]:
-        leaves = [leaf(k, u) for k, u in zip(self.keys, self.offsets())]
-        totals_out = [a + b for a, b in zip(self.totals_in, batch_totals(self.accounts, self.params))]
+        leaves = [leaf(k, u) for k, u in zip(self.keys, self.leaf_values())]
+        totals = batch_totals(self.accounts, self.params, self.modes())
+        totals_out = [a + b for a, b in zip(self.totals_in, totals)]
         honest = {
             "batch_root": root(leaves),
             "acc_in": acc(self.params.hash(), self.shape, self.totals_in, self.blinding_in),
@@ -211,6 +261,15 @@ class Batch:
             "mmr": list(p.mmr),
             "bracket_floor": [f for m in range(p.M) for f, _ in p.extra(m)],
             "bracket_rate": [r for m in range(p.M) for _, r in p.extra(m)],
+            **(
+                {
+                    "portfolio": self.modes(),
+                    "option_kind": list(p.kinds()),
+                    "scenario_price": [list(v) for v in p.scenarios],
+                }
+                if p.S
+                else {}
+            ),
             "epoch": p.epoch,
             "params_meta": p.meta,
             "totals_in": self.totals_in,
@@ -320,7 +379,8 @@ PRICE_CHAIN = ["Num2Bits", "Params", "SolvencyBatch"]
 
 def test_main_source_and_header(circ22):
     src = main_source(2, 2, 4)
-    assert "component main {public [batch_root, acc_in, acc_out]} = SolvencyBatch(2, 2, 4, [1, 1]);" in src
+    assert "component main {public [batch_root, acc_in, acc_out]} = SolvencyBatch(2, 2, 4, [1, 1], 0);" in src
+    assert "SolvencyBatch(2, 2, 4, [1, 1], 18);" in main_source(2, 2, 4, scenarios=18)
     info = r1cs_info(circ22.r1cs)
     K, M, B = 2, 2, 4
     n = K + M
@@ -337,6 +397,10 @@ def test_main_source_rejects_bad_shapes():
         main_source(2, 2, 6)
     with pytest.raises(ValueError):
         main_source(30, 16, 4)
+    with pytest.raises(ValueError):  # brackets and scenarios do not combine (PROTOCOL.md §3.3)
+        main_source(2, 2, 4, (3, 1), scenarios=2)
+    with pytest.raises(ValueError):
+        main_source(2, 2, 4, scenarios=64)
 
 
 def test_compile_is_cached(circ22):

@@ -652,15 +652,15 @@ def test_constructor_pins_only_what_it_can_check(doubles):
     real, p2, p8 = doubles["real"].address, doubles["poseidon"].address, doubles["poseidon8"].address
     fake, _ = chain.deploy(evm.artefact(compiled, "FakePoseidon2"))
     fake8, _ = chain.deploy(evm.artefact(compiled, "FakePoseidon8"))
-    assert _error_of(chain, registry, real, p2, p8, K, M, B, 0) is None
-    assert _error_of(chain, registry, chain.accounts[3], p2, p8, K, M, B, 0) == "VerifierHasNoCode"
-    assert _error_of(chain, registry, real, fake.address, p8, K, M, B, 0) == "WrongPoseidonCode"
-    assert _error_of(chain, registry, real, chain.accounts[3], p8, K, M, B, 0) == "WrongPoseidonCode"
-    assert _error_of(chain, registry, real, p8, p2, K, M, B, 0) == "WrongPoseidonCode"  # swapped
-    assert _error_of(chain, registry, real, p2, fake8.address, K, M, B, 0) == "WrongPoseidon8Code"
-    assert _error_of(chain, registry, real, p2, chain.accounts[3], K, M, B, 0) == "WrongPoseidon8Code"
-    assert _error_of(chain, registry, real, p2, p2, K, M, B, 0) == "WrongPoseidon8Code"
-    assert _error_of(chain, registry, real, p2, p8, K, M, 0, 0) == "ZeroBatchSize"
+    assert _error_of(chain, registry, real, p2, p8, K, M, B, 0, 0) is None
+    assert _error_of(chain, registry, chain.accounts[3], p2, p8, K, M, B, 0, 0) == "VerifierHasNoCode"
+    assert _error_of(chain, registry, real, fake.address, p8, K, M, B, 0, 0) == "WrongPoseidonCode"
+    assert _error_of(chain, registry, real, chain.accounts[3], p8, K, M, B, 0, 0) == "WrongPoseidonCode"
+    assert _error_of(chain, registry, real, p8, p2, K, M, B, 0, 0) == "WrongPoseidonCode"  # swapped
+    assert _error_of(chain, registry, real, p2, fake8.address, K, M, B, 0, 0) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, chain.accounts[3], K, M, B, 0, 0) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, p2, K, M, B, 0, 0) == "WrongPoseidon8Code"
+    assert _error_of(chain, registry, real, p2, p8, K, M, 0, 0, 0) == "ZeroBatchSize"
     # The ranges of zksolv.statement.circuit_shape: Shape(K, M, B, TIERS) stays an injective encoding,
     # with no bracket count for a market the shape does not have.
     for k, m, b, tiers in [
@@ -671,12 +671,15 @@ def test_constructor_pins_only_what_it_can_check(doubles):
         (K, M, B, (1,) * M + (2,)),
     ]:
         packed = sum((t - 1) << (5 * i) for i, t in enumerate(tiers))
-        assert _error_of(chain, registry, real, p2, p8, k, m, b, packed) == "ShapeOutOfRange", (k, m, b, tiers)
+        assert _error_of(chain, registry, real, p2, p8, k, m, b, packed, 0) == "ShapeOutOfRange", (k, m, b, tiers)
         with pytest.raises(ValueError):
             evm.RegistryShape.of(k, m, b, tiers)
-    assert _error_of(chain, registry, real, p2, p8, 1, 0, (1 << 31) - 1, 0) is None  # B just in range
+    assert _error_of(chain, registry, real, p2, p8, 1, 0, (1 << 31) - 1, 0, 0) is None  # B just in range
+    # S < 2^12 keeps Shape(…, S) = … + 2^240 S below the field's bit 252 (the demo's 18 deploy fine).
+    assert _error_of(chain, registry, real, p2, p8, K, M, B, 0, 18) is None
+    assert _error_of(chain, registry, real, p2, p8, K, M, B, 0, 1 << 12) == "TooManyScenarios"
     # 31 brackets on the last market: the largest packed count in range.
-    assert _error_of(chain, registry, real, p2, p8, K, M, B, 31 << (5 * (M - 1))) is None
+    assert _error_of(chain, registry, real, p2, p8, K, M, B, 31 << (5 * (M - 1)), 0) is None
     with pytest.raises(evm.EvmError):
         evm.deploy_registry(chain, compiled, real, fake.address, p8, doubles["shape"])
     with pytest.raises(evm.EvmError):
@@ -689,7 +692,7 @@ def test_constructor_pins_only_what_it_can_check(doubles):
         chain.call(fns.poseidon8()),
         chain.call(fns.owner()),
     ) == (B, doubles["shape"].zero_totals_commitment, p2, p8, chain.owner)
-    # No constructor argument is a per-shape constant taken on trust: only addresses and (K, M, B, TIERS).
+    # No constructor argument is a per-shape constant taken on trust: only addresses and (K, M, B, TIERS, S).
     inputs = next(i for i in registry["abi"] if i["type"] == "constructor")["inputs"]
     assert [(i["name"], i["type"]) for i in inputs] == [
         ("verifier_", "address"),
@@ -699,6 +702,7 @@ def test_constructor_pins_only_what_it_can_check(doubles):
         ("nMarkets_", "uint256"),
         ("batchSize_", "uint256"),
         ("marketTiers_", "uint256"),
+        ("nScenarios_", "uint256"),
     ]
 
 

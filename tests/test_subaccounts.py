@@ -87,7 +87,8 @@ def test_csv_with_and_without_the_subaccount_column(tmp_path, params_dict):
     ]
     plain = write_csv(tmp_path / "plain.csv", HEADER, ROWS)
     assert {a.subaccount for a in read_accounts(plain, params)} == {""}
-    assert Account("a", (1,)) == Account("a", (1,), "") and Account.__slots__ == ("account_id", "amounts", "subaccount")
+    assert Account("a", (1,)) == Account("a", (1,), "", False)
+    assert Account.__slots__ == ("account_id", "amounts", "subaccount", "portfolio")
 
 
 def test_json_with_and_without_the_subaccount_field(tmp_path, params_dict):
@@ -329,7 +330,7 @@ def test_one_inclusion_file_per_holder_with_every_path(tmp_path, params_file, se
     assert commitment.n_accounts == 6 and commitment.n_holders == 3 and commitment.capacity == 8
     assert sorted(p.name for p in (out / "inclusion").iterdir()) == ["alice.json", "bob.json", "carol.json"]
     doc = json.loads((out / "inclusion" / "alice.json").read_text())
-    assert doc["format"] == INCLUSION_FORMAT == "zksolv-inclusion/3" and doc["account_id"] == "alice"
+    assert doc["format"] == INCLUSION_FORMAT == "zksolv-inclusion/4" and doc["account_id"] == "alice"
     entries = doc["subaccounts"]
     assert [e["account"]["subaccount"] for e in entries] == ["", "eth-hedge", "isolated-btc"]  # main first
     assert len({e["leaf_index"] for e in entries}) == 3 and all(len(e["siblings"]) == 3 for e in entries)
@@ -555,7 +556,11 @@ def test_holder_file_names_and_depth_attack_with_a_subaccount(tmp_path, params_d
             "zksolv-inclusion/1",
             "inclusion proof zksolv-inclusion/1 is no longer accepted: format 1 leaves were not domain-separated",
         ),
-        ("zksolv-inclusion/4", "not a zksolv-inclusion/3 file: unknown format 'zksolv-inclusion/4'"),
+        (
+            "zksolv-inclusion/3",
+            "inclusion proof zksolv-inclusion/3 is no longer accepted: format 3 leaves had no margin mode",
+        ),
+        ("zksolv-inclusion/5", "not a zksolv-inclusion/4 file: unknown format 'zksolv-inclusion/5'"),
         (None, "unknown format None"),
     ],
 )

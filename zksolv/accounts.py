@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -26,6 +26,8 @@ from .units import UnitError, to_units
 
 ID_COLUMN = "account_id"
 SUBACCOUNT_COLUMN = "subaccount"  # optional: empty or absent = the holder's main account
+MODE_COLUMN = "margin_mode"  # optional: "cross" (empty or absent) or "portfolio" (PROTOCOL.md §3.3)
+MARGIN_MODES = {"": False, "cross": False, "portfolio": True}
 MAX_SUBACCOUNT = 64
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 AccountId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -46,6 +48,19 @@ class Account:
     account_id: str
     amounts: tuple[int, ...]
     subaccount: str = ""
+    portfolio: bool = False  # margined by the scenarios (PROTOCOL.md §3.3) instead of the flat rates
+
+
+def leaf_values(account: Account, params: RiskParams) -> tuple[int, ...]:
+    """What the account's leaf hashes (PROTOCOL.md §4): its amounts, and with scenarios its margin
+    mode (1 = portfolio) as one more signed value, so the holder can check how they were margined."""
+    return account.amounts + (int(account.portfolio),) if params.scenarios else account.amounts
+
+
+def split_leaf_values(values: tuple[int, ...], params: RiskParams) -> tuple[tuple[int, ...], bool]:
+    """leaf_values back into (amounts, portfolio)."""
+    n = params.n_slots
+    return values[:n], bool(params.scenarios and values[n])
 
 
 def account_label(account_id: str, subaccount: str = "") -> str:
@@ -63,13 +78,18 @@ class AccountRecord(BaseModel):
         default="", description="isolated sub-account of the holder; empty or absent = the main account"
     )
     balances: dict[str, AmountText] = Field(default_factory=dict, description="asset symbol → signed balance")
-    positions: dict[str, AmountText] = Field(default_factory=dict, description="market symbol → signed position")
+    positions: dict[str, AmountText] = Field(
+        default_factory=dict, description="market or option symbol → signed position"
+    )
+    margin_mode: Literal["cross", "portfolio"] = Field(
+        default="cross", description="cross: flat maintenance rates; portfolio: worst loss over the scenarios"
+    )
 
 
 class AccountsFile(BaseModel):
     """The JSON accounts format: a list of accounts (CSV is the streaming alternative:
-    header `account_id`, optionally `subaccount`, plus one column per asset and market symbol, any
-    order). Each (account_id, subaccount) is its own account."""
+    header `account_id`, optionally `subaccount` and `margin_mode`, plus one column per asset, market
+    and option symbol, any order). Each (account_id, subaccount) is its own account."""
 
     model_config = ConfigDict(strict=True)
     accounts: list[AccountRecord]
@@ -160,6 +180,36 @@ def _check_id(log: ProblemLog, seen: set, source: str, row: int, account_id: str
     return True
 
 
+def _check_mode(
+    log: ProblemLog, source: str, row: int, account_id: str, portfolio: bool, amounts: list[int], params: RiskParams
+) -> None:
+    """Portfolio margin needs scenarios; options need portfolio margin (the circuit proves the same,
+    PortfolioOnly), so such a row is named here rather than surfacing as an unsatisfiable witness."""
+    if portfolio and not params.scenarios:
+        log.add(
+            Problem(
+                source,
+                "margin_mode portfolio needs scenarios in the params (PROTOCOL.md §3.3)",
+                row=row,
+                account=account_id,
+                column=MODE_COLUMN,
+            )
+        )
+    if not portfolio:
+        k = len(params.assets)
+        for market, amount in zip(params.markets, amounts[k:]):
+            if market.option is not None and amount:
+                log.add(
+                    Problem(
+                        source,
+                        "an option position needs margin_mode portfolio: options are margined by the scenarios",
+                        row=row,
+                        account=account_id,
+                        column=market.symbol,
+                    )
+                )
+
+
 def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
     source = str(path)
     log = ProblemLog()
@@ -177,6 +227,7 @@ def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
             columns = _csv_columns(source, header, symbols)
             id_index = columns[ID_COLUMN]
             sub_index = columns.get(SUBACCOUNT_COLUMN) if SUBACCOUNT_COLUMN not in symbols else None
+            mode_index = columns.get(MODE_COLUMN)
             slot_index = [columns[s] for s in symbols]
             n_cells = len(header)
             cells = list(zip(slot_index, decimals, symbols))
@@ -230,8 +281,24 @@ def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
                                 amounts.append(value)
                                 continue
                     amounts.append(_convert(log, source, reader.line_num, account_id, symbol, text, places))
+                portfolio = False
+                if mode_index is not None:
+                    mode = fields[mode_index].strip()
+                    if mode not in MARGIN_MODES:
+                        log.add(
+                            Problem(
+                                source,
+                                f"margin_mode must be cross or portfolio, not {mode!r}",
+                                row=reader.line_num,
+                                account=account_id,
+                                column=MODE_COLUMN,
+                            )
+                        )
+                    portfolio = MARGIN_MODES.get(mode, False)
+                if portfolio or params.scenarios:
+                    _check_mode(log, source, reader.line_num, account_id, portfolio, amounts, params)
                 if valid and not log.problems:
-                    yield Account(account_id, tuple(amounts), subaccount)
+                    yield Account(account_id, tuple(amounts), subaccount, portfolio)
     except UnicodeDecodeError as exc:
         log.add(Problem(source, f"not UTF-8 text (byte {exc.start} of a decoded chunk): {exc.reason}"))
     except csv.Error as exc:
@@ -248,9 +315,11 @@ def _csv_columns(source: str, header: list[str], symbols: tuple[str, ...]) -> di
         name = name.strip()
         if name in columns:
             problems.append(Problem(source, "duplicate column", row=1, column=name))
-        elif name not in (ID_COLUMN, SUBACCOUNT_COLUMN) and name not in symbols:
+        elif name not in (ID_COLUMN, SUBACCOUNT_COLUMN, MODE_COLUMN) and name not in symbols:
             problems.append(
-                Problem(source, "unknown column: not an asset or market symbol of the params", row=1, column=name)
+                Problem(
+                    source, "unknown column: not an asset, market or option symbol of the params", row=1, column=name
+                )
             )
         columns[name] = index
     for name in (ID_COLUMN, *symbols):
@@ -301,6 +370,9 @@ def _read_json(path: Path, params: RiskParams) -> Iterator[Account]:
                 amounts[slot] = _convert(
                     log, source, item_number, record.account_id, f"{kind}.{symbol}", text, decimals
                 )
+        portfolio = record.margin_mode == "portfolio"
+        if portfolio or params.scenarios:
+            _check_mode(log, source, item_number, record.account_id, portfolio, amounts, params)
         if valid and not log.problems:
-            yield Account(record.account_id, tuple(amounts), record.subaccount)
+            yield Account(record.account_id, tuple(amounts), record.subaccount, portfolio)
     log.raise_if_any()

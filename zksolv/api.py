@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .accounts import AccountsFile, read_accounts
-from .bundle import MAX_BATCH_SIZE, liquidations_document, load_manifest, totals_document
+from .bundle import MAX_BATCH_SIZE, liquidations_document, load_manifest, stress_document, totals_document
 from .commitment import Commitment, build_commitment, load_commitment_file, write_inclusion_proofs
 from .errors import ArgumentError, InputError, Problem
 from .events import EventSink, ignore
 from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
 from .io import atomic_directory, dumps_json
-from .margin import SolvencyReport, check_solvency, health_to_quote
+from .margin import SolvencyReport, bad_debt_to_quote, check_solvency, health_to_quote, option_greeks
 from .params import ParamsFile, RiskParams, load_params
 from .secret import generate_secret, load_secret
 from .verify import Report, select_backends, verify_bundle
@@ -112,6 +112,18 @@ class CheckResult(NamedTuple):
             "below_maintenance": below,
             "totals": totals_document(params, report.totals),
             "liquidations": liquidations_document(params, report.totals.liquidations),
+            "scenarios": stress_document(params, report.totals.stress),
+            "below_maintenance_in_scenarios": [
+                {
+                    "account_id": f.account_id,
+                    "subaccount": f.subaccount,
+                    "scenario": f.scenario,
+                    "health": health_to_quote(f.health, params),
+                    "equity": bad_debt_to_quote(f.equity, params),
+                }
+                for f in report.stress_failures
+            ],
+            "options": option_greeks(params),
         }
 
 
@@ -231,13 +243,16 @@ def circuit_info(params_path: Path | str, batch_size: int = 64) -> dict:
     params, batch_size = _circuit_params(params_path, batch_size)
     from .circuit import compile_circuit, r1cs_info
 
-    compiled = compile_circuit(len(params.assets), len(params.markets), batch_size, tiers=params.tiers)
+    compiled = compile_circuit(
+        len(params.assets), len(params.markets), batch_size, tiers=params.tiers, scenarios=len(params.scenarios)
+    )
     info = r1cs_info(compiled.r1cs)
     return {
         "n_assets": len(params.assets),
         "n_markets": len(params.markets),
         "batch_size": batch_size,
         "market_brackets": list(params.tiers),
+        "scenarios": len(params.scenarios),
         "constraints": info["constraints"],
         "constraints_per_account": round(info["constraints"] / batch_size, 1),
         "wires": info["wires"],
@@ -270,6 +285,7 @@ def setup(
         force,
         on_event=on_event,
         tiers=params.tiers,
+        scenarios=len(params.scenarios),
     )
 
 
@@ -365,9 +381,11 @@ def demo(
     n_accounts: int = 300,
     batch_size: int = 16,
     on_event: EventSink = ignore,
+    venue: str = "flat",
 ) -> dict:
     """Synthetic snapshot → setup (cached) → prove → verify (zksolv.demo.run_demo); the summary.
-    Each stage is a `step` event (zksolv.events)."""
+    Each stage is a `step` event (zksolv.events). `venue`: "flat" (tiered perps, sub-accounts) or
+    "portfolio" (options, 18 scenarios, portfolio margin)."""
     batch_size = _batch_size(batch_size)
     if not _count(n_accounts):
         raise ArgumentError(
@@ -375,9 +393,11 @@ def demo(
             f"{n_accounts!r}: the demo needs at least one account",
             hint="--accounts takes a number of accounts ≥ 1",
         )
-    from .demo import run_demo
+    from .demo import VENUES, run_demo
 
-    return run_demo(out, n_accounts, batch_size, on_event=on_event)
+    if venue not in VENUES:
+        raise ArgumentError("venue", f"{venue!r} is not a demo venue", hint=f"--venue takes one of {', '.join(VENUES)}")
+    return run_demo(out, n_accounts, batch_size, on_event=on_event, venue=venue)
 
 
 def export_calldata(bundle_path: Path | str) -> list[dict]:

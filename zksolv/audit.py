@@ -243,7 +243,7 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ig
     on_event(step(f"hashing {ptau.name}"))
     identity = identify_ptau(ptau)
     K, M, B = keys.shape
-    shape = Shape(n_assets=K, n_markets=M, batch_size=B, market_brackets=list(keys.tiers))
+    shape = Shape(n_assets=K, n_markets=M, batch_size=B, market_brackets=list(keys.tiers), scenarios=keys.scenarios)
     checks: list[AuditCheck] = []
     warnings: list[str] = []
 
@@ -252,7 +252,7 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ig
 
     # 1. The circuit is zksolv's: never trust the keys' r1cs, rebuild it from our sources.
     on_event(step(f"compiling {shape} from {circuits_dir()}"))
-    reference = compile_circuit(K, M, B, tiers=keys.tiers)
+    reference = compile_circuit(K, M, B, tiers=keys.tiers, scenarios=keys.scenarios)
     r1cs_sha = sha256_file(keys.r1cs)
     reference_sha = sha256_file(reference.r1cs)
     check(

@@ -21,15 +21,18 @@ from .margin import Liquidations, Totals, bad_debt_to_quote, covered, shortfall_
 from .params import RiskParams
 from .units import from_units
 
-BUNDLE_FORMAT = "zksolv-bundle/4"
+BUNDLE_FORMAT = "zksolv-bundle/5"
 # Formats this zksolv knows but no longer accepts, with the reason shown to whoever verifies one.
 RETIRED_FORMATS = {
+    "zksolv-bundle/4": "format 4 had no price scenarios, stress report, portfolio margin or options; its "
+    "circuits and keys differ from format 5's (PROTOCOL.md, format versions): ask the venue "
+    "for a bundle in format 5",
     "zksolv-bundle/3": "format 3 had no notional-tiered maintenance brackets and no oracle-derived prices; its "
     "circuits and keys differ from format 4's (PROTOCOL.md, format versions): ask the venue "
-    "for a bundle in format 4",
+    "for a bundle in format 5",
     "zksolv-bundle/2": "format 2 proved only that every account was at or above maintenance and carried no "
     "liquidation figures (accounts below maintenance, shortfall, bad debt); ask the venue "
-    "for a bundle in format 4",
+    "for a bundle in format 5",
     "zksolv-bundle/1": "format 1 (zksolv ≤ 0.1) did not bind the batch size and circuit shape into the proofs "
     "and did not domain-separate leaves from tree nodes (SECURITY.md, issue 9): its claims "
     "cannot be checked soundly; ask the venue for a current bundle",
@@ -54,6 +57,7 @@ class CircuitInfo(_Strict):
     n_markets: Annotated[int, Field(ge=0, le=1 << 40)]
     batch_size: BatchSize
     market_brackets: list[Annotated[int, Field(ge=1, le=32)]]  # maintenance brackets per market (TIERS)
+    scenarios: Annotated[int, Field(ge=0, lt=1 << 12)]  # scenario price vectors (S, PROTOCOL.md §3.3)
     constraints: Count
     r1cs_sha256: Sha256
 
@@ -90,6 +94,7 @@ class Manifest(_Strict):
     # the proved totals, so a second description of their fields here could only drift from those.
     totals: dict[str, Any]
     liquidations: dict[str, Any]
+    scenarios: list[dict[str, Any]]  # stress_document: one entry per scenario, [] without scenarios
     files: dict[str, Sha256]
 
 
@@ -154,3 +159,20 @@ def liquidations_document(params: RiskParams, liquidations: Liquidations) -> dic
         "insurance_fund": params.insurance_fund,
         "covered": covered(liquidations, params),
     }
+
+
+def stress_document(params: RiskParams, stress: list[Liquidations]) -> list[dict]:
+    """The stress report (PROTOCOL.md §3.3): per scenario, proved over every account, how many accounts
+    would be below maintenance and with negative equity, their shortfall and bad debt (exact decimals,
+    quote units) and whether the insurance fund covers that bad debt."""
+    return [
+        {
+            "name": scenario.name,
+            "accounts_below_maintenance": figures.accounts_below_maintenance,
+            "shortfall": shortfall_to_quote(figures.shortfall, params),
+            "bankrupt_accounts": figures.bankrupt_accounts,
+            "bad_debt": bad_debt_to_quote(figures.bad_debt, params),
+            "covered": covered(figures, params),
+        }
+        for scenario, figures in zip(params.scenarios, stress)
+    ]

@@ -88,6 +88,18 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
         click.echo(f"accounts: {doc['accounts']}; below maintenance: {len(doc['below_maintenance'])}")
         print_totals(doc["totals"])
         print_liquidations(doc["liquidations"], quote)
+        if doc["scenarios"]:
+            print_stress(doc["scenarios"], quote)
+            for item in doc["below_maintenance_in_scenarios"][:20]:
+                click.echo(
+                    f"  below maintenance in {item['scenario']!r}: {label(item['account_id'], item['subaccount'])} "
+                    f"(health {item['health']} {quote})"
+                )
+        for option in doc["options"]:
+            click.echo(
+                f"  option {option['symbol']}: value {option['value']} {quote}, "
+                f"delta {option['delta']}, gamma {option['gamma']}"
+            )
         click.echo(
             "OK: every account is at or above maintenance"
             if doc["solvent"]
@@ -184,6 +196,11 @@ def inclusion_verify(
                 click.echo(f"  balance  {symbol}: {value}")
             for symbol, value in account["positions"].items():
                 click.echo(f"  position {symbol}: {value}")
+            if "margin_mode" in account:
+                click.echo(
+                    f"  margin mode: {account['margin_mode']}"
+                    + (" (worst health over the published scenarios)" if account["margin_mode"] == "portfolio" else "")
+                )
             click.echo(
                 f"  maintenance health {account['maintenance_health']}: "
                 + (
@@ -242,6 +259,18 @@ def print_liquidations(doc: dict[str, Any], quote: str) -> None:
         f"  negative equity:   {doc['bankrupt_accounts']} accounts, bad debt {doc['bad_debt']} {quote}; "
         f"insurance fund {fund}: {'covered' if doc['covered'] else 'NOT COVERED'}"
     )
+
+
+def print_stress(rows: list[dict[str, Any]], quote: str) -> None:
+    """The stress report as a table: one row per scenario (PROTOCOL.md §3.3)."""
+    width = max(len("scenario"), *(len(r["name"]) for r in rows))
+    click.echo(f"  stress report ({quote}):")
+    click.echo(f"    {'scenario':<{width}}  {'below':>6}  {'shortfall':>18}  {'bad debt':>18}  covered")
+    for r in rows:
+        click.echo(
+            f"    {r['name']:<{width}}  {r['accounts_below_maintenance']:>6}  {r['shortfall']:>18}  "
+            f"{r['bad_debt']:>18}  {'yes' if r['covered'] else 'NO'}"
+        )
 
 
 @main.group("params")
@@ -556,6 +585,8 @@ def verify_command(
             click.echo(f"VALID: at {manifest['epoch']} {claim.format(root=manifest['root'], below=below)}; totals:")
             print_totals(manifest["totals"])
             print_liquidations(liquidations, manifest["quote"])
+            if manifest["scenarios"]:
+                print_stress(manifest["scenarios"], manifest["quote"])
         else:
             failed = ", ".join(c.name for c in report.checks if not c.ok)
             click.echo(f"INVALID: failed check(s): {failed}")
@@ -627,13 +658,20 @@ def audit_setup_command(keys_dir: Path, ptau: Path, as_json: bool) -> None:
 )
 @click.option("--accounts", "n_accounts", type=int, default=300, show_default=True)
 @click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option(
+    "--venue",
+    type=click.Choice(["flat", "portfolio"]),
+    default="flat",
+    show_default=True,
+    help="flat: tiered perps and sub-accounts; portfolio: BTC options, 18 scenarios, portfolio margin",
+)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
-def demo_command(out_dir: Path, n_accounts: int, batch_size: int, as_json: bool) -> None:
+def demo_command(out_dir: Path, n_accounts: int, batch_size: int, venue: str, as_json: bool) -> None:
     """Synthetic snapshot → setup (cached) → prove → verify, with a summary."""
     from .progress import step_printer
 
-    summary = api.demo(out_dir, n_accounts, batch_size, on_event=step_printer(quiet=as_json, err=False))
+    summary = api.demo(out_dir, n_accounts, batch_size, on_event=step_printer(quiet=as_json, err=False), venue=venue)
     if as_json:
         emit_json(summary)
     verdict(summary["valid"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .accounts import Account
+from .accounts import Account, leaf_values, split_leaf_values
 from .errors import InputError, Problem, ZksolvError, validation_problems
 from .field import FieldText, FieldVector, pack_amounts
 from .io import dumps_json, read_json
@@ -29,21 +29,25 @@ from .poseidon import _native, poseidon, poseidon_batch
 from .secret import derive_field
 from .units import from_units
 
-INCLUSION_FORMAT = "zksolv-inclusion/3"
-COMMITMENT_FORMAT = "zksolv-commitment/3"
+INCLUSION_FORMAT = "zksolv-inclusion/4"
+COMMITMENT_FORMAT = "zksolv-commitment/4"
 # Formats this zksolv knows but no longer accepts, with the reason shown to whoever checks one
 # (as bundle.RETIRED_FORMATS for bundles).
 RETIRED_FORMATS = {
+    "zksolv-inclusion/3": "format 3 leaves had no margin mode and its params no scenarios or options "
+    "(PROTOCOL.md §3.3, §4): ask the venue for this epoch's inclusion file in format 4",
+    "zksolv-commitment/3": "format 3 committed under a params hash without scenarios or option series "
+    "(PROTOCOL.md §5): ask the venue for this epoch's commitment in format 4",
     "zksolv-inclusion/2": "format 2 held one account per file and had no sub-accounts; format 3 lists every "
     "account of a holder (main and isolated sub-accounts), each with its own path "
-    "(PROTOCOL.md §4): ask the venue for this epoch's inclusion file in format 3",
+    "(PROTOCOL.md §4): ask the venue for this epoch's inclusion file in format 4",
     "zksolv-inclusion/1": "format 1 leaves were not domain-separated from tree nodes (SECURITY.md, issue 9): "
-    "ask the venue for this epoch's inclusion file in format 3",
+    "ask the venue for this epoch's inclusion file in format 4",
     "zksolv-commitment/2": "format 2 committed one leaf per account id, without sub-accounts, under a params "
     "hash without maintenance brackets (PROTOCOL.md §4, §5): ask the venue for this "
-    "epoch's commitment in format 3",
+    "epoch's commitment in format 4",
     "zksolv-commitment/1": "format 1 leaves were not domain-separated from tree nodes (SECURITY.md, issue 9): "
-    "ask the venue for this epoch's commitment in format 3",
+    "ask the venue for this epoch's commitment in format 4",
 }
 ID_TAG = b"zksolv/account-id/v1"
 SALT_TAG = b"zksolv/salt/v1"
@@ -293,17 +297,22 @@ def load_commitment_file(path: Path | str) -> CommitmentFile:
         raise InputError(validation_problems(str(path), exc)) from None
 
 
-def account_document(params: RiskParams, account_id: str, amounts: Sequence[int], subaccount: str = "") -> dict:
-    """An account as its holder reads it: every asset's balance and every market's position of the params
-    (zeros included) at their decimals. The one rendering of the inclusion proof a venue writes and of
-    what `inclusion verify` shows from the hashed integers; `subaccount` "" is the main account."""
+def account_document(params: RiskParams, account_id: str, values: Sequence[int], subaccount: str = "") -> dict:
+    """An account as its holder reads it from its leaf values (`leaf_values`): every asset's balance and
+    every market's (and option's) position of the params (zeros included) at their decimals, and with
+    scenarios its margin mode. The one rendering of the inclusion proof a venue writes and of what
+    `inclusion verify` shows from the hashed integers; `subaccount` "" is the main account."""
+    amounts, portfolio = split_leaf_values(tuple(values), params)
     n_assets = len(params.assets)
-    return {
+    document = {
         "account_id": account_id,
         "subaccount": subaccount,
         "balances": {a.symbol: from_units(v, a.decimals) for a, v in zip(params.assets, amounts[:n_assets])},
         "positions": {m.symbol: from_units(v, m.decimals) for m, v in zip(params.markets, amounts[n_assets:])},
     }
+    if params.scenarios:
+        document["margin_mode"] = "portfolio" if portfolio else "cross"
+    return document
 
 
 def holder_document(params: RiskParams, root: int, paths: Sequence[tuple[int, int, Sequence[int], Slot]]) -> dict:
@@ -381,7 +390,7 @@ def _build_slots(
     in Poseidon batches (on all cores with the C extension).
     """
     epoch = be64(params.epoch_seconds)
-    width = params.n_slots
+    width = params.leaf_width
     id_prefix = ID_TAG + b"\x00"
     salt_prefix = SALT_TAG + b"\x00" + epoch
     sha256, mac = hashlib.sha256, _hmac_sha256(seed)
@@ -404,17 +413,18 @@ def _build_slots(
         salt = b"\x00" + mac(salt_prefix + encoded)[:31]
         salts += salt
         key_inputs += b"\x00" + sha256(id_prefix + encoded).digest()[:31] + salt
+        values = leaf_values(account, params)
         if flat is not None:
             try:
-                if len(account.amounts) != width:
+                if len(values) != width:
                     raise OverflowError
-                flat.extend(account.amounts)
+                flat.extend(values)
             except OverflowError:  # not signed 64-bit, or not one per slot: keep tuples from here on
                 del flat[len(ids) * width :]
                 rows = [tuple(flat[i : i + width]) for i in range(0, len(flat), width)]
                 flat = None
         if flat is None:
-            rows.append(account.amounts)
+            rows.append(values)
         ids.append(account.account_id)
         if len(key_inputs) >= 64 * _CHUNK:
             keys += poseidon_batch(2, key_inputs)

@@ -19,14 +19,16 @@ import time
 from pathlib import Path
 
 from .accounts import SUBACCOUNT_COLUMN, Account
+from .demo_portfolio import write_portfolio_inputs
 from .errors import ZksolvError
 from .events import Event, EventSink, ignore, step
 from .field import BPS
 from .margin import account_equity, maintenance_health
-from .params import parse_params
+from .params import load_params, parse_params
 from .prove import prove
 from .secret import generate_secret
 from .setup import cached_setup
+from .statement import circuit_name
 from .units import from_units
 from .verify import verify_bundle
 
@@ -167,9 +169,19 @@ def write_inputs(folder: Path, n: int) -> tuple[Path, Path, Path]:
     return params_path, accounts_path, secret_path
 
 
-def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16, on_event: EventSink = ignore) -> dict:
+VENUES = ("flat", "portfolio")
+
+
+def run_demo(
+    out: Path | str,
+    n_accounts: int = 300,
+    batch_size: int = 16,
+    on_event: EventSink = ignore,
+    venue: str = "flat",
+) -> dict:
     """Write the synthetic inputs, set up (cached), prove, verify; report each stage as a `step` event
-    (zksolv.events) and return the summary."""
+    (zksolv.events) and return the summary. `venue`: "flat" (this module's venue) or "portfolio"
+    (zksolv.demo_portfolio: options and scenario margin)."""
     out = Path(out)
 
     def say(message: str) -> None:
@@ -181,14 +193,20 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16, on_ev
         shutil.rmtree(out / name, ignore_errors=True)
     timings = {}
     t = time.monotonic()
-    params_path, accounts_path, secret_path = write_inputs(out / "inputs", n_accounts)
-    (out / MARKER).write_text(json.dumps({"accounts": n_accounts, "batch_size": batch_size}) + "\n")
-    params = parse_params(DEMO_PARAMS)
+    if venue == "portfolio":
+        params_path, accounts_path, secret_path = write_portfolio_inputs(out / "inputs", n_accounts)
+    else:
+        params_path, accounts_path, secret_path = write_inputs(out / "inputs", n_accounts)
+    (out / MARKER).write_text(json.dumps({"accounts": n_accounts, "batch_size": batch_size, "venue": venue}) + "\n")
+    params = load_params(params_path)
+    K, M, S = len(params.assets), len(params.markets), len(params.scenarios)
     say(
-        f"1/3 setup: SolvencyBatch(4 assets, 4 markets with {list(params.tiers)} maintenance brackets, {batch_size} "
-        "accounts per proof) — cached after the first run"
+        f"1/3 setup: {circuit_name(K, M, batch_size, params.tiers, scenarios=S)} ({K} assets, {M} markets, "
+        f"{S} scenarios, {batch_size} accounts per proof) — cached after the first run"
     )
-    keys = cached_setup(4, 4, batch_size, on_event=lambda e: say(f"    {e['message']}"), tiers=params.tiers)
+    keys = cached_setup(
+        K, M, batch_size, on_event=lambda e: say(f"    {e['message']}"), tiers=params.tiers, scenarios=S
+    )
     timings["setup_s"] = round(time.monotonic() - t, 1)
     say(f"2/3 prove: {n_accounts} accounts")
     t = time.monotonic()
@@ -228,6 +246,7 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16, on_ev
         "timings": timings,
         "totals": manifest.get("totals"),
         "liquidations": manifest.get("liquidations"),
+        "scenarios": manifest.get("scenarios"),
         "bundle": str(out / "bundle"),
         "inclusion": str(out / "inclusion"),
         "inputs": str(out / "inputs"),
@@ -245,9 +264,15 @@ def run_demo(out: Path | str, n_accounts: int = 300, batch_size: int = 16, on_ev
             f"{liquidations['bad_debt']} USD; insurance fund {liquidations['insurance_fund']} USD: "
             f"{'covered' if liquidations['covered'] else 'NOT covered'}"
         )
+    for row in summary["scenarios"] or []:
+        say(
+            f"  {row['name']}: {row['accounts_below_maintenance']} below maintenance, shortfall {row['shortfall']} "
+            f"USD, bad debt {row['bad_debt']} USD: {'covered' if row['covered'] else 'NOT covered'}"
+        )
     say(f"timings: setup {timings['setup_s']} s, prove {timings['prove_s']} s, verify {timings['verify_s']} s")
+    first = "pm-00000.json" if venue == "portfolio" else "acct-00000.json"
     say(
         f"inclusion proofs: {out / 'inclusion'}; try: zksolv inclusion verify "
-        f"{out / 'inclusion' / 'acct-00000.json'} --bundle {out / 'bundle'}"
+        f"{out / 'inclusion' / first} --bundle {out / 'bundle'}"
     )
     return summary

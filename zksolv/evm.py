@@ -460,9 +460,9 @@ class EvmChain:
 
 @dataclass(frozen=True)
 class RegistryShape:
-    """The circuit shape SolvencyBatch(K, M, B, TIERS) a SolvencyRegistry is deployed with (besides
+    """The circuit shape SolvencyBatch(K, M, B, TIERS, S) a SolvencyRegistry is deployed with (besides
     its verifier and Poseidon contracts). The registry derives Shape, T and Z = HashChain8(Shape, T zeros, 0)
-    from (K, M, B, packed TIERS) itself; ``zero_totals_commitment`` is the off-chain value
+    from (K, M, B, packed TIERS, S) itself; ``zero_totals_commitment`` is the off-chain value
     (zksolv.statement) an audit compares the registry's with."""
 
     n_assets: int
@@ -470,17 +470,21 @@ class RegistryShape:
     batch_size: int
     zero_totals_commitment: int
     tiers: tuple[int, ...] = ()  # maintenance brackets per market; () = every market flat
+    scenarios: int = 0  # S: price scenarios (PROTOCOL.md §3.3)
 
     @classmethod
-    def of(cls, n_assets: int, n_markets: int, batch_size: int, tiers: tuple[int, ...] = ()) -> RegistryShape:
+    def of(
+        cls, n_assets: int, n_markets: int, batch_size: int, tiers: tuple[int, ...] = (), scenarios: int = 0
+    ) -> RegistryShape:
         from .statement import zero_totals_commitment
 
         return cls(
             n_assets,
             n_markets,
             batch_size,
-            zero_totals_commitment(n_assets, n_markets, batch_size, tiers),
+            zero_totals_commitment(n_assets, n_markets, batch_size, tiers, scenarios),
             tuple(tiers),
+            scenarios,
         )
 
     @property
@@ -490,15 +494,15 @@ class RegistryShape:
 
     @property
     def shape(self) -> int:
-        """Shape(K, M, B, TIERS) = K + 2^16·M + 2^32·B + 2^64·marketTiers (PROTOCOL §5)."""
+        """Shape(K, M, B, TIERS, S) = K + 2^16·M + 2^32·B + 2^64·marketTiers + 2^240·S (PROTOCOL §5)."""
         from .statement import circuit_shape
 
-        return circuit_shape(self.n_assets, self.n_markets, self.batch_size, self.tiers)
+        return circuit_shape(self.n_assets, self.n_markets, self.batch_size, self.tiers, self.scenarios)
 
     @property
     def totals_length(self) -> int:
-        """T = 2(K + M) + 4: the totals vector's length."""
-        return 2 * (self.n_assets + self.n_markets) + 4
+        """T = 2(K + M) + 4 + 4S: the totals vector's length."""
+        return 2 * (self.n_assets + self.n_markets) + 4 + 4 * self.scenarios
 
 
 def registry_shape(manifest: dict) -> RegistryShape:
@@ -509,6 +513,7 @@ def registry_shape(manifest: dict) -> RegistryShape:
         int(circuit["n_markets"]),
         int(circuit["batch_size"]),
         tuple(int(t) for t in circuit["market_brackets"]),
+        int(circuit["scenarios"]),
     )
 
 
@@ -549,11 +554,14 @@ class Opening:
     epoch: int
     totals: tuple[int, ...]
     blinding: int
+    n_slots: int  # K + M: the liquidation figures follow the 2(K + M) credit/debit and long/short totals
 
     @property
     def liquidations(self) -> tuple[int, int, int, int]:
-        """(accounts below maintenance, shortfall, bankrupt accounts, bad debt): the last 4 totals."""
-        return tuple(self.totals[-4:])  # type: ignore[return-value]
+        """(accounts below maintenance, shortfall, bankrupt accounts, bad debt): the 4 totals after the
+        per-slot ones (the stress figures, if any, come after them)."""
+        first = 2 * self.n_slots
+        return tuple(self.totals[first : first + 4])  # type: ignore[return-value]
 
 
 def opening(manifest: dict) -> Opening:
@@ -562,6 +570,7 @@ def opening(manifest: dict) -> Opening:
         epoch=epoch_seconds(manifest["epoch"]),
         totals=tuple(int(v) for v in final["totals"]),
         blinding=int(final["blinding"]),
+        n_slots=int(manifest["circuit"]["n_assets"]) + int(manifest["circuit"]["n_markets"]),
     )
 
 
@@ -614,6 +623,7 @@ def deploy_registry(
         shape.n_markets,
         shape.batch_size,
         shape.market_tiers,
+        shape.scenarios,
         sender=sender,
     )
 
@@ -669,6 +679,7 @@ def audit_registry(
         "n_markets": chain.call(fns.nMarkets()),
         "batch_size": chain.call(fns.batchSize()),
         "market_tiers": chain.call(fns.marketTiers()),
+        "scenarios": chain.call(fns.nScenarios()),
         "shape": chain.call(fns.SHAPE()),
         "totals_length": chain.call(fns.TOTALS_LENGTH()),
         "zero_totals_commitment": chain.call(fns.zeroTotalsCommitment()),
@@ -686,8 +697,9 @@ def audit_registry(
         ("M is the shape's", shape.n_markets, immutables["n_markets"]),
         ("batch size is the shape's B", shape.batch_size, immutables["batch_size"]),
         ("maintenance brackets per market are the shape's", shape.market_tiers, immutables["market_tiers"]),
-        ("Shape(K, M, B, TIERS) is the shape's", shape.shape, immutables["shape"]),
-        ("T is 2(K+M)+4", shape.totals_length, immutables["totals_length"]),
+        ("scenario count S is the shape's", shape.scenarios, immutables["scenarios"]),
+        ("Shape(K, M, B, TIERS, S) is the shape's", shape.shape, immutables["shape"]),
+        ("T is 2(K+M)+4+4S", shape.totals_length, immutables["totals_length"]),
         (
             "Z (computed on-chain) is the shape's zero-totals commitment",
             shape.zero_totals_commitment,
@@ -857,6 +869,7 @@ def evm_report(folder: Path | str) -> dict:
             "n_markets": shape.n_markets,
             "batch_size": shape.batch_size,
             "market_brackets": list(shape.tiers),
+            "scenarios": shape.scenarios,
             "shape": str(audit["registry"]["shape"]),
             "totals_length": audit["registry"]["totals_length"],
             "zero_totals_commitment": str(audit["registry"]["zero_totals_commitment"]),

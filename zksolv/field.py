@@ -126,3 +126,8 @@ class FieldVector(Sequence[int]):
     def __repr__(self) -> str:
         head = ", ".join(str(x) for x in self[:3])
         return f"FieldVector([{head}{', …' if len(self) > 3 else ''}] × {len(self)})"
+
+
+# Scenario price vectors per params (PROTOCOL.md §3.3): each costs ≈ 460 constraints per account, and the
+# shape packs the count into 12 bits.
+MAX_SCENARIOS = 64

@@ -17,12 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .accounts import AccountId, AccountRecord
+from .accounts import AccountId, AccountRecord, split_leaf_values
 from .commitment import INCLUSION_FORMAT, account_document, account_key, format_refusal, leaf_hash
 from .errors import InputError, Problem
 from .field import AMOUNT_MAX, AMOUNT_MIN, FIELD_MODULUS, FieldText
 from .io import read_json
-from .margin import account_equity, health_to_quote, maintenance_health
+from .margin import account_equity, account_health, health_to_quote
 from .params import RiskParams, params_hash, parse_params
 from .poseidon import poseidon
 from .units import UnitError, from_units, to_units
@@ -52,10 +52,12 @@ class InclusionProofFile(BaseModel):
     params: dict[str, Any]
 
 
-def margin_status(amounts: tuple[int, ...], params: RiskParams) -> dict:
-    """How the proofs counted an account (the circuit computes the same integers from the same
-    leaf): below maintenance or not, and bankrupt (negative equity) or not."""
-    health = maintenance_health(amounts, params)
+def margin_status(values: tuple[int, ...], params: RiskParams) -> dict:
+    """How the proofs counted an account from its leaf values (the circuit computes the same integers
+    from the same leaf): below maintenance or not, and bankrupt (negative equity) or not; for a
+    portfolio-margined account the health is its worst over the scenarios (PROTOCOL.md §3.3)."""
+    amounts, portfolio = split_leaf_values(values, params)
+    health = account_health(amounts, params, portfolio)
     equity = account_equity(amounts, params)
     return {
         "maintenance_health": health_to_quote(health, params),
@@ -269,4 +271,6 @@ def _amounts(account: AccountRecord, params: RiskParams) -> tuple[int, ...]:
             if not AMOUNT_MIN <= value <= AMOUNT_MAX:
                 raise ValueError(f"{kind}.{spec.symbol} outside the signed 64-bit range")
             amounts.append(value)
+    if params.scenarios:
+        amounts.append(int(account.margin_mode == "portfolio"))
     return tuple(amounts)

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
+from . import options
 from .accounts import Account, account_label
 from .field import BPS
 from .params import MarketParams, RiskParams
+from .timestamps import epoch_seconds
 from .units import from_units
 
 
@@ -55,6 +57,60 @@ def account_equity(amounts: tuple[int, ...], params: RiskParams) -> int:
     return sum(amount * slot_price for amount, slot_price in zip(amounts, params.slot_prices))
 
 
+def scenario_health(amounts: tuple[int, ...], params: RiskParams, prices: tuple[int, ...], portfolio: bool) -> int:
+    """Health at one price vector (PROTOCOL.md §3.3), in health units: collateral at its weight,
+    positions at full value, and for a cross-margined account the flat rate of every position's
+    notional at these prices (scenario shapes have no brackets). Options are worth q·V."""
+    k = len(params.assets)
+    health = 0
+    for balance, asset, price in zip(amounts, params.assets, prices):
+        weight = asset.asset_weight_bps if balance >= 0 else asset.liability_weight_bps
+        health += balance * price * weight
+    for position, market, price in zip(amounts[k:], params.markets, prices[k:]):
+        health += position * price * BPS
+        if not portfolio:
+            health -= abs(position) * price * market.maintenance_margin_bps
+    return health
+
+
+def scenario_equity(amounts: tuple[int, ...], prices: tuple[int, ...]) -> int:
+    """Unweighted value at one price vector, 10^-S quote (negative: bad debt)."""
+    return sum(amount * price for amount, price in zip(amounts, prices))
+
+
+def account_health(amounts: tuple[int, ...], params: RiskParams, portfolio: bool = False) -> int:
+    """The health the claim is about (PROTOCOL.md §3, §3.3): a cross-margined account's maintenance
+    health; a portfolio-margined one's worst health over the published prices and every scenario
+    (its requirement is its largest scenario loss)."""
+    if not portfolio:
+        return maintenance_health(amounts, params)
+    return min(
+        scenario_health(amounts, params, prices, True)
+        for prices in (params.slot_prices, *(s.prices for s in params.scenarios))
+    )
+
+
+def option_greeks(params: RiskParams) -> list[dict]:
+    """Per option series its value and Black–Scholes delta and gamma at the published inputs (per
+    contract on one unit of the underlying): the venue's own risk view in `check --json`, not proved."""
+    out = []
+    underlying = {a.symbol: a.price for a in params.assets} | {m.symbol: m.mark_price for m in params.markets}
+    for market in params.markets:
+        option = market.option
+        if option is None:
+            continue
+        greeks = options.greeks(
+            option.kind,
+            Fraction(Decimal(underlying[option.underlying])),
+            Fraction(Decimal(option.strike)),
+            options.years_to_expiry(params.epoch_seconds, epoch_seconds(option.expiry)),
+            Fraction(Decimal(option.implied_volatility)),
+            Fraction(Decimal(option.interest_rate)),
+        )
+        out.append({"symbol": market.symbol, "value": market.mark_price, "delta": greeks.delta, "gamma": greeks.gamma})
+    return out
+
+
 def health_to_quote(health: int, params: RiskParams) -> str:
     """Health integer → exact decimal string in quote units."""
     return from_units(health, params.value_scale + 4)
@@ -82,6 +138,14 @@ class Liquidations:
 
     def vector(self) -> list[int]:
         return [self.accounts_below_maintenance, self.shortfall, self.bankrupt_accounts, self.bad_debt]
+
+
+def stress_figures(amounts: tuple[int, ...], params: RiskParams, portfolio: bool) -> list[tuple[int, int]]:
+    """(health, equity) of one account in every scenario, for the stress report (PROTOCOL.md §3.3)."""
+    return [
+        (scenario_health(amounts, params, s.prices, portfolio), scenario_equity(amounts, s.prices))
+        for s in params.scenarios
+    ]
 
 
 def shortfall_to_quote(shortfall: int, params: RiskParams) -> str:
@@ -129,14 +193,15 @@ class Totals:
     long: list[int]
     short: list[int]
     liquidations: Liquidations = field(default_factory=Liquidations)
+    stress: list[Liquidations] = field(default_factory=list)  # the liquidation figures per scenario
 
     @classmethod
     def zero(cls, params: RiskParams) -> Totals:
         k, m = len(params.assets), len(params.markets)
-        return cls([0] * k, [0] * k, [0] * m, [0] * m)
+        return cls([0] * k, [0] * k, [0] * m, [0] * m, stress=[Liquidations() for _ in params.scenarios])
 
-    def add(self, amounts: tuple[int, ...], params: RiskParams) -> tuple[int, int]:
-        """Count one account in; returns its (maintenance health, equity)."""
+    def add(self, amounts: tuple[int, ...], params: RiskParams, portfolio: bool = False) -> tuple[int, int]:
+        """Count one account in; returns its (health, equity) at the published prices."""
         k = len(self.credit)
         for i, balance in enumerate(amounts[:k]):
             if balance >= 0:
@@ -148,8 +213,10 @@ class Totals:
                 self.long[i] += position
             else:
                 self.short[i] -= position
-        health, equity = maintenance_health(amounts, params), account_equity(amounts, params)
+        health, equity = account_health(amounts, params, portfolio), account_equity(amounts, params)
         self.liquidations.add(health, equity)
+        for figures, (scenario_h, scenario_e) in zip(self.stress, stress_figures(amounts, params, portfolio)):
+            figures.add(scenario_h, scenario_e)
         return health, equity
 
     def vector(self) -> list[int]:
@@ -160,7 +227,10 @@ class Totals:
             out += [c, d]
         for lg, sh in zip(self.long, self.short):
             out += [lg, sh]
-        return out + self.liquidations.vector()
+        out += self.liquidations.vector()
+        for figures in self.stress:
+            out += figures.vector()
+        return out
 
     @classmethod
     def from_vector(cls, values: list[int], params: RiskParams) -> Totals:
@@ -172,6 +242,7 @@ class Totals:
             [p[0] for p in pairs[k:]],
             [p[1] for p in pairs[k:]],
             Liquidations(*values[2 * n : 2 * n + 4]),
+            [Liquidations(*values[j : j + 4]) for j in range(2 * n + 4, len(values), 4)],
         )
 
     def net_position(self) -> list[int]:
@@ -179,13 +250,13 @@ class Totals:
 
 
 def totals_vector_length(params: RiskParams) -> int:
-    return 2 * params.n_slots + 4
+    return 2 * params.n_slots + 4 + 4 * len(params.scenarios)
 
 
 def totals_of(accounts: Iterable[Account], params: RiskParams) -> Totals:
     totals = Totals.zero(params)
     for account in accounts:
-        totals.add(account.amounts, params)
+        totals.add(account.amounts, params, account.portfolio)
     return totals
 
 
@@ -223,11 +294,36 @@ class SolvencyReport:
     totals: Totals
     accounts: int = 0
     insolvent: list[Insolvent] = field(default_factory=list)
+    stress_failures: list[StressFailure] = field(default_factory=list)  # capped at MAX_STRESS_FAILURES
 
     @property
     def solvent(self) -> bool:
         """The strict claim: every account at or above maintenance."""
         return not self.insolvent
+
+
+MAX_STRESS_FAILURES = 1000  # named in `check`; the stress figures themselves count every account
+
+
+@dataclass(frozen=True)
+class StressFailure:
+    """An account below maintenance in a scenario (its health there is negative)."""
+
+    account_id: str
+    subaccount: str
+    scenario: str
+    health: int
+    equity: int
+
+
+def _stress_failures(account: Account, params: RiskParams) -> list[StressFailure]:
+    return [
+        StressFailure(account.account_id, account.subaccount, scenario.name, health, equity)
+        for scenario, (health, equity) in zip(
+            params.scenarios, stress_figures(account.amounts, params, account.portfolio)
+        )
+        if health < 0
+    ]
 
 
 def check_solvency(accounts: Iterable[Account], params: RiskParams) -> SolvencyReport:
@@ -236,7 +332,11 @@ def check_solvency(accounts: Iterable[Account], params: RiskParams) -> SolvencyR
     report = SolvencyReport(totals=Totals.zero(params))
     for account in accounts:
         report.accounts += 1
-        health, equity = report.totals.add(account.amounts, params)
+        health, equity = report.totals.add(account.amounts, params, account.portfolio)
         if health < 0:
             report.insolvent.append(Insolvent(account.account_id, health, equity, account.subaccount))
+        if params.scenarios and len(report.stress_failures) < MAX_STRESS_FAILURES:
+            report.stress_failures.extend(
+                _stress_failures(account, params)[: MAX_STRESS_FAILURES - len(report.stress_failures)]
+            )
     return report

@@ -7,24 +7,26 @@ common value scale (docs/PROTOCOL.md §2), which is what the circuit uses.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from .errors import InputError, Problem
-from .field import BPS, PRICE_BITS, WEIGHT_BITS
+from .field import BPS, MAX_SCENARIOS, PRICE_BITS, WEIGHT_BITS
 from .io import read_json
 from .oracle import PriceSource, check_derived_price, check_price, derive_price
 from .poseidon import hash_chain
+from .scenarios import OptionTerms, exact, option_value, scenario_value
 from .timestamps import epoch_seconds
-from .units import fraction_digits, split_decimal
+from .units import UnitError, fraction_digits, from_units, normalize, split_decimal
 
 PARAMS_TAG = int.from_bytes(b"zksolv.params.v1", "big")
 MAX_SLOTS = 15  # K + M: the accumulator hashes 2(K+M)+1 values (PROTOCOL.md §1)
@@ -103,6 +105,96 @@ class MarketSpec(BaseModel):
         return self
 
 
+def _utc_timestamp(value: str, info: ValidationInfo) -> str:
+    """Validator of an ISO-8601 UTC timestamp in whole seconds (zksolv.timestamps)."""
+    epoch_seconds(value, info.field_name or "timestamp")
+    return value
+
+
+def _decimal_text(value: str, info: ValidationInfo) -> str:
+    """An exact decimal string, written canonically in published params (it is hashed as written)."""
+    try:
+        split_decimal(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+    if (info.context or {}).get("canonical") and value != normalize(value):
+        raise ValueError(f"published params must write {info.field_name} {value!r} as {normalize(value)!r}")
+    return value
+
+
+def _check_relative(value: str, info: ValidationInfo) -> str:
+    """A relative change as an exact decimal above −1 (a price or volatility cannot go below zero)."""
+    _decimal_text(value, info)
+    if Decimal(value) <= -1:
+        raise ValueError(f"{info.field_name} {value!r} must be above -1 (a price or volatility cannot fall below 0)")
+    return value
+
+
+class ScenarioSpec(BaseModel):
+    """A named price scenario (PROTOCOL.md §3.3): relative shocks to chosen assets and markets, a
+    relative change of every option's implied volatility, and the fraction of the move counted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+    shocks: dict[Symbol, str] = Field(default_factory=dict, description="symbol → relative price change, e.g. -0.2")
+    volatility_shock: str = Field(default="0", description="relative change of every implied volatility")
+    weight: str = Field(default="1", description="fraction of the move counted, 0 < weight ≤ 1 (SPAN: 0.35)")
+
+    _volatility = field_validator("volatility_shock")(_check_relative)
+
+    @field_validator("shocks")
+    @classmethod
+    def _shocks(cls, shocks: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        for symbol, shock in shocks.items():
+            try:
+                _check_relative(shock, info)
+            except ValueError as exc:
+                raise ValueError(f"{symbol}: {exc}") from None
+        return shocks
+
+    @field_validator("weight")
+    @classmethod
+    def _weight(cls, value: str, info: ValidationInfo) -> str:
+        _decimal_text(value, info)
+        if not 0 < Decimal(value) <= 1:
+            raise ValueError(f"weight {value!r} must be above 0 and at most 1")
+        return value
+
+
+class OptionSpec(BaseModel):
+    """A European option series on an asset or market (PROTOCOL.md §3.3), margined only in
+    portfolio-margined accounts. `value` and `risk_array` (quote units per contract at the
+    published inputs and in each scenario) are what zksolv derives; published params write them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    symbol: Symbol
+    decimals: Decimals
+    underlying: Symbol
+    kind: Literal["call", "put"]
+    strike: str = Field(description="quote units per underlying unit, decimal string, > 0")
+    expiry: str = Field(description="ISO-8601 UTC timestamp")
+    implied_volatility: str = Field(description="annualised, e.g. 0.55")
+    interest_rate: str = Field(default="0", description="annualised, continuously compounded")
+    value: str | None = None
+    risk_array: list[str] | None = None
+
+    _strike = field_validator("strike", "implied_volatility")(check_price)
+
+    _rate = field_validator("interest_rate")(_decimal_text)
+
+    _expiry = field_validator("expiry")(_utc_timestamp)
+
+    @model_validator(mode="after")
+    def _published(self, info: ValidationInfo) -> OptionSpec:
+        if Decimal(self.strike) <= 0:
+            raise ValueError("strike must be above 0")
+        if (info.context or {}).get("canonical") and (self.value is None or self.risk_array is None):
+            raise ValueError(
+                "published params must write value and risk_array (zksolv prove writes them into the bundle)"
+            )
+        return self
+
+
 class ParamsFile(BaseModel):
     """The public risk parameters of one epoch (`params.json`)."""
 
@@ -116,26 +208,56 @@ class ParamsFile(BaseModel):
         description="quote units available to cover bad debt, "
         "decimal string; verify requires bad debt ≤ insurance fund",
     )
+    options: list[OptionSpec] = Field(default_factory=list, description="option series (need scenarios)")
+    scenarios: list[ScenarioSpec] = Field(default_factory=list, max_length=MAX_SCENARIOS)
 
     _insurance_fund = field_validator("insurance_fund")(check_price)
 
-    @field_validator("epoch")
-    @classmethod
-    def _utc_epoch(cls, value: str) -> str:
-        epoch_seconds(value)
-        return value
+    _epoch = field_validator("epoch")(_utc_timestamp)
 
     @model_validator(mode="after")
     def _unique_symbols(self) -> ParamsFile:
-        symbols = [a.symbol for a in self.assets] + [m.symbol for m in self.markets]
-        reserved = sorted(set(symbols) & {"account_id", "subaccount"})
+        symbols = [a.symbol for a in self.assets] + [m.symbol for m in self.markets] + [o.symbol for o in self.options]
+        reserved = sorted(set(symbols) & {"account_id", "subaccount", "margin_mode"})
         if reserved:
             raise ValueError(f"{', '.join(reserved)} cannot be a symbol: it names a column of the accounts file")
         dupes = sorted({s for s in symbols if symbols.count(s) > 1})
         if dupes:
             raise ValueError(f"symbols must be unique across assets and markets: {', '.join(dupes)}")
         if not 1 <= len(symbols) <= MAX_SLOTS:
-            raise ValueError(f"need 1 to {MAX_SLOTS} assets + markets in all, got {len(symbols)}")
+            raise ValueError(f"need 1 to {MAX_SLOTS} assets + markets + options in all, got {len(symbols)}")
+        return self
+
+    @model_validator(mode="after")
+    def _scenario_rules(self) -> ParamsFile:
+        linear = {a.symbol for a in self.assets} | {m.symbol for m in self.markets}
+        if self.options and not self.scenarios:
+            raise ValueError("options need scenarios: they are margined by their risk arrays (PROTOCOL.md §3.3)")
+        for option in self.options:
+            if option.underlying not in linear:
+                raise ValueError(f"option {option.symbol}: underlying {option.underlying!r} is no asset or market")
+            if option.risk_array is not None and len(option.risk_array) != len(self.scenarios):
+                raise ValueError(
+                    f"option {option.symbol}: risk_array has {len(option.risk_array)} entries "
+                    f"for {len(self.scenarios)} scenarios"
+                )
+        tiered = [m.symbol for m in self.markets if m.brackets is not None and len(m.brackets) > 1]
+        if self.scenarios and tiered:
+            raise ValueError(
+                f"scenarios cannot be combined with maintenance brackets yet ({', '.join(tiered)}): "
+                "PROTOCOL.md §3.3 says why"
+            )
+        names = [s.name for s in self.scenarios]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"scenario names must be unique: {', '.join(dupes)}")
+        for scenario in self.scenarios:
+            unknown = sorted(set(scenario.shocks) - linear)
+            if unknown:
+                raise ValueError(
+                    f"scenario {scenario.name!r} shocks {', '.join(unknown)}: not an asset or market "
+                    "(options move with their underlying)"
+                )
         return self
 
 
@@ -175,6 +297,30 @@ class Bracket:
 
 
 @dataclass(frozen=True)
+class OptionParams:
+    """The published inputs of an option series and its risk array (PROTOCOL.md §3.3)."""
+
+    underlying: str
+    kind: str
+    strike: str
+    expiry: str
+    implied_volatility: str
+    interest_rate: str
+    risk_array: tuple[str, ...]  # derived: quote units per contract, one per scenario
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario with its recomputed prices: one per slot, at the value scale (as `slot_prices`)."""
+
+    name: str
+    shocks: dict[str, str]
+    volatility_shock: str
+    weight: str
+    prices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class MarketParams:
     symbol: str
     decimals: int
@@ -182,6 +328,7 @@ class MarketParams:
     scaled_price: int
     brackets: tuple[Bracket, ...]  # one bracket (floor 0) for a flat rate
     mark_price_source: Any = None  # as AssetParams.price_source
+    option: OptionParams | None = None  # an option series: mark_price is its value, rate 0
 
     @property
     def maintenance_margin_bps(self) -> int:
@@ -204,6 +351,7 @@ class RiskParams:
     assets: tuple[AssetParams, ...]
     markets: tuple[MarketParams, ...]
     insurance_fund: str | None = None  # canonical decimal, quote units
+    scenarios: tuple[Scenario, ...] = ()
 
     @property
     def slot_symbols(self) -> tuple[str, ...]:
@@ -221,6 +369,17 @@ class RiskParams:
     @property
     def n_slots(self) -> int:
         return len(self.assets) + len(self.markets)
+
+    @property
+    def leaf_width(self) -> int:
+        """Values hashed into a leaf: every slot's amount, and with scenarios the margin mode
+        (0 cross, 1 portfolio) as one more (PROTOCOL.md §4)."""
+        return self.n_slots + (1 if self.scenarios else 0)
+
+    @property
+    def option_kinds(self) -> tuple[int, ...]:
+        """Per market 1 for an option series (held only by portfolio accounts), else 0."""
+        return tuple(int(m.option is not None) for m in self.markets)
 
     @property
     def tiers(self) -> tuple[int, ...]:
@@ -316,9 +475,166 @@ def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskPar
     )
     if problems:
         raise InputError(problems)
-    return RiskParams(
+    options = _option_markets(model, source, value_scale, assets, markets)
+    markets += options
+    params = RiskParams(
         model.epoch, epoch_seconds(model.epoch), model.quote, value_scale, assets, markets, model.insurance_fund
     )
+    if not model.scenarios:
+        return params
+    scenarios = tuple(_scenario(model, spec, params, source) for spec in model.scenarios)
+    _check_risk_arrays(model, options, scenarios, params, source)
+    first = len(markets) - len(options)
+    with_arrays = tuple(
+        dataclasses.replace(
+            market,
+            option=dataclasses.replace(
+                market.option,
+                risk_array=tuple(
+                    from_units(s.prices[len(assets) + first + j], value_scale - market.decimals) for s in scenarios
+                ),
+            ),
+        )
+        for j, market in enumerate(options)
+        if market.option is not None
+    )
+    return dataclasses.replace(params, markets=markets[:first] + with_arrays, scenarios=scenarios)
+
+
+def _option_inputs(spec: OptionSpec) -> OptionTerms:
+    return OptionTerms(
+        spec.kind,
+        exact(spec.strike),
+        epoch_seconds(spec.expiry),
+        exact(spec.implied_volatility),
+        exact(spec.interest_rate),
+    )
+
+
+def _linear_prices(assets: tuple[AssetParams, ...], markets: tuple[MarketParams, ...]) -> dict[str, str]:
+    return {a.symbol: a.price for a in assets} | {m.symbol: m.mark_price for m in markets}
+
+
+def _option_markets(
+    model: ParamsFile,
+    source: str,
+    value_scale: int,
+    assets: tuple[AssetParams, ...],
+    markets: tuple[MarketParams, ...],
+) -> tuple[MarketParams, ...]:
+    """Each option series as a market whose mark is its Black–Scholes value at the published inputs
+    (rate 0: its requirement is the scenarios'), the value checked against a published one."""
+    underlying_price = _linear_prices(assets, markets)
+    out: list[MarketParams] = []
+    problems: list[Problem] = []
+    for i, spec in enumerate(model.options):
+        places = value_scale - spec.decimals
+        if places < 0:
+            problems.append(
+                Problem(
+                    source,
+                    f"option {spec.symbol}: {spec.decimals} decimals exceed the value scale "
+                    f"{value_scale} of the prices (give the contracts fewer decimals)",
+                    column=f"options[{i}].decimals",
+                )
+            )
+            continue
+        terms = _option_inputs(spec)
+        atoms = option_value(
+            terms, exact(underlying_price[spec.underlying]), Fraction(0), epoch_seconds(model.epoch), places
+        )
+        value = from_units(atoms, places)
+        if atoms >= 1 << PRICE_BITS:
+            problems.append(
+                Problem(source, f"option {spec.symbol}: value {value} is not below 2^64 atoms", column=f"options[{i}]")
+            )
+        if spec.value is not None and spec.value != value:
+            problems.append(
+                Problem(
+                    source,
+                    f"option {spec.symbol}: published value {spec.value} is not the Black–Scholes value "
+                    f"{value} of its inputs",
+                    column=f"options[{i}].value",
+                )
+            )
+        option = OptionParams(
+            spec.underlying,
+            spec.kind,
+            spec.strike,
+            spec.expiry,
+            spec.implied_volatility,
+            spec.interest_rate,
+            (),
+        )
+        out.append(MarketParams(spec.symbol, spec.decimals, value, atoms, (Bracket("0", 0, 0, 0),), None, option))
+    if problems:
+        raise InputError(problems)
+    return tuple(out)
+
+
+def _scenario(model: ParamsFile, spec: ScenarioSpec, params: RiskParams, source: str) -> Scenario:
+    """Every slot's price in one scenario (PROTOCOL.md §3.3), below 2^64 or a located problem."""
+    weight = exact(spec.weight)
+    shock = {symbol: exact(value) for symbol, value in spec.shocks.items()}
+    zero = Fraction(0)
+    prices: list[int] = []
+    for asset in params.assets:
+        prices.append(
+            scenario_value(asset.scaled_price, asset.scaled_price * (1 + shock.get(asset.symbol, zero)), weight)
+        )
+    underlying = {a.symbol: exact(a.price) for a in params.assets} | {
+        m.symbol: exact(m.mark_price) for m in params.markets
+    }
+    volatility_shock = exact(spec.volatility_shock)
+    for market in params.markets:
+        if market.option is None:
+            raw = market.scaled_price * (1 + shock.get(market.symbol, zero))
+        else:
+            terms = _option_inputs(next(o for o in model.options if o.symbol == market.symbol))
+            spot = underlying[market.option.underlying] * (1 + shock.get(market.option.underlying, zero))
+            places = params.value_scale - market.decimals
+            raw = Fraction(option_value(terms, spot, volatility_shock, params.epoch_seconds, places))
+        prices.append(scenario_value(market.scaled_price, raw, weight))
+    too_large = [sym for sym, p in zip(params.slot_symbols, prices) if p >= 1 << PRICE_BITS]
+    if too_large:
+        raise InputError(
+            [
+                Problem(
+                    source, f"scenario {spec.name!r}: the price of {sym} is not below 2^64 atoms", column="scenarios"
+                )
+                for sym in too_large
+            ]
+        )
+    return Scenario(spec.name, dict(spec.shocks), spec.volatility_shock, spec.weight, tuple(prices))
+
+
+def _check_risk_arrays(
+    model: ParamsFile,
+    options: tuple[MarketParams, ...],
+    scenarios: tuple[Scenario, ...],
+    params: RiskParams,
+    source: str,
+) -> None:
+    """A published risk array must be the one zksolv derives, entry by entry, each mismatch named."""
+    problems: list[Problem] = []
+    first = len(params.assets) + len(params.markets) - len(options)
+    for j, (spec, market) in enumerate(zip(model.options, options)):
+        if spec.risk_array is None:
+            continue
+        places = params.value_scale - market.decimals
+        for s, scenario in enumerate(scenarios):
+            derived = from_units(scenario.prices[first + j], places)
+            if spec.risk_array[s] != derived:
+                problems.append(
+                    Problem(
+                        source,
+                        f"option {spec.symbol}: risk_array[{s}] (scenario {scenario.name!r}) is "
+                        f"{spec.risk_array[s]}, but its inputs give {derived}",
+                        column=f"options[{j}].risk_array[{s}]",
+                    )
+                )
+    if problems:
+        raise InputError(problems)
 
 
 def parse_params(data: Any, source: str = "params.json", canonical: bool = False) -> RiskParams:
@@ -360,11 +676,36 @@ def params_document(params: RiskParams) -> dict:
         "epoch": params.epoch,
         "quote": params.quote,
         "assets": [_asset_document(a) for a in params.assets],
-        "markets": [_market_document(m) for m in params.markets],
+        "markets": [_market_document(m) for m in params.markets if m.option is None],
     }
     if params.insurance_fund is not None:
         document["insurance_fund"] = params.insurance_fund
+    options = [_option_document(m) for m in params.markets if m.option is not None]
+    if options:
+        document["options"] = options
+    if params.scenarios:
+        document["scenarios"] = [
+            {"name": s.name, "shocks": s.shocks, "volatility_shock": s.volatility_shock, "weight": s.weight}
+            for s in params.scenarios
+        ]
     return document
+
+
+def _option_document(market: MarketParams) -> dict:
+    option = market.option
+    assert option is not None
+    return {
+        "symbol": market.symbol,
+        "decimals": market.decimals,
+        "underlying": option.underlying,
+        "kind": option.kind,
+        "strike": option.strike,
+        "expiry": option.expiry,
+        "implied_volatility": option.implied_volatility,
+        "interest_rate": option.interest_rate,
+        "value": market.mark_price,
+        "risk_array": list(option.risk_array),
+    }
 
 
 def _source_json(source: PriceSource | None) -> Any:
@@ -410,9 +751,16 @@ def params_meta(params: RiskParams) -> int:
 def params_field_elements(params: RiskParams) -> list[int]:
     """The values the circuit hashes into params_hash (PROTOCOL.md §5)."""
     assets = [a.scaled_price + (a.asset_weight_bps << 64) + (a.liability_weight_bps << 80) for a in params.assets]
-    markets = [m.scaled_price + (m.maintenance_margin_bps << 64) for m in params.markets]
+    # With scenarios each market also carries its option kind at bit 78 (Params, PROTOCOL.md §5).
+    kind_shift = 78 if params.scenarios else None
+    markets = [
+        m.scaled_price + (m.maintenance_margin_bps << 64) + ((m.option is not None) << kind_shift if kind_shift else 0)
+        for m in params.markets
+    ]
     brackets = [b.scaled_floor + (b.maintenance_margin_bps << NOTIONAL_BITS) for b in extra_brackets(params)]
-    return [PARAMS_TAG, params_meta(params), params.epoch_seconds, *assets, *markets, *brackets]
+    prices = [p for s in params.scenarios for p in s.prices]
+    packed = [sum(p << (64 * t) for t, p in enumerate(prices[j : j + 3])) for j in range(0, len(prices), 3)]
+    return [PARAMS_TAG, params_meta(params), params.epoch_seconds, *assets, *markets, *brackets, *packed]
 
 
 def extra_brackets(params: RiskParams) -> list[Bracket]:

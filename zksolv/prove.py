@@ -29,6 +29,7 @@ from .bundle import (
     SetupInfo,
     batch_dir,
     liquidations_document,
+    stress_document,
     totals_document,
 )
 from .commitment import Commitment, build_commitment, write_inclusion_proofs
@@ -146,6 +147,16 @@ def prove(
                     f"the keys in {keys_dir} are for {list(keys.tiers)} maintenance "
                     f"brackets per market; these params have {list(params.tiers)} (run `zksolv setup` "
                     "for this shape)",
+                )
+            ]
+        )
+    if len(params.scenarios) != keys.scenarios:
+        raise InputError(
+            [
+                Problem(
+                    str(params_path),
+                    f"the keys in {keys_dir} are for {keys.scenarios} scenarios; these params have "
+                    f"{len(params.scenarios)} (run `zksolv setup` for this shape)",
                 )
             ]
         )
@@ -351,6 +362,7 @@ def _assemble(tmp: Path, plan: BatchPlan, keys: Keys, work: Path) -> None:
             n_markets=info.n_markets,
             batch_size=info.batch_size,
             market_brackets=info.market_brackets,
+            scenarios=info.scenarios,
             constraints=info.constraints,
             r1cs_sha256=info.r1cs_sha256,
         ),
@@ -363,6 +375,7 @@ def _assemble(tmp: Path, plan: BatchPlan, keys: Keys, work: Path) -> None:
         ),
         totals=totals_document(params, plan.final_totals),
         liquidations=liquidations_document(params, plan.final_totals.liquidations),
+        scenarios=stress_document(params, plan.final_totals.stress),
         files=files,
     )
     (tmp / "manifest.json").write_text(dumps_json(manifest.model_dump()))

@@ -138,6 +138,7 @@ def circuit_of(keys: Keys) -> CompiledCircuit:
         M=n_markets,
         B=batch_size,
         tiers=keys.tiers,
+        scenarios=keys.scenarios,
     )
 
 

@@ -27,7 +27,7 @@ from .ptau import is_dev_ptau, make_dev_ptau, read_ptau_power, required_power
 from .statement import circuit_name
 from .trust import Blake2b
 
-KEYS_FORMAT = "zksolv-keys/4"  # 4: the circuit has maintenance brackets (TIERS)
+KEYS_FORMAT = "zksolv-keys/5"  # 5: the circuit has scenarios (S); 4: maintenance brackets (TIERS)
 
 
 class SetupError(ZksolvError):
@@ -58,6 +58,7 @@ class KeysFile(_Strict):
     n_markets: Annotated[int, Field(ge=0, le=1 << 40)]
     batch_size: BatchSize
     market_brackets: list[Annotated[int, Field(ge=1, le=32)]]  # maintenance brackets per market (TIERS)
+    scenarios: Annotated[int, Field(ge=0, lt=1 << 12)]  # scenario price vectors (S, PROTOCOL.md §3.3)
     constraints: Count
     constraints_per_account: float
     circuit_id: str
@@ -123,6 +124,11 @@ class Keys:
         return tuple(self.document.market_brackets)
 
     @property
+    def scenarios(self) -> int:
+        """Scenario price vectors: the circuit's S (PROTOCOL.md §3.3)."""
+        return self.document.scenarios
+
+    @property
     def insecure(self) -> bool:
         return self.document.ptau.insecure_development
 
@@ -176,16 +182,18 @@ def setup(
     force: bool = False,
     on_event: EventSink = ignore,
     tiers: tuple[int, ...] = (),
+    scenarios: int = 0,
 ) -> Keys:
     """Compile, pick or make the powers of tau, run the Groth16 setup with a phase-2 contribution.
 
-    `tiers`: maintenance brackets per market (() = every market flat)."""
+    `tiers`: maintenance brackets per market (() = every market flat); `scenarios`: S."""
     out = Path(out)
     tiers = tuple(tiers) or (1,) * n_markets
     timings: dict[str, float] = {}
     started = time.monotonic()
-    on_event(step(f"compiling {circuit_name(n_assets, n_markets, batch_size, tiers)}"))
-    circuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers)
+    name = circuit_name(n_assets, n_markets, batch_size, tiers, scenarios=scenarios)
+    on_event(step(f"compiling {name}"))
+    circuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers, scenarios=scenarios)
     timings["compile_s"] = time.monotonic() - started
     info = r1cs_info(circuit.r1cs)
     power = required_power(info["constraints"], info["public_inputs"] + info["outputs"])
@@ -248,9 +256,10 @@ def setup(
             n_markets=n_markets,
             batch_size=batch_size,
             market_brackets=list(tiers),
+            scenarios=scenarios,
             constraints=info["constraints"],
             constraints_per_account=round(info["constraints"] / batch_size, 1),
-            circuit_id=f"{circuit_name(n_assets, n_markets, batch_size, tiers, spaced=False)}/{circuit.dir.name}",
+            circuit_id=f"{circuit_name(n_assets, n_markets, batch_size, tiers, False, scenarios)}/{circuit.dir.name}",
             r1cs_sha256=sha256_file(tmp / "circuit.r1cs"),
             zkey_sha256=sha256_file(tmp / "circuit.zkey"),
             verification_key_sha256=sha256_file(tmp / "verification_key.json"),
@@ -276,13 +285,16 @@ def cached_setup(
     batch_size: int,
     on_event: EventSink = ignore,
     tiers: tuple[int, ...] = (),
+    scenarios: int = 0,
 ) -> Keys:
     """A development setup cached under build/keys, keyed by the compiled circuit."""
-    circuit: CompiledCircuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers)
+    circuit: CompiledCircuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers, scenarios=scenarios)
     folder = default_build_root() / "keys" / f"{circuit.dir.name}-dev"
     if (folder / "setup.json").exists():
         try:
             return load_keys(folder)
         except SetupError:
             pass  # made by an older zksolv (another keys format): a cache, so make it again
-    return setup(n_assets, n_markets, batch_size, folder, force=True, on_event=on_event, tiers=tiers)
+    return setup(
+        n_assets, n_markets, batch_size, folder, force=True, on_event=on_event, tiers=tiers, scenarios=scenarios
+    )

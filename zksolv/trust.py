@@ -66,13 +66,15 @@ class Shape(_Model):
     n_markets: Count
     batch_size: Annotated[int, Field(ge=1)]
     market_brackets: list[Annotated[int, Field(ge=1, le=32)]]  # maintenance brackets per market (TIERS)
+    scenarios: Annotated[int, Field(ge=0, lt=1 << 12)] = 0  # S (PROTOCOL.md §3.3)
 
     @property
-    def dims(self) -> tuple[int, int, int, tuple[int, ...]]:
-        return self.n_assets, self.n_markets, self.batch_size, tuple(self.market_brackets)
+    def dims(self) -> tuple[int, int, int, tuple[int, ...], int]:
+        return self.n_assets, self.n_markets, self.batch_size, tuple(self.market_brackets), self.scenarios
 
     def __str__(self) -> str:
-        return circuit_name(*self.dims, spaced=False)
+        K, M, B, tiers, scenarios = self.dims
+        return circuit_name(K, M, B, tiers, spaced=False, scenarios=scenarios)
 
 
 class AuditCheck(_Model):

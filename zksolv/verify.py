@@ -21,6 +21,7 @@ from .bundle import (
     batch_dir,
     liquidations_document,
     load_manifest,
+    stress_document,
     totals_document,
 )
 from .commitment import merkle_levels
@@ -77,6 +78,7 @@ class Report:
             "root": manifest.get("root"),
             "totals": manifest.get("totals") if self.valid else None,
             "liquidations": manifest.get("liquidations") if self.valid else None,
+            "scenarios": manifest.get("scenarios") if self.valid else None,
             "trust": self.trust,
             **({"evm": self.evm} if self.evm is not None else {}),
         }
@@ -247,6 +249,10 @@ def _check_params(folder: Path, manifest: Manifest, report: Report):
             f"the circuit's maintenance brackets per market {manifest.circuit.market_brackets} are not "
             f"params.json's {list(params.tiers)}"
         )
+    elif manifest.circuit.scenarios != len(params.scenarios):
+        problems.append(
+            f"the circuit has {manifest.circuit.scenarios} scenarios; params.json has {len(params.scenarios)}"
+        )
     if problems:
         report.add("params", False, "; ".join(problems))
         return None
@@ -382,8 +388,8 @@ def _check_pin(sha: str, manifest: Manifest, report: Report, trust: TrustAnchors
     zksolv's, with its health range check."""
     circuit = manifest.circuit
     tiers = tuple(circuit.market_brackets)
-    shape = (circuit.n_assets, circuit.n_markets, circuit.batch_size, tiers)
-    name = circuit_name(*shape, spaced=False)
+    shape = (circuit.n_assets, circuit.n_markets, circuit.batch_size, tiers, circuit.scenarios)
+    name = circuit_name(*shape[:4], spaced=False, scenarios=circuit.scenarios)
     statement = (
         f"the claim holds only if this verification key (SHA-256 {sha}) was made for {name} "
         f"as compiled from zksolv's published circuits, with a ceremony powers of tau and an "
@@ -538,11 +544,13 @@ def _check_accumulator_chain(manifest: Manifest, params, publics, report) -> Non
     blinding = int(final.blinding)
     problems = []
     circuit = manifest.circuit
-    shape = circuit_shape(circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers)
+    shape = circuit_shape(circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers, len(params.scenarios))
     if publics[0][1] != zero_accumulator(params, circuit.batch_size):
+        name = circuit_name(
+            circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers, scenarios=len(params.scenarios)
+        )
         problems.append(
-            f"batch 0 does not start from acc_0 of the published params and shape "
-            f"{circuit_name(circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers)} "
+            f"batch 0 does not start from acc_0 of the published params and shape {name} "
             f"(other prices, weights, epoch or circuit shape, or non-zero starting totals)"
         )
     for i in range(1, len(publics)):
@@ -561,6 +569,8 @@ def _check_accumulator_chain(manifest: Manifest, params, publics, report) -> Non
             problems.append("the human-readable totals differ from the proved ones")
         if manifest.liquidations != liquidations_document(params, proved.liquidations):
             problems.append("the published liquidation figures differ from the proved ones")
+        if manifest.scenarios != stress_document(params, proved.stress):
+            problems.append("the published stress report differs from the proved one")
         if not problems:
             report.proved = proved
     report.add(
@@ -573,6 +583,21 @@ def _check_accumulator_chain(manifest: Manifest, params, publics, report) -> Non
     )
     if report.proved is not None:
         _check_liquidations(params, report.proved.liquidations, report)
+        if params.scenarios:
+            _check_stress(params, report.proved.stress, report)
+
+
+def _check_stress(params, stress: list[Liquidations], report: Report) -> None:
+    """The stress report is information, not part of the claim: each scenario's proved figures are
+    shown (and in --json), with the scenarios whose bad debt the insurance fund would not cover."""
+    rows = stress_document(params, stress)
+    uncovered = [row["name"] for row in rows if not row["covered"]]
+    report.add(
+        "stress report",
+        True,
+        f"{len(rows)} scenarios proved over every account"
+        + (f"; the insurance fund would not cover: {', '.join(uncovered)}" if uncovered else "; all covered"),
+    )
 
 
 def _check_liquidations(params, liquidations: Liquidations, report: Report) -> None:

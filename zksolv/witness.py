@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .accounts import split_leaf_values
 from .commitment import Commitment, derive_blinding
 from .field import AMOUNT_OFFSET
 from .margin import Totals
@@ -54,14 +55,17 @@ class BatchPlan:
     def batch_input(self, index: int) -> dict:
         """The circuit input of batch `index` (signal names of PROTOCOL.md §6)."""
         statement = self.statements[index]
+        params = self.commitment.params
+        n = params.n_slots
         slots = self.commitment.slots[index * self.batch_size : (index + 1) * self.batch_size]
         return {
             "batch_root": statement.batch_root,
             "acc_in": statement.acc_in,
             "acc_out": statement.acc_out,
             "key": [s.key for s in slots],
-            "amount": [[a + AMOUNT_OFFSET for a in s.amounts] for s in slots],
-            **_params_input(self.commitment.params),
+            "amount": [[a + AMOUNT_OFFSET for a in s.amounts[:n]] for s in slots],
+            **({"portfolio": [s.amounts[n] for s in slots]} if params.scenarios else {}),
+            **_params_input(params),
             "totals_in": self.totals_in[index],
             "blinding_in": self.blindings[index],
             "blinding_out": self.blindings[index + 1],
@@ -75,14 +79,15 @@ def plan_batches(commitment: Commitment, seed: bytes, batch_size: int) -> BatchP
         raise ValueError(f"batch size {batch_size} must be a power of two dividing the capacity")
     roots = commitment.levels[batch_size.bit_length() - 1]
     phash = params_hash(params)
-    shape = circuit_shape(len(params.assets), len(params.markets), batch_size, params.tiers)
+    shape = circuit_shape(len(params.assets), len(params.markets), batch_size, params.tiers, len(params.scenarios))
     totals = Totals.zero(params)
     acc_in = zero_accumulator(params, batch_size)
     statements, totals_in, blindings = [], [], [0]
     for index, root in enumerate(roots):
         totals_in.append(totals.vector())
         for slot in commitment.slots[index * batch_size : (index + 1) * batch_size]:
-            totals.add(slot.amounts, params)
+            amounts, portfolio = split_leaf_values(slot.amounts, params)
+            totals.add(amounts, params, portfolio)
         blindings.append(derive_blinding(seed, params.epoch_seconds, index + 1))
         acc_out = accumulator(phash, shape, totals.vector(), blindings[-1])
         statements.append(BatchStatement(index, root, acc_in, acc_out))
@@ -99,6 +104,11 @@ def _params_input(params: RiskParams) -> dict:
         "mmr": [m.maintenance_margin_bps for m in params.markets],
         "bracket_floor": [b.scaled_floor for b in extra_brackets(params)],
         "bracket_rate": [b.maintenance_margin_bps for b in extra_brackets(params)],
+        **(
+            {"option_kind": list(params.option_kinds), "scenario_price": [list(s.prices) for s in params.scenarios]}
+            if params.scenarios
+            else {}
+        ),
         "epoch": params.epoch_seconds,
         "params_meta": params_meta(params),
     }
