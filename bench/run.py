@@ -20,6 +20,9 @@ STEPS = [
     ("Pure-Python bundle verification", ["bench_verify.py"]),
     ("Whole-bundle verification per backend (16 and 256 batches)", ["bench_bundle_verify.py"]),
     ("Commitment at scale (2^16, 2^18, 2^20 accounts)", ["bench_commitment.py"]),
+    ("Prove orchestrator memory before proving, one pass vs a list (2^20 accounts)", ["bench_prove_memory.py"]),
+    ("Inclusion files at scale (2^16, 2^20 accounts)", ["bench_inclusion.py"]),
+    ("A 10^4-account run: 2 local workers and a 2-worker Dask LocalCluster", ["bench_scale_run.py"]),
     ("Parallel proving and prover backends", ["bench_parallel.py"]),
 ]
 

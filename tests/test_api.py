@@ -40,6 +40,7 @@ API_OF_COMMAND = {
     "check": "check",
     "commit": "commit",
     "inclusion verify": "verify_inclusion_file",
+    "inclusion get": "inclusion_get",
     "schema": "input_schemas",
     "keygen-secret": "keygen_secret",
     "circuit info": "circuit_info",

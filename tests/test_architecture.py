@@ -46,6 +46,7 @@ SHARED = {
     "zksolv.events",
     "zksolv.evm",
     "zksolv.field",
+    "zksolv.inclusion_store",
     "zksolv.io",
     "zksolv.margin",
     "zksolv.oracle",

@@ -271,6 +271,8 @@ def test_cli_workers_json_progress_events(four_batches, tmp_path):
         str(out),
         "--workers",
         "2",
+        "--prover",
+        "snarkjs",
         "--json",
     ]
     run = subprocess.run(args, capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """The library API: every CLI command is one call here (the CLI only parses options and formats).
 
-    check · commit · verify_inclusion_file · input_schemas · keygen_secret · circuit_info ·
-    setup · prove · verify · audit_setup · demo · export_calldata · params_price
+    check · commit · verify_inclusion_file · inclusion_get · input_schemas · keygen_secret ·
+    circuit_info · setup · prove · verify · audit_setup · demo · export_calldata · params_price
 
 Arguments are checked here, not in the CLI, so a pipeline calling the library gets the same
 refusals (ArgumentError) as a person at the command line. Every error is a ZksolvError carrying
@@ -17,12 +17,19 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .accounts import AccountsFile, read_accounts
 from .bundle import MAX_BATCH_SIZE, liquidations_document, load_manifest, stress_document, totals_document
-from .commitment import Commitment, build_commitment, load_commitment_file, write_inclusion_proofs
+from .commitment import (
+    Commitment,
+    build_commitment,
+    load_commitment_file,
+    resolve_inclusion_layout,
+    write_inclusion_proofs,
+)
 from .errors import ArgumentError, InputError, Problem
 from .events import EventSink, ignore
 from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
-from .io import atomic_directory, dumps_json
+from .inclusion_store import holder_file
+from .io import OutputError, atomic_directory, dumps_json, write_json_atomic
 from .margin import SolvencyReport, bad_debt_to_quote, check_solvency, health_to_quote, option_greeks
 from .params import ParamsFile, RiskParams, load_params
 from .secret import generate_secret, load_secret
@@ -41,11 +48,13 @@ __all__ = [
     "commit",
     "demo",
     "export_calldata",
+    "inclusion_get",
     "input_schemas",
     "keygen_secret",
     "load_commitment_file",
     "params_price",
     "prove",
+    "resolve_inclusion_layout",
     "setup",
     "verify",
     "verify_inclusion_file",
@@ -141,9 +150,12 @@ def commit(
     batch_size: int | None = None,
     out: Path | str | None = None,
     force: bool = False,
+    inclusion_layout: str = "auto",
 ) -> Commitment:
     """Read and validate everything, then build the commitment in memory; with `out`, also write
-    it there (write_commitment: all or nothing, an existing folder replaced only with `force`)."""
+    it there (write_commitment: all or nothing, an existing folder replaced only with `force`;
+    `inclusion_layout` as for write_commitment)."""
+    resolve_inclusion_layout(0, inclusion_layout)  # an unknown layout is refused before any work
     params = load_params(params_path)
     seed = load_secret(secret_path)
     # Streamed straight into the commitment: at 2^20 accounts this halves peak memory.
@@ -151,18 +163,44 @@ def commit(
     if commitment.n_accounts == 0:
         raise InputError([Problem(str(accounts_path), "no accounts")])
     if out is not None:
-        write_commitment(commitment, out, force)
+        write_commitment(commitment, out, force, inclusion_layout)
     return commitment
 
 
-def write_commitment(commitment: Commitment, out_dir: Path | str, force: bool = False) -> Path:
-    """Write `commitment.json` and `inclusion/` (one file per holder, covering all their sub-accounts)
-    atomically (all or nothing)."""
+def write_commitment(
+    commitment: Commitment, out_dir: Path | str, force: bool = False, inclusion_layout: str = "auto"
+) -> Path:
+    """Write `commitment.json` and `inclusion/` (every holder's inclusion file, covering all their
+    sub-accounts) atomically (all or nothing). `inclusion_layout` (commitment.write_inclusion_proofs):
+    "files" (one JSON file per holder), "sqlite" (one store, `inclusion/inclusion.sqlite`) or "auto"
+    (files up to commitment.INCLUSION_FILES_MAX holders, the store above)."""
     out_dir = Path(out_dir)
     with atomic_directory(out_dir, replace=force) as tmp:
         (tmp / "commitment.json").write_text(dumps_json(commitment.document()), encoding="utf-8")
-        write_inclusion_proofs(commitment, tmp / "inclusion")
+        write_inclusion_proofs(commitment, tmp / "inclusion", inclusion_layout)
     return out_dir
+
+
+def inclusion_get(
+    inclusion_dir: Path | str, account_id: str, out: Path | str | None = None, force: bool = False
+) -> dict:
+    """One holder's inclusion file, to hand to them: from the inclusion folder `commit` or `prove`
+    wrote, in either layout (its `inclusion.sqlite`, or the holder's JSON file), or from a store
+    file itself; the document `verify_inclusion_file` checks, and `io.dumps_json` of it is the file
+    byte for byte. With `out`, also written there atomically (an existing file replaced only with
+    `force`). InputError naming the folder or store and the account id when it has no file for it."""
+    if not isinstance(account_id, str) or not account_id:
+        raise ArgumentError("account_id", f"{account_id!r} is not an account id")
+    target = None if out is None else Path(out)
+    if target is not None and target.exists() and not force:
+        raise ArgumentError("out", f"{target} exists", hint="pass --force to replace it")
+    document = holder_file(inclusion_dir, account_id)
+    if target is not None:
+        try:
+            write_json_atomic(target, document)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return document
 
 
 def _root(root: int | str | None) -> int | None:
@@ -312,7 +350,7 @@ def prove(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
-    prover: str = "snarkjs",
+    prover: str = "auto",
     retries: int = 2,
     worker_keys: Path | str | None = None,
     allow_liquidations: bool = False,

@@ -115,6 +115,14 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--capacity", type=int, default=None, help="tree capacity, a power of two (default: next ≥ accounts)")
 @click.option("--force", is_flag=True, help="replace an existing output folder")
+@click.option(
+    "--inclusion-layout",
+    type=click.Choice(["auto", "files", "sqlite"]),
+    default="auto",
+    show_default=True,
+    help="the private inclusion files: one JSON file per holder, or one SQLite store "
+    "(inclusion.sqlite, served by `zksolv inclusion get`); auto = files up to 10,000 holders",
+)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def commit(
@@ -124,29 +132,42 @@ def commit(
     out_dir: Path,
     capacity: int | None,
     force: bool,
+    inclusion_layout: str,
     as_json: bool,
 ) -> None:
-    """Commit to all accounts: writes OUT/commitment.json and OUT/inclusion/*.json."""
-    commitment = api.commit(params_path, accounts_path, secret_path, capacity, out=out_dir, force=force)
+    """Commit to all accounts: writes OUT/commitment.json and OUT/inclusion/ (one JSON file per
+    holder, or with many holders one store OUT/inclusion/inclusion.sqlite)."""
+    commitment = api.commit(
+        params_path, accounts_path, secret_path, capacity, out=out_dir, force=force, inclusion_layout=inclusion_layout
+    )
+    holders = commitment.n_holders
+    layout = api.resolve_inclusion_layout(holders, inclusion_layout)
     summary = {
         **commitment.document(),
         "accounts": commitment.n_accounts,
-        "holders": commitment.n_holders,
+        "holders": holders,
         "out": str(out_dir),
+        "inclusion_layout": layout,
     }
     if as_json:
         emit_json(summary)
     else:
+        where = (
+            f"{holders} inclusion files, one per holder with all their sub-accounts, in {out_dir}/inclusion/"
+            if layout == "files"
+            else f"the inclusion files of {holders} holders, each with all their sub-accounts, in one store "
+            f"{out_dir}/inclusion/inclusion.sqlite (`zksolv inclusion get {out_dir}/inclusion ID` gives one)"
+        )
         click.echo(
             f"root {summary['root']}\ncapacity {commitment.capacity} ({commitment.n_accounts} accounts)\n"
-            f"wrote {out_dir}/commitment.json and {commitment.n_holders} inclusion files, one per holder "
-            f"with all their sub-accounts, in {out_dir}/inclusion/ (private: hand each to its holder)"
+            f"wrote {out_dir}/commitment.json and {where} (private: hand each to its holder)"
         )
 
 
 @main.group()
 def inclusion() -> None:
-    """Account holders: check that their accounts are in a commitment."""
+    """Inclusion files: a venue hands a holder theirs (get); the holder checks that their accounts
+    are in the commitment (verify)."""
 
 
 @inclusion.command("verify")
@@ -218,6 +239,37 @@ def inclusion_verify(
             name = label(result.account_id or "", entry.subaccount)
             click.echo(f"  [ok] {name}" if entry.valid else f"  [FAIL] {name}: {entry.reason}")
     verdict(result.valid)
+
+
+@inclusion.command("get")
+@click.argument("inclusion_dir", type=click.Path(path_type=Path))
+@click.argument("account_id")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the file there (atomically) instead of printing it",
+)
+@click.option("--force", is_flag=True, help="replace an existing --out file")
+@click.option("--json", "as_json", is_flag=True, help="with --out, report what was written as JSON")
+@handle_errors
+def inclusion_get(inclusion_dir: Path, account_id: str, out_path: Path | None, force: bool, as_json: bool) -> None:
+    """Print one holder's inclusion file (JSON), from the inclusion folder that `commit` or `prove`
+    wrote: its inclusion.sqlite store, or the holder's own file. The output is the holder's file
+    byte for byte, for `zksolv inclusion verify`."""
+    document = api.inclusion_get(inclusion_dir, account_id, out_path, force)
+    if out_path is None:
+        emit_json(document)  # json.dumps with indent 2 and a newline: the file's own bytes
+        return
+    accounts = len(document["subaccounts"])
+    if as_json:
+        emit_json({"account_id": account_id, "out": str(out_path), "accounts": accounts})
+    else:
+        click.echo(
+            f"wrote {out_path}: the inclusion file of {account_id!r} ({accounts} account{'s' if accounts > 1 else ''}; "
+            "private: hand it to its holder)"
+        )
 
 
 def label(account_id: str, subaccount: str) -> str:
@@ -416,10 +468,10 @@ def setup_command(
 @click.option("--json", "as_json", is_flag=True, help="progress events and the result as JSON lines")
 @click.option(
     "--prover",
-    type=click.Choice(["snarkjs", "arkworks"]),
-    default="snarkjs",
+    type=click.Choice(["auto", "snarkjs", "arkworks"]),
+    default="auto",
     show_default=True,
-    help="Groth16 prover: snarkjs (Node) or arkworks (groth16py, `pip install zksolv[fast]`; ~5x less CPU)",
+    help="auto (arkworks when groth16py is installed, else snarkjs), snarkjs or arkworks",
 )
 @click.option(
     "--workers",

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .accounts import Account, leaf_values, split_leaf_values
-from .errors import InputError, Problem, ZksolvError, validation_problems
+from .errors import ArgumentError, InputError, Problem, ZksolvError, validation_problems
 from .field import FieldText, FieldVector, pack_amounts
 from .io import dumps_json, read_json
 from .params import RiskParams, params_document, params_hash
@@ -236,7 +238,7 @@ class Commitment:
         """(account_id, the slot indices of every one of its accounts), holder by holder in id order."""
         ids = _slot_ids(self.slots)
         real = [i for i, account_id in enumerate(ids) if account_id is not None]
-        real.sort(key=lambda i: ids[i] or "")  # ~45 bytes per account while writing, not a dict of lists
+        real.sort(key=ids.__getitem__)  # type: ignore[arg-type]  # ~45 bytes per account, not a dict of lists
         start = 0
         for end in range(1, len(real) + 1):
             if end == len(real) or ids[real[end]] != ids[real[start]]:
@@ -249,6 +251,27 @@ class Commitment:
         return holder_document(
             self.params, self.root, [(i, self.levels[0][i], self.siblings(i), self.slots[i]) for i in indices]
         )
+
+    def holder_parts(self) -> Iterator[tuple[str, dict]]:
+        """(account_id, the holder's inclusion file without its "params") for every holder, in
+        `holders()` order, one at a time: `{**part, "params": params_document(params)}` is
+        `holder_proof` of the holder's indices, in the same key order. Built for writing all of
+        them (`_PathTexts`), with the params left out so that they are rendered once."""
+        paths = _PathTexts(self)
+        params, root = self.params, str(self.root)
+        for account_id, indices in self.holders():
+            yield account_id, holder_part(params, root, account_id, paths.entries(indices))
+
+    def holder_part_texts(self) -> Iterator[tuple[str, str]]:
+        """`holder_parts` as compact JSON text (what the inclusion store keeps per holder): the
+        text json.dumps(part, ensure_ascii=False, separators=(",", ":")) gives, rendered straight
+        from the path texts by `_PartJson` in about the time it takes to build the dicts alone;
+        json.dumps on top of them took ≈ 18 s more at 2^20 (docs/BENCHMARKS.md: its C encoder
+        makes a new string per value, and most of a part is its ~30 decimal strings per account)."""
+        paths = _PathTexts(self)
+        render = _PartJson(self.params, str(self.root))
+        for account_id, indices in self.holders():
+            yield account_id, render(account_id, paths.entries(indices))
 
     def inclusion_proof(self, index: int) -> dict:
         """The private inclusion file of the holder of the account at `index`: it covers every
@@ -323,24 +346,133 @@ def holder_document(params: RiskParams, root: int, paths: Sequence[tuple[int, in
     account_id = holders.pop() if len(holders) == 1 else None
     if account_id is None:
         raise ValueError("an inclusion file covers the accounts of exactly one holder")
-    entries = sorted(paths, key=lambda path: path[3].subaccount)
+    entries: list[PathText] = [
+        (index, str(leaf), [str(s) for s in siblings], str(slot.salt), slot.subaccount, slot.amounts)
+        for index, leaf, siblings, slot in paths
+    ]
+    return {**holder_part(params, str(root), account_id, entries), "params": params_document(params)}
+
+
+# One account of a holder's file as `holder_part` takes it: (leaf index, leaf, siblings, salt,
+# subaccount, leaf values), the field elements as their decimal text.
+PathText = tuple[int, str, Sequence[str], str, str, tuple[int, ...]]
+
+
+def holder_part(params: RiskParams, root: str, account_id: str, entries: Sequence[PathText]) -> dict:
+    """`holder_document` without its last key, "params": what every holder's file has of its own
+    (the inclusion store keeps this per holder and the params once), from the root and each
+    account's path as decimal text; the main account first, then the sub-accounts by name."""
     return {
         "format": INCLUSION_FORMAT,
         "epoch": params.epoch,
-        "root": str(root),
+        "root": root,
         "account_id": account_id,
         "subaccounts": [
             {
                 "leaf_index": index,
-                "leaf": str(leaf),
-                "siblings": [str(s) for s in siblings],
-                "salt": str(slot.salt),
-                "account": account_document(params, account_id, slot.amounts, slot.subaccount),
+                "leaf": leaf,
+                "siblings": list(siblings),
+                "salt": salt,
+                "account": account_document(params, account_id, values, subaccount),
             }
-            for index, leaf, siblings, slot in entries
+            for index, leaf, siblings, salt, subaccount, values in _in_file_order(entries)
         ],
-        "params": params_document(params),
     }
+
+
+def _in_file_order(entries: Sequence[PathText]) -> Sequence[PathText]:
+    """The main account ("") first, then the sub-accounts by name."""
+    return entries if len(entries) == 1 else sorted(entries, key=lambda entry: entry[4])
+
+
+class _PartJson:
+    """`holder_part` as compact JSON text (separators "," and ":", no ASCII escaping: the spelling
+    of json.dumps(part, ensure_ascii=False, separators=(",", ":"))), for one commitment's params and
+    root. Only the account id, sub-account names and the params' symbols and epoch can need JSON
+    escaping (json.encoder.encode_basestring, the encoder's own function); the rest is decimal
+    text. tests/test_inclusion_store.py checks it against json.dumps for every holder."""
+
+    __slots__ = ("head", "assets", "markets", "n_assets", "n_slots", "scenarios")
+
+    def __init__(self, params: RiskParams, root: str) -> None:
+        quote = encode_basestring
+        self.head = (
+            f'{{"format":{quote(INCLUSION_FORMAT)},"epoch":{quote(params.epoch)},"root":{quote(root)},"account_id":'
+        )
+        self.assets = [(f"{quote(a.symbol)}:", a.decimals) for a in params.assets]
+        self.markets = [(f"{quote(m.symbol)}:", m.decimals) for m in params.markets]
+        self.n_assets, self.n_slots, self.scenarios = len(params.assets), params.n_slots, bool(params.scenarios)
+
+    def __call__(self, account_id: str, entries: Sequence[PathText]) -> str:
+        quote, n_assets = encode_basestring, self.n_assets
+        holder = quote(account_id)
+        accounts = []
+        for index, leaf, siblings, salt, subaccount, values in _in_file_order(entries):
+            balances = ",".join(
+                f'{key}"{from_units(v, d) if v else "0"}"' for (key, d), v in zip(self.assets, values[:n_assets])
+            )
+            positions = ",".join(
+                f'{key}"{from_units(v, d) if v else "0"}"'
+                for (key, d), v in zip(self.markets, values[n_assets : self.n_slots])
+            )
+            mode = (
+                (',"margin_mode":"portfolio"' if values[self.n_slots] else ',"margin_mode":"cross"')
+                if self.scenarios
+                else ""
+            )
+            path = '","'.join(siblings)
+            accounts.append(
+                f'{{"leaf_index":{index},"leaf":"{leaf}","siblings":["{path}"],"salt":"{salt}",'
+                f'"account":{{"account_id":{holder},"subaccount":{quote(subaccount)},'
+                f'"balances":{{{balances}}},"positions":{{{positions}}}{mode}}}}}'
+            )
+        return f'{self.head}{holder},"subaccounts":[{",".join(accounts)}]}}'
+
+
+class _PathTexts:
+    """Each account's path as `holder_part` takes it, for writing every holder's file of a
+    commitment: each tree level above the leaves is turned into decimal text once, as a list of
+    strings (a level-t node is a sibling on 2^t paths, and int → decimal text is most of the cost
+    of a path), the leaves on demand (each is read twice: as a leaf and as its neighbour's
+    sibling); a SlotTable's salts and amounts are read from its columns without Slot objects.
+    About 130 bytes per node above the leaves (≈ 130 MB at 2^20) while writing."""
+
+    __slots__ = ("leaves", "upper", "slots")
+
+    def __init__(self, commitment: Commitment) -> None:
+        leaves = commitment.levels[0]
+        self.leaves = leaves.data if isinstance(leaves, FieldVector) else leaves
+        # (t, level t as text) for t = 1 … depth − 1: node i's ancestor at level t is i >> t.
+        self.upper = [(t, _level_text(level)) for t, level in enumerate(commitment.levels[1:-1], 1)]
+        self.slots = commitment.slots
+
+    def entries(self, indices: Sequence[int]) -> list[PathText]:
+        leaves, upper, slots = self.leaves, self.upper, self.slots
+        words = isinstance(leaves, bytes)
+        entries: list[PathText] = []
+        for i in indices:
+            if words:
+                j = i ^ 1
+                leaf = str(int.from_bytes(leaves[32 * i : 32 * i + 32], "big"))
+                path = [str(int.from_bytes(leaves[32 * j : 32 * j + 32], "big"))]
+            else:
+                leaf, path = str(leaves[i]), [str(leaves[i ^ 1])]
+            path += [level[(i >> shift) ^ 1] for shift, level in upper]
+            if isinstance(slots, SlotTable):
+                salt = str(int.from_bytes(slots.salts[32 * i : 32 * i + 32], "big"))
+                subaccount = slots.subaccounts[i] if slots.subaccounts is not None else ""
+                entries.append((i, leaf, path, salt, subaccount, slots.slot_amounts(i)))
+            else:
+                slot = slots[i]
+                entries.append((i, leaf, path, str(slot.salt), slot.subaccount, slot.amounts))
+        return entries
+
+
+def _level_text(level: Sequence[int]) -> list[str]:
+    if isinstance(level, FieldVector):
+        data = level.data
+        return [str(int.from_bytes(data[i : i + 32], "big")) for i in range(0, len(data), 32)]
+    return [str(x) for x in level]
 
 
 def inclusion_document(params: RiskParams, root: int, index: int, leaf: int, siblings: list[int], slot: Slot) -> dict:
@@ -553,13 +685,60 @@ def inclusion_filename(account_id: str) -> str:
     return f"~{hashlib.sha256(account_id.encode()).hexdigest()[:32]}.json"
 
 
-def write_inclusion_proofs(commitment: Commitment, folder: Path) -> int:
-    """One inclusion file per holder (account id) into `folder`, covering every one of the holder's
-    accounts (main and sub-accounts; none for padding slots); returns how many files."""
+# Up to this many holders, layout "auto" writes one JSON file per holder; above it, one SQLite store
+# (zksolv.inclusion_store). A folder of 10^6 files is what a web backend does not want (slow to list,
+# copy and back up, an inode each, ~4 KB of disk for a 2 KB file), while one SQLite file serves a
+# holder's file by primary key in microseconds. 10,000 files is still a folder anyone can browse.
+INCLUSION_FILES_MAX = 10_000
+INCLUSION_LAYOUTS = ("auto", "files", "sqlite")
+
+
+def resolve_inclusion_layout(n_holders: int, layout: str = "auto") -> str:
+    """The layout `write_inclusion_proofs` uses for `n_holders` holders: "files" or "sqlite" as
+    asked, and for "auto" files up to INCLUSION_FILES_MAX holders, the store above."""
+    if layout not in INCLUSION_LAYOUTS:
+        raise ArgumentError(
+            "inclusion_layout",
+            f"{layout!r} is not an inclusion layout; choose one of {', '.join(INCLUSION_LAYOUTS)}",
+            hint="--inclusion-layout takes auto, files or sqlite",
+        )
+    if layout == "auto":
+        return "files" if n_holders <= INCLUSION_FILES_MAX else "sqlite"
+    return layout
+
+
+def write_inclusion_proofs(commitment: Commitment, folder: Path, layout: str = "auto") -> int:
+    """Every holder's inclusion file (one per account id, covering every one of the holder's
+    accounts: main and sub-accounts; none for padding slots) into `folder`; returns how many.
+
+    `layout` (`resolve_inclusion_layout`): "files" writes `<inclusion_filename(id)>` per holder, "sqlite"
+    the one store `inclusion.sqlite` (zksolv.inclusion_store; `InclusionStore.get` gives back the
+    same document), "auto" files up to INCLUSION_FILES_MAX holders, the store above. Streaming:
+    one holder's document at a time. The caller makes the folder appear atomically (prove and
+    api.write_commitment write it inside io.atomic_directory)."""
+    chosen = resolve_inclusion_layout(commitment.n_holders if layout == "auto" else 0, layout)
     folder.mkdir(parents=True, exist_ok=True)
+    params = params_document(commitment.params)
+    if chosen == "sqlite":
+        from .inclusion_store import STORE_NAME, write_store
+
+        return write_store(
+            folder / STORE_NAME,
+            epoch=commitment.params.epoch,
+            root=str(commitment.root),
+            capacity=commitment.capacity,
+            params=params,
+            holders=commitment.holder_part_texts(),
+        )
+    # dumps_json of the whole document, spliced: the holder's part as json.dumps renders it with
+    # indent 2, then "params" (rendered once, indented one level: JSON text never holds a raw
+    # newline inside a string) as its last key. The same bytes as dumps_json(holder_proof(…)).
+    params_text = dumps_json(params).rstrip("\n").replace("\n", "\n  ")
     count = 0
-    for account_id, indices in commitment.holders():
-        document = commitment.holder_proof(indices)
-        (folder / inclusion_filename(account_id)).write_text(dumps_json(document), encoding="utf-8")
+    for account_id, part in commitment.holder_parts():
+        text = json.dumps(part, indent=2, ensure_ascii=False)
+        (folder / inclusion_filename(account_id)).write_text(
+            f'{text[:-2]},\n  "params": {params_text}\n}}\n', encoding="utf-8"
+        )
         count += 1
     return count

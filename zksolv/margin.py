@@ -7,7 +7,7 @@ shortfall instead of surfacing as an unsatisfiable witness.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -301,6 +301,25 @@ class SolvencyReport:
         """The strict claim: every account at or above maintenance."""
         return not self.insolvent
 
+    def add(self, account: Account, params: RiskParams) -> None:
+        """Count one account in, naming it if it is below maintenance (health < 0 ⇒ counted;
+        equity < 0 ⇒ bankrupt, since health ≤ 10000·equity) and, up to MAX_STRESS_FAILURES, the
+        scenarios it fails."""
+        self.accounts += 1
+        health, equity = self.totals.add(account.amounts, params, account.portfolio)
+        if health < 0:
+            self.insolvent.append(Insolvent(account.account_id, health, equity, account.subaccount))
+        if params.scenarios and len(self.stress_failures) < MAX_STRESS_FAILURES:
+            room = MAX_STRESS_FAILURES - len(self.stress_failures)
+            self.stress_failures.extend(_stress_failures(account, params)[:room])
+
+    def counting(self, accounts: Iterable[Account], params: RiskParams) -> Iterator[Account]:
+        """`accounts`, passed through and counted in as they go: one pass feeds this report and
+        another consumer (the commitment, in `prove`)."""
+        for account in accounts:
+            self.add(account, params)
+            yield account
+
 
 MAX_STRESS_FAILURES = 1000  # named in `check`; the stress figures themselves count every account
 
@@ -331,12 +350,5 @@ def check_solvency(accounts: Iterable[Account], params: RiskParams) -> SolvencyR
     below maintenance (health < 0 ⇒ counted; equity < 0 ⇒ bankrupt, since health ≤ 10000·equity)."""
     report = SolvencyReport(totals=Totals.zero(params))
     for account in accounts:
-        report.accounts += 1
-        health, equity = report.totals.add(account.amounts, params, account.portfolio)
-        if health < 0:
-            report.insolvent.append(Insolvent(account.account_id, health, equity, account.subaccount))
-        if params.scenarios and len(report.stress_failures) < MAX_STRESS_FAILURES:
-            report.stress_failures.extend(
-                _stress_failures(account, params)[: MAX_STRESS_FAILURES - len(report.stress_failures)]
-            )
+        report.add(account, params)
     return report

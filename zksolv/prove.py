@@ -36,9 +36,9 @@ from .commitment import Commitment, build_commitment, write_inclusion_proofs
 from .errors import ArgumentError, ClaimError, InputError, Problem
 from .events import EventSink, ignore
 from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
-from .margin import SolvencyReport, check_solvency
+from .margin import SolvencyReport, Totals
 from .params import canonical_params_json, load_params, params_document, params_hash
-from .provers import PROVERS, ProverError, get_prover, proof_verifier
+from .provers import AUTO, PROVERS, ProverError, get_prover, proof_verifier, resolve_prover
 from .scheduler import BatchError, BatchResult, BatchTask, Executor, default_workers, make_executor
 from .secret import load_secret
 from .setup import Keys, load_keys, sha256_file
@@ -90,7 +90,7 @@ def prove(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
-    prover: str = "snarkjs",
+    prover: str = AUTO,
     retries: int = 2,
     worker_keys: Path | str | None = None,
     executor: Executor | None = None,
@@ -101,13 +101,15 @@ def prove(
     Where the batches are proved (zksolv.scheduler): `scheduler` (a Dask scheduler
     address, tcp://host:port), else `workers` local processes (default
     `default_workers(prover)`; 1 = this process), or a ready `executor`.
-    `prover` is "snarkjs" or "arkworks" (zksolv.provers). `worker_keys` is the keys
+    `prover` is "snarkjs", "arkworks" or "auto" (arkworks when installed here; with a Dask
+    scheduler the choice is made here, so the workers need what it names; zksolv.provers). `worker_keys` is the keys
     folder as the workers see it (default: `keys_dir`, absolute). A batch is retried
     `retries` times when its worker fails or dies. Accounts below maintenance are refused
     (InsolventError) unless `allow_liquidations`: then the bundle publishes, proved over all
     accounts, how many are below maintenance, their shortfall and the bad debt."""
     started = time.monotonic()
     out = Path(out)
+    prover = resolve_prover(prover)
     if prover not in PROVERS:
         raise ArgumentError("prover", f"unknown prover {prover!r}; choose one of {', '.join(PROVERS)}")
     if scheduler is not None and workers is not None:
@@ -163,14 +165,16 @@ def prove(
     ensure_output_free(out, force)
     if inclusion_out is not None:
         ensure_output_free(Path(inclusion_out), force)
-    accounts = list(read_accounts(accounts_path, params))
-    if not accounts:
+    # One pass over the snapshot: the margin check and the commitment read the same stream, so
+    # memory is the commitment's columns (~140 bytes per account), never a list of accounts.
+    report = SolvencyReport(totals=Totals.zero(params))
+    commitment = build_commitment(
+        report.counting(read_accounts(accounts_path, params), params), params, seed, capacity, batch_size
+    )
+    if not report.accounts:
         raise InputError([Problem(str(accounts_path), "no accounts")])
-    report = check_solvency(accounts, params)
     if not report.solvent and not allow_liquidations:
         raise InsolventError(report, params)
-    commitment = build_commitment(accounts, params, seed, capacity, batch_size)
-    del accounts
     plan = plan_batches(commitment, seed, batch_size)
     on_event(
         {
@@ -291,6 +295,7 @@ def _prove_batches(
                     "accounts": plan.batch_size,
                     "worker": result.worker,
                     "worker_cpu_seconds": result.worker_cpu_seconds,
+                    "worker_peak_rss_mb": result.worker_peak_rss_mb,
                     "accounts_per_s": round(proved * plan.batch_size / elapsed, 2),
                     "eta_s": round((len(todo) - proved) * elapsed / proved, 1),
                 }

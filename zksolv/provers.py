@@ -29,6 +29,7 @@ from .binfile import BinFile, scan
 from .errors import ToolchainError
 
 PROVERS = ("snarkjs", "arkworks")
+AUTO = "auto"  # resolve_prover: the fastest prover installed here
 
 
 class ProverUnavailable(ToolchainError):
@@ -161,6 +162,18 @@ class ArkworksProver:
         proof = proof_from_ethereum(blob)
         public = [str(x) for x in witness_wires(wtns, 1, header["nPublic"])]
         return snarkjs_json(proof), snarkjs_json(public)
+
+
+def resolve_prover(name: str) -> str:
+    """ "auto" → "arkworks" when groth16py is installed here (`make install` installs it; ~4× less
+    CPU per batch than snarkjs, docs/BENCHMARKS.md), else "snarkjs"; any other name unchanged."""
+    if name != AUTO:
+        return name
+    try:
+        import groth16py  # noqa: F401
+    except ImportError:
+        return "snarkjs"
+    return "arkworks"
 
 
 def get_prover(name: str) -> Prover:

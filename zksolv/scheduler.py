@@ -97,6 +97,7 @@ class BatchResult:
     prove_seconds: float
     worker: str  # host:pid
     worker_cpu_seconds: float = 0.0  # the worker process's CPU so far (with its finished children)
+    worker_peak_rss_mb: float = 0.0  # the larger of the worker's and its largest child's (Node) peak RSS
 
 
 OnRetry = Callable[[int, int, str], None]  # (batch index, attempt that failed, reason)
@@ -152,6 +153,12 @@ def _cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process or of its largest finished child (Linux reports KiB)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return max(own.ru_maxrss, children.ru_maxrss) / 1024
+
+
 def prove_one_batch(task: BatchTask) -> BatchResult:
     """Witness, proof and the check that the proof is of this batch's statement."""
     started, cpu = time.monotonic(), _cpu_seconds()
@@ -181,6 +188,7 @@ def prove_one_batch(task: BatchTask) -> BatchResult:
         round(proved - witnessed, 3),
         _worker_id(),
         round(_cpu_seconds(), 3),
+        round(_peak_rss_mb(), 1),
     )
 
 
