@@ -185,6 +185,8 @@ def _check_mode(
 ) -> None:
     """Portfolio margin needs scenarios; options need portfolio margin (the circuit proves the same,
     PortfolioOnly), so such a row is named here rather than surfacing as an unsatisfiable witness."""
+    if not (portfolio or params.scenarios):
+        return  # no scenarios: no options and no portfolio account, nothing to check
     if portfolio and not params.scenarios:
         log.add(
             Problem(
@@ -295,8 +297,7 @@ def _read_csv(path: Path, params: RiskParams) -> Iterator[Account]:
                             )
                         )
                     portfolio = MARGIN_MODES.get(mode, False)
-                if portfolio or params.scenarios:
-                    _check_mode(log, source, reader.line_num, account_id, portfolio, amounts, params)
+                _check_mode(log, source, reader.line_num, account_id, portfolio, amounts, params)
                 if valid and not log.problems:
                     yield Account(account_id, tuple(amounts), subaccount, portfolio)
     except UnicodeDecodeError as exc:
@@ -371,8 +372,7 @@ def _read_json(path: Path, params: RiskParams) -> Iterator[Account]:
                     log, source, item_number, record.account_id, f"{kind}.{symbol}", text, decimals
                 )
         portfolio = record.margin_mode == "portfolio"
-        if portfolio or params.scenarios:
-            _check_mode(log, source, item_number, record.account_id, portfolio, amounts, params)
+        _check_mode(log, source, item_number, record.account_id, portfolio, amounts, params)
         if valid and not log.problems:
             yield Account(record.account_id, tuple(amounts), record.subaccount, portfolio)
     log.raise_if_any()

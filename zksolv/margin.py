@@ -54,7 +54,7 @@ def account_equity(amounts: tuple[int, ...], params: RiskParams) -> int:
     (its insurance fund) must cover once the account is liquidated. Perp PnL is settled in the quote
     balance (PROTOCOL.md §3), so a position is worth s·mark.
     """
-    return sum(amount * slot_price for amount, slot_price in zip(amounts, params.slot_prices))
+    return scenario_equity(amounts, params.slot_prices)
 
 
 def scenario_health(amounts: tuple[int, ...], params: RiskParams, prices: tuple[int, ...], portfolio: bool) -> int:
@@ -94,7 +94,7 @@ def option_greeks(params: RiskParams) -> list[dict]:
     """Per option series its value and Black–Scholes delta and gamma at the published inputs (per
     contract on one unit of the underlying): the venue's own risk view in `check --json`, not proved."""
     out = []
-    underlying = {a.symbol: a.price for a in params.assets} | {m.symbol: m.mark_price for m in params.markets}
+    underlying = params.unit_prices
     for market in params.markets:
         option = market.option
         if option is None:
@@ -200,8 +200,11 @@ class Totals:
         k, m = len(params.assets), len(params.markets)
         return cls([0] * k, [0] * k, [0] * m, [0] * m, stress=[Liquidations() for _ in params.scenarios])
 
-    def add(self, amounts: tuple[int, ...], params: RiskParams, portfolio: bool = False) -> tuple[int, int]:
-        """Count one account in; returns its (health, equity) at the published prices."""
+    def add(
+        self, amounts: tuple[int, ...], params: RiskParams, portfolio: bool = False
+    ) -> tuple[int, int, list[tuple[int, int]]]:
+        """Count one account in; returns its (health, equity) at the published prices and its
+        (health, equity) in every scenario."""
         k = len(self.credit)
         for i, balance in enumerate(amounts[:k]):
             if balance >= 0:
@@ -215,9 +218,10 @@ class Totals:
                 self.short[i] -= position
         health, equity = account_health(amounts, params, portfolio), account_equity(amounts, params)
         self.liquidations.add(health, equity)
-        for figures, (scenario_h, scenario_e) in zip(self.stress, stress_figures(amounts, params, portfolio)):
+        in_scenarios = stress_figures(amounts, params, portfolio)
+        for figures, (scenario_h, scenario_e) in zip(self.stress, in_scenarios):
             figures.add(scenario_h, scenario_e)
-        return health, equity
+        return health, equity, in_scenarios
 
     def vector(self) -> list[int]:
         """Accumulator order (PROTOCOL.md §5): credit/debit pairs, long/short pairs, then the
@@ -306,12 +310,14 @@ class SolvencyReport:
         equity < 0 ⇒ bankrupt, since health ≤ 10000·equity) and, up to MAX_STRESS_FAILURES, the
         scenarios it fails."""
         self.accounts += 1
-        health, equity = self.totals.add(account.amounts, params, account.portfolio)
+        health, equity, in_scenarios = self.totals.add(account.amounts, params, account.portfolio)
         if health < 0:
             self.insolvent.append(Insolvent(account.account_id, health, equity, account.subaccount))
-        if params.scenarios and len(self.stress_failures) < MAX_STRESS_FAILURES:
-            room = MAX_STRESS_FAILURES - len(self.stress_failures)
-            self.stress_failures.extend(_stress_failures(account, params)[:room])
+        for scenario, (scenario_h, scenario_e) in zip(params.scenarios, in_scenarios):
+            if scenario_h < 0 and len(self.stress_failures) < MAX_STRESS_FAILURES:
+                self.stress_failures.append(
+                    StressFailure(account.account_id, account.subaccount, scenario.name, scenario_h, scenario_e)
+                )
 
     def counting(self, accounts: Iterable[Account], params: RiskParams) -> Iterator[Account]:
         """`accounts`, passed through and counted in as they go: one pass feeds this report and
@@ -333,16 +339,6 @@ class StressFailure:
     scenario: str
     health: int
     equity: int
-
-
-def _stress_failures(account: Account, params: RiskParams) -> list[StressFailure]:
-    return [
-        StressFailure(account.account_id, account.subaccount, scenario.name, health, equity)
-        for scenario, (health, equity) in zip(
-            params.scenarios, stress_figures(account.amounts, params, account.portfolio)
-        )
-        if health < 0
-    ]
 
 
 def check_solvency(accounts: Iterable[Account], params: RiskParams) -> SolvencyReport:

@@ -371,6 +371,12 @@ class RiskParams:
         return len(self.assets) + len(self.markets)
 
     @property
+    def unit_prices(self) -> dict[str, str]:
+        """The published price of every asset and market (an option's is its value), by symbol:
+        what an option's underlying is looked up in."""
+        return _linear_prices(self.assets, self.markets)
+
+    @property
     def leaf_width(self) -> int:
         """Values hashed into a leaf: every slot's amount, and with scenarios the margin mode
         (0 cross, 1 portfolio) as one more (PROTOCOL.md §4)."""
@@ -582,9 +588,7 @@ def _scenario(model: ParamsFile, spec: ScenarioSpec, params: RiskParams, source:
         prices.append(
             scenario_value(asset.scaled_price, asset.scaled_price * (1 + shock.get(asset.symbol, zero)), weight)
         )
-    underlying = {a.symbol: exact(a.price) for a in params.assets} | {
-        m.symbol: exact(m.mark_price) for m in params.markets
-    }
+    underlying = {symbol: exact(price) for symbol, price in params.unit_prices.items()}
     volatility_shock = exact(spec.volatility_shock)
     for market in params.markets:
         if market.option is None:
