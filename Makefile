@@ -4,9 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install lint test test-all demo demo-portfolio bench clean
+.PHONY: install browser lint test test-all demo demo-portfolio bench clean
 
 install: $(VENV)/.installed node_modules/.installed
+
+# The browser tests (holders' page, audit report) drive Debian's Chromium through its
+# ChromeDriver; nothing is downloaded by selenium or npm. Needs root or sudo once.
+APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+browser: /usr/bin/chromedriver
+/usr/bin/chromedriver:
+	DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends chromium chromium-driver \
+	  || { DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends chromium chromium-driver; }
 
 # Re-run only when the pins or the C extension change; `pip install -e` keeps Python edits live.
 $(VENV)/.installed: pyproject.toml requirements.lock zksolv/_native/poseidon.c
@@ -25,10 +33,10 @@ lint: install
 	$(BIN)/ruff format --check zksolv bench tests
 	$(BIN)/mypy
 
-test: install lint
+test: install browser lint
 	$(PYTEST) -q -m "not slow"
 
-test-all: install
+test-all: install browser
 	$(PYTEST) -q
 
 demo: install

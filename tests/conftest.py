@@ -106,3 +106,17 @@ def bundle(small_keys, tmp_path_factory):
         "secret": secret,
         "result": result,
     }
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Debian Chromium driven through its ChromeDriver (installed by `make browser`).
+    Background networking is off: this machine's network is closed, and the pages under test
+    must work with nothing fetched."""
+    from .helpers import chromium_driver
+
+    driver = chromium_driver()
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -34,3 +34,35 @@ def run_node_json(script: str, payload) -> object:
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
     return path
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def chromium_driver(width: int = 1280, height: int = 1600):
+    """Start headless Chromium through selenium with Debian's driver (no Selenium Manager download)."""
+    import tempfile
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        raise RuntimeError("Debian chromium + chromium-driver are not installed: run `make browser`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--allow-file-access-from-files",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='zksolv-chromium-')}",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
