@@ -6,7 +6,14 @@ PYTEST := $(BIN)/python -m pytest
 
 .PHONY: install browser lint test test-all demo demo-portfolio bench clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed zksolv/data/inclusion.html
+
+# The holders' page: web/src bundled by the pinned esbuild into one self-contained HTML file, shipped
+# as package data so that `zksolv page --out DIR` can hand it to a venue.
+web/dist/inclusion.html: web/build.mjs web/inclusion.html $(wildcard web/src/*.js) package-lock.json node_modules/.installed
+	node web/build.mjs
+zksolv/data/inclusion.html: web/dist/inclusion.html
+	cp $< $@
 
 # The browser tests (holders' page, audit report) drive Debian's Chromium through its
 # ChromeDriver; nothing is downloaded by selenium or npm. Needs root or sudo once.

@@ -47,10 +47,19 @@ API_OF_COMMAND = {
     "setup": "setup",
     "prove": "prove",
     "verify": "verify",
+    "report": "report",
     "audit-setup": "audit_setup",
+    "ceremony init": "ceremony_init",
+    "ceremony contribute": "ceremony_contribute",
+    "ceremony beacon": "ceremony_beacon",
+    "ceremony verify": "ceremony_verify",
+    "ceremony export": "ceremony_export",
     "demo": "demo",
     "export calldata": "export_calldata",
     "params price": "params_price",
+    "page": "inclusion_page",
+    "params suggest-decimals": "params_suggest_decimals",
+    "publish": "publish",
 }
 EXAMPLE = REPO / "proofs" / "example"
 

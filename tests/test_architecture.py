@@ -30,9 +30,19 @@ PROVER = {
     "zksolv.ptau",
     "zksolv.devsetup",
     "zksolv.audit",
+    "zksolv.ceremony",
+    "zksolv.decimals",
 }
 #: The library facade and the CLI that dresses it: may import both sides; no pipeline stage imports them.
-FACADE = {"zksolv.api", "zksolv.cli", "zksolv.__main__", "zksolv.demo", "zksolv.demo_portfolio", "zksolv.progress"}
+FACADE = {
+    "zksolv.api",
+    "zksolv.cli",
+    "zksolv.__main__",
+    "zksolv.demo",
+    "zksolv.demo_portfolio",
+    "zksolv.progress",
+    "zksolv.report",
+}
 #: Used by both sides; none of them may reach the prover side (they would carry it into the verifier).
 SHARED = {
     "zksolv.options",
@@ -52,6 +62,7 @@ SHARED = {
     "zksolv.oracle",
     "zksolv.params",
     "zksolv.poseidon",
+    "zksolv.publish",
     "zksolv.r1cs",
     "zksolv.secret",
     "zksolv.snarkjs",

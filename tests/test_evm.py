@@ -146,7 +146,7 @@ def test_g2_in_json_order_is_rejected(env):
 
 def test_calldata_matches_snarkjs(env):
     folder = env["folder"]
-    exported = evm.export_calldata(folder)
+    exported = evm.export_calldata(folder)["batches"]
     assert [e["index"] for e in exported] == [0, 1]
     base = folder / batch_dir(1)
     proc = subprocess.run(

@@ -130,8 +130,13 @@ def test_duplicates_are_per_account_and_subaccount(tmp_path, params_dict):
     with pytest.raises(InputError) as err:
         list(read_accounts(_accounts_file(tmp_path, rows), params))
     assert _located(err.value) == [
-        (5, "alice", "subaccount", "duplicate subaccount 'iso' of this account_id"),
-        (6, "alice", "account_id", "duplicate account_id"),
+        (
+            5,
+            "alice",
+            "subaccount",
+            "duplicate subaccount 'iso' of this account_id: row 3 has the same after trimming white space and NFC",
+        ),
+        (6, "alice", "account_id", "duplicate account_id: row 2 has the same after trimming white space and NFC"),
     ]
     path = tmp_path / "a.json"
     path.write_text(
@@ -141,7 +146,14 @@ def test_duplicates_are_per_account_and_subaccount(tmp_path, params_dict):
     )
     with pytest.raises(InputError) as err:
         list(read_accounts(path, params))
-    assert _located(err.value) == [(3, "a", "subaccount", "duplicate subaccount 's' of this account_id")]
+    assert _located(err.value) == [
+        (
+            3,
+            "a",
+            "subaccount",
+            "duplicate subaccount 's' of this account_id: row 1 has the same after trimming white space and NFC",
+        )
+    ]
     (tmp_path / "p.json").write_text(json.dumps(params_dict))
     result = subprocess.run(
         [

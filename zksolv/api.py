@@ -1,7 +1,8 @@
 """The library API: every CLI command is one call here (the CLI only parses options and formats).
 
-    check · commit · verify_inclusion_file · inclusion_get · input_schemas · keygen_secret ·
-    circuit_info · setup · prove · verify · audit_setup · demo · export_calldata · params_price
+    check · commit · verify_inclusion_file · inclusion_get · inclusion_page · input_schemas · keygen_secret ·
+    circuit_info · setup · prove · verify · report · audit_setup · ceremony_* · demo · export_calldata ·
+    params_price · publish
 
 Arguments are checked here, not in the CLI, so a pipeline calling the library gets the same
 refusals (ArgumentError) as a person at the command line. Every error is a ZksolvError carrying
@@ -11,6 +12,7 @@ inside the calls that need them: a verifier's `import zksolv.api` loads neither.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -24,12 +26,12 @@ from .commitment import (
     resolve_inclusion_layout,
     write_inclusion_proofs,
 )
-from .errors import ArgumentError, InputError, Problem
+from .errors import ArgumentError, InputError, Problem, ToolchainError
 from .events import EventSink, ignore
 from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
 from .inclusion_store import holder_file
-from .io import OutputError, atomic_directory, dumps_json, write_json_atomic
+from .io import OutputError, atomic_directory, dumps_json, write_json_atomic, write_text_atomic
 from .margin import SolvencyReport, bad_debt_to_quote, check_solvency, health_to_quote, option_greeks
 from .params import ParamsFile, RiskParams, load_params
 from .secret import generate_secret, load_secret
@@ -37,23 +39,35 @@ from .verify import Report, select_backends, verify_bundle
 
 if TYPE_CHECKING:
     from .audit import AuditReport
+    from .ceremony import CeremonyContribution, CeremonyReport
+    from .ceremony import Transcript as CeremonyTranscript
     from .prove import ProveResult
+    from .publish import PublishResult
+    from .report import Published
     from .setup import Keys
 
 __all__ = [
     "CheckResult",
     "audit_setup",
+    "ceremony_beacon",
+    "ceremony_contribute",
+    "ceremony_export",
+    "ceremony_init",
+    "ceremony_verify",
     "check",
     "circuit_info",
     "commit",
     "demo",
     "export_calldata",
     "inclusion_get",
+    "inclusion_page",
     "input_schemas",
     "keygen_secret",
     "load_commitment_file",
     "params_price",
     "prove",
+    "publish",
+    "report",
     "resolve_inclusion_layout",
     "setup",
     "verify",
@@ -203,6 +217,43 @@ def inclusion_get(
     return document
 
 
+PAGE_NAME = "inclusion.html"
+
+
+def inclusion_page(out: Path | str, force: bool = False) -> dict:
+    """Write the holders' page (web/, PROTOCOL.md §4) as `out`/inclusion.html: one self-contained
+    HTML file in which a holder checks their inclusion file against a bundle's manifest.json, in the
+    browser, sending nothing. A venue hosts it beside its bundle folders (a file inside a bundle
+    would fail `verify`, which refuses unlisted files) and links `inclusion.html?bundle=FOLDER`.
+    Returns where it went, its size and SHA-256 (which a venue can publish for holders to compare).
+    The page is package data built at install (`make install`: web/build.mjs with esbuild)."""
+    from importlib import resources
+
+    folder = Path(out)
+    if (folder / "manifest.json").exists():
+        raise ArgumentError(
+            "out",
+            f"{folder} is a bundle folder: `zksolv verify` refuses files its manifest does not list",
+            hint="write the page beside the bundle folders (their parent), and link inclusion.html?bundle=FOLDER",
+        )
+    target = folder / PAGE_NAME
+    if target.exists() and not force:
+        raise ArgumentError("out", f"{target} exists", hint="pass --force to replace it")
+    source = resources.files("zksolv.data").joinpath(PAGE_NAME)
+    try:
+        page = source.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ToolchainError(
+            "the holders' page is not built: `make install` bundles it from web/ "
+            "(node web/build.mjs, then copied into zksolv/data/)"
+        ) from None
+    try:
+        write_text_atomic(target, page.decode("utf-8"))
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return {"page": str(target), "bytes": len(page), "sha256": hashlib.sha256(page).hexdigest()}
+
+
 def _root(root: int | str | None) -> int | None:
     """A root given as text must be the published spelling: one canonical decimal below r."""
     if not isinstance(root, str):
@@ -285,6 +336,10 @@ def circuit_info(params_path: Path | str, batch_size: int = 64) -> dict:
         len(params.assets), len(params.markets), batch_size, tiers=params.tiers, scenarios=len(params.scenarios)
     )
     info = r1cs_info(compiled.r1cs)
+    from .ceremony import public_ptau
+    from .ptau import required_power
+
+    power = required_power(info["constraints"], info["public_inputs"] + info["outputs"])
     return {
         "n_assets": len(params.assets),
         "n_markets": len(params.markets),
@@ -296,6 +351,10 @@ def circuit_info(params_path: Path | str, batch_size: int = 64) -> dict:
         "wires": info["wires"],
         "public_inputs": info["public_inputs"],
         "r1cs": str(compiled.r1cs),
+        # The smallest ptau the setup or a ceremony needs, and the public ceremony file that covers it
+        # (docs/CEREMONY.md): downloaded once by the venue, checked against the published hash.
+        "ptau_power": power,
+        "ceremony_ptau": public_ptau(power),
     }
 
 
@@ -385,19 +444,22 @@ def verify(
     trusted_vkeys: Iterable[str] = (),
     trusted_keys: Iterable[Path | str] = (),
     gas_report: bool = False,
+    on_event: EventSink = ignore,
 ) -> Report:
     """Verify a bundle (zksolv.verify.verify_bundle) with the named proof backend(s).
 
     `trusted_vkeys` / `trusted_keys` pin the verification key (see audit_setup); without
     them the report's `trust` says what the claim then rests on. With `gas_report`, a valid
     bundle's publication is replayed on an in-process EVM (zksolv.evm.evm_report: real
-    receipts), into `report.evm`."""
+    receipts), into `report.evm`. `on_event` gets the progress of the proof checks, batch by batch
+    (zksolv.verify.verify_bundle)."""
     report = verify_bundle(
         bundle_path,
         backends=select_backends(backend),
         require_ceremony=require_ceremony,
         trusted_vkeys=trusted_vkeys,
         trusted_keys=trusted_keys,
+        on_event=on_event,
     )
     if gas_report and report.valid:
         from .evm import evm_report  # web3 and py-evm: only when asked for
@@ -406,12 +468,168 @@ def verify(
     return report
 
 
+class ReportResult(NamedTuple):
+    """What `report` wrote: the file, its format, and the verification it renders."""
+
+    out: Path
+    format: str
+    verification: Report
+
+    @property
+    def valid(self) -> bool:
+        return self.verification.valid
+
+    def document(self) -> dict:
+        """What `zksolv report --json` prints."""
+        return {
+            "out": str(self.out),
+            "format": self.format,
+            "bundle": self.verification.bundle,
+            "valid": self.valid,
+            "failed_checks": [c.name for c in self.verification.checks if not c.ok],
+        }
+
+
+def report(
+    bundle_path: Path | str,
+    out: Path | str,
+    fmt: str = "html",
+    backend: str = "python",
+    require_ceremony: bool = False,
+    trusted_vkeys: Iterable[str] = (),
+    trusted_keys: Iterable[Path | str] = (),
+    force: bool = False,
+) -> ReportResult:
+    """Verify a bundle (as `verify`) and write its audit report to `out` (zksolv.report): "html", one
+    self-contained page, or "md". The report is rendered from the verification result, never from the
+    manifest's own figures; an invalid bundle gets a report that says INVALID (and shows no figures).
+    `out` is written atomically and replaced only with `force`."""
+    from . import report as rendering
+
+    if fmt not in rendering.FORMATS:
+        raise ArgumentError("format", f"{fmt!r} is not a report format; choose html or md")
+    target = Path(out)
+    if target.exists() and not force:
+        raise ArgumentError("out", f"{target} exists", hint="pass --force to replace it")
+    verification = verify(bundle_path, backend, require_ceremony, trusted_vkeys, trusted_keys)
+    text = rendering.render(verification.document(), _published(verification, Path(bundle_path)), fmt)
+    try:
+        write_text_atomic(target, text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return ReportResult(target, fmt, verification)
+
+
+def _published(verification: Report, folder: Path) -> Published:
+    """The report's inputs besides the verification document: the verified manifest's layout and, for a
+    valid bundle, the quote currency and asset prices of params.json — read again here, and used only if
+    it is still the file whose SHA-256 the verified manifest lists."""
+    from .io import parse_json
+    from .params import parse_params
+    from .report import Published
+
+    manifest = verification.manifest
+    if manifest is None:
+        return Published()
+    layout = {
+        "capacity": manifest["capacity"],
+        "n_batches": manifest["n_batches"],
+        "batch_size": manifest["batch_size"],
+        "circuit": str(manifest["circuit"]["id"]).split("/")[0],
+        "insecure_development": manifest["setup"]["insecure_development"],
+    }
+    if not verification.valid:
+        return Published(**layout)
+    path = folder / "params.json"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(str(path), f"cannot read: {exc.strerror or exc}")]) from None
+    if hashlib.sha256(raw).hexdigest() != manifest["files"]["params.json"]:
+        raise InputError([Problem(str(path), "changed while the bundle was being verified")])
+    params = parse_params(parse_json(raw), str(path), canonical=True)
+    return Published(**layout, quote=params.quote, prices={a.symbol: a.price for a in params.real_assets})
+
+
 def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ignore) -> AuditReport:
     """Audit a keys folder against zksolv's own circuits and a ptau (zksolv.audit.audit_setup):
     the result's `document()` is the trust file `verify(trusted_keys=…)` reads."""
     from . import audit
 
     return audit.audit_setup(keys_dir, ptau, on_event)
+
+
+def ceremony_init(
+    params_path: Path | str,
+    out_dir: Path | str,
+    ptau: Path | str,
+    batch_size: int = 64,
+    force: bool = False,
+    on_event: EventSink = ignore,
+) -> CeremonyTranscript:
+    """Start a multi-party phase-2 ceremony for the params' shape (zksolv.ceremony.init): the
+    ceremony folder with the initial key (no contribution) and its transcript, from a ptau file
+    (a public ceremony file in production; docs/CEREMONY.md)."""
+    params, batch_size = _circuit_params(params_path, batch_size)
+    if not isinstance(ptau, (str, Path)) or not str(ptau):
+        raise ArgumentError(
+            "ptau", "a ceremony starts from a powers-of-tau file", hint="pass --ptau (`zksolv circuit info` names one)"
+        )
+    _check_ptau(Path(ptau))
+    from . import ceremony
+
+    return ceremony.init(
+        len(params.assets),
+        len(params.markets),
+        batch_size,
+        Path(out_dir),
+        Path(ptau),
+        force,
+        on_event=on_event,
+        tiers=params.tiers,
+        scenarios=len(params.scenarios),
+    )
+
+
+def ceremony_contribute(
+    ceremony_dir: Path | str, name: str, entropy_file: Path | str | None = None, on_event: EventSink = ignore
+) -> CeremonyContribution:
+    """Add one contribution to a ceremony (zksolv.ceremony.contribute): fresh OS entropy, never
+    written; the contributor keeps nothing."""
+    from . import ceremony
+
+    return ceremony.contribute(ceremony_dir, name, entropy_file, on_event)
+
+
+def ceremony_beacon(
+    ceremony_dir: Path | str,
+    beacon_hash: str,
+    iterations_exp: int = 10,
+    name: str = "beacon",
+    source: str | None = None,
+    on_event: EventSink = ignore,
+) -> CeremonyContribution:
+    """Close a ceremony with a public random beacon (zksolv.ceremony.beacon)."""
+    from . import ceremony
+
+    return ceremony.beacon(ceremony_dir, beacon_hash, iterations_exp, name, source, on_event)
+
+
+def ceremony_verify(ceremony_dir: Path | str, ptau: Path | str, on_event: EventSink = ignore) -> CeremonyReport:
+    """Verify a ceremony: transcript against the key, circuit, ptau, snarkjs zkey verify
+    (zksolv.ceremony.verify); `passed` is the verdict."""
+    from . import ceremony
+
+    return ceremony.verify(ceremony_dir, ptau, on_event)
+
+
+def ceremony_export(
+    ceremony_dir: Path | str, out_dir: Path | str, force: bool = False, on_event: EventSink = ignore
+) -> Keys:
+    """A keys folder for `prove` from a ceremony's newest key (zksolv.ceremony.export)."""
+    from . import ceremony
+
+    return ceremony.export(ceremony_dir, out_dir, force, on_event)
 
 
 def demo(
@@ -438,12 +656,68 @@ def demo(
     return run_demo(out, n_accounts, batch_size, on_event=on_event, venue=venue)
 
 
-def export_calldata(bundle_path: Path | str) -> list[dict]:
-    """verifyProof calldata for each batch (zksolv.evm.export_calldata), for a real chain: a bundle
+def export_calldata(bundle_path: Path | str) -> dict:
+    """The calldata of a publication on a real chain (zksolv.evm.export_calldata): the registry's
+    publishEpoch and openTotals arguments, and per batch verifyProof's and submitBatch's. A bundle
     that cannot give calldata is an InputError naming the file and the field, never a crash."""
     from . import evm
 
     return evm.export_calldata(bundle_path)
+
+
+def publish(
+    bundle_path: Path | str,
+    rpc: str,
+    registry: str | None = None,
+    key_file: Path | str | None = None,
+    from_address: str | None = None,
+    *,
+    chain_id: int | None = None,
+    max_batches: int | None = None,
+    verify: bool = True,
+    on_event: EventSink = ignore,
+) -> PublishResult:
+    """Publish a bundle on a real chain over JSON-RPC (zksolv.publish.publish_bundle): verify it, deploy
+    the verifier, Poseidon contracts and a registry (or audit the `registry` given), publish the epoch,
+    open its totals and submit every batch not yet proven there, so an interrupted run resumes. The
+    sender: a private key file (`key_file`, owner-only; never printed) or an account the node holds
+    unlocked (`from_address`). Returns every transaction's hash and gas and the registry's verdict."""
+    from .publish import Sender, checksum_address, load_key_file, publish_bundle
+
+    if (key_file is None) == (from_address is None):
+        raise ArgumentError(
+            "key_file",
+            "give exactly one sender: a private key file, or an account the node holds unlocked (from_address)",
+            hint="pass --key-file FILE or --from ADDRESS",
+        )
+    if not isinstance(rpc, str) or not rpc.startswith(("http://", "https://")):
+        raise ArgumentError("rpc", f"{rpc!r} is not an HTTP(S) JSON-RPC URL", hint="--rpc takes http://HOST:PORT")
+    sender = load_key_file(key_file) if key_file is not None else Sender(checksum_address(from_address, "from_address"))
+    return publish_bundle(
+        bundle_path, rpc, sender, registry, chain_id=chain_id, max_batches=max_batches, verify=verify, on_event=on_event
+    )
+
+
+def params_suggest_decimals(
+    params_path: Path | str, accounts_path: Path | str, out_path: Path | str | None = None, force: bool = False
+) -> dict:
+    """Propose per asset and market the decimals at which every amount of an accounts file fits the
+    signed 64-bit range (PROTOCOL.md §2.2), with `rounding: down` for an asset whose file uses more
+    digits; with `out_path`, write the params with them. Returns the suggestions."""
+    from .decimals import suggest_decimals
+    from .io import write_json_atomic
+
+    out = Path(out_path) if out_path is not None else None
+    if out is not None and out.exists() and not force:
+        raise ArgumentError("out", f"{out} exists", hint="pass --force to replace it")
+    suggestions, document = suggest_decimals(load_params(params_path), accounts_path)
+    if out is not None:
+        write_json_atomic(out, document)
+    return {
+        "suggestions": [s.document() for s in suggestions],
+        "params": str(out) if out is not None else None,
+        "changed": [s.symbol for s in suggestions if s.suggested != s.decimals or s.rounding],
+    }
 
 
 def params_price(

@@ -25,6 +25,7 @@ epoch's bundle is checked against the pinned key SHA-256 for its shape.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -47,6 +48,7 @@ from .trust import (  # noqa: F401
     AUDIT_FORMAT,
     AuditCheck,
     AuditReport,
+    Beacon,
     Blake2b,
     Contribution,
     Count,
@@ -275,6 +277,38 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ig
         if transcript.ok
         else f"snarkjs zkey verify rejects circuit.zkey for the reference r1cs and {ptau.name}: {transcript.detail}",
     )
+    # The contributions as zksolv reads them from the zkey's own section (zksolv.ceremony.read_phase2),
+    # independently of snarkjs's printout: the two must agree, and the beacons are marked.
+    from .ceremony import ZkeyError, read_phase2
+
+    try:
+        phase2 = read_phase2(keys.zkey)
+    except ZkeyError as exc:
+        phase2 = None
+        check("phase-2 record", False, f"zksolv cannot read circuit.zkey's contributions: {exc}")
+    if phase2 is not None:
+        ours = [(c.index, c.name, c.hash) for c in phase2.contributions]
+        agree = phase2.consistent and (
+            not transcript.ok or ours == [(c.index, c.name, c.hash) for c in transcript.contributions]
+        )
+        check(
+            "phase-2 record",
+            agree,
+            f"circuit.zkey's contributions section, read by zksolv, chains from circuit hash "
+            f"{phase2.circuit_hash[:16]}… through the contributions snarkjs lists"
+            if agree
+            else "circuit.zkey's contributions section, read by zksolv, "
+            + ("; ".join(phase2.problems()) or "lists other contributions than snarkjs prints"),
+        )
+        beacons = {
+            c.index: Beacon(hash=c.beacon_hash, iterations_exp=c.iterations_exp)
+            for c in phase2.contributions
+            if c.beacon_hash is not None and c.iterations_exp is not None
+        }
+        transcript = dataclasses.replace(
+            transcript,
+            contributions=[c.model_copy(update={"beacon": beacons.get(c.index)}) for c in transcript.contributions],
+        )
     # zkey verify accepts a key with no contribution at all; its δ is then the generator
     # and anyone can forge proofs.
     n = len(transcript.contributions)
@@ -285,7 +319,10 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ig
             "phase-2 contributions",
             n >= 1,
             f"{n} contribution(s): "
-            + ", ".join(f"#{c.index} {c.name or '(unnamed)'}" for c in transcript.contributions)
+            + ", ".join(
+                f"#{c.index} {c.name or '(unnamed)'}" + (" (beacon)" if c.beacon else "")
+                for c in transcript.contributions
+            )
             if n
             else "no phase-2 contribution: δ is the generator, anyone can forge proofs",
         )
@@ -336,6 +373,13 @@ def audit_setup(keys_dir: Path | str, ptau: Path | str, on_event: EventSink = ig
     recorded_ptau = (keys.info.get("ptau") or {}).get("blake2b")
     if recorded_ptau is not None and recorded_ptau != identity.blake2b:
         wrong.append("ptau.blake2b (the keys record another ptau than the one given)")
+    recorded_phase2 = keys.document.phase2
+    if recorded_phase2 is not None and phase2 is not None:
+        listed = [(c.index, c.name, c.hash, c.beacon) for c in recorded_phase2.contributions]
+        if listed != [(c.index, c.name, c.hash, c.is_beacon) for c in phase2.contributions]:
+            wrong.append("phase2.contributions (not the contributions circuit.zkey holds)")
+        if recorded_phase2.circuit_hash != phase2.circuit_hash:
+            wrong.append("phase2.circuit_hash")
     check(
         "setup.json",
         not wrong,

@@ -62,9 +62,29 @@ class CircuitInfo(_Strict):
     r1cs_sha256: Sha256
 
 
+class SetupPtau(_Strict):
+    """The powers of tau the keys were made from: its published name (its file name when it is not a
+    published file) and its BLAKE2b-512, the hash ceremonies publish (`b2sum`)."""
+
+    name: str
+    blake2b: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+
+class SetupContribution(_Strict):
+    """One phase-2 contribution of the proving key (its zkey's contributions section), in order."""
+
+    name: str
+    hash: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]  # what `snarkjs zkey verify` prints
+    beacon: bool  # a public random beacon, not a secret contribution
+
+
 class SetupInfo(_Strict):
     insecure_development: bool
     ptau_power: Annotated[int, Field(ge=1, le=28)]
+    # The venue's own record (docs/CEREMONY.md), so a reader sees who contributed; only an audit of the
+    # zkey (`zksolv audit-setup`, then a pinned key) vouches for it. Optional until the next format bump.
+    ptau: SetupPtau | None = None
+    contributions: list[SetupContribution] | None = None
 
 
 class FinalAccumulator(_Strict):
@@ -89,6 +109,10 @@ class Manifest(_Strict):
     circuit: CircuitInfo
     verification_key_sha256: Sha256
     setup: SetupInfo
+    # acc_0 = Poseidon2(params_hash, Z), the start of the accumulator chain (PROTOCOL.md §5): what the
+    # registry derives at publishEpoch and batch 0's acc_in must be; verify recomputes it from params.json
+    # and the shape. Optional until the next format bump (then required).
+    acc_0: FieldText | None = None
     final_accumulator: FinalAccumulator
     # Laid out by totals_document and liquidations_document: verify compares each whole with the document of
     # the proved totals, so a second description of their fields here could only drift from those.
@@ -131,11 +155,15 @@ def batch_dir(index: int) -> str:
 
 
 def totals_document(params: RiskParams, totals: Totals) -> dict:
-    """Human-readable totals (decimal strings at each symbol's decimals)."""
-    return {
+    """Human-readable totals (decimal strings at each symbol's decimals). `assets` are the wallet
+    balances; with entry costs (PROTOCOL.md §3.4) `entry_costs` gives per market the costs paid (Σ of
+    positive costs: long positions' size × entry) and received (Σ of negative ones: shorts'), from
+    the cost slot whose leaf value is −cost (its credit is what was received, its debit what was paid)."""
+    document: dict = {
         "assets": {
             a.symbol: {"credit": from_units(c, a.decimals), "debit": from_units(d, a.decimals)}
             for a, c, d in zip(params.assets, totals.credit, totals.debit)
+            if a.cost_of is None
         },
         "markets": {
             m.symbol: {
@@ -146,6 +174,17 @@ def totals_document(params: RiskParams, totals: Totals) -> dict:
             for m, lg, sh in zip(params.markets, totals.long, totals.short)
         },
     }
+    if params.entry_cost_slots:
+        document["entry_costs"] = {
+            a.cost_of: {
+                "paid": from_units(d, a.decimals),
+                "received": from_units(c, a.decimals),
+                "net": from_units(d - c, a.decimals),
+            }
+            for a, c, d in zip(params.assets, totals.credit, totals.debit)
+            if a.cost_of is not None
+        }
+    return document
 
 
 def liquidations_document(params: RiskParams, liquidations: Liquidations) -> dict:

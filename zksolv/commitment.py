@@ -327,12 +327,16 @@ def account_document(params: RiskParams, account_id: str, values: Sequence[int],
     `inclusion verify` shows from the hashed integers; `subaccount` "" is the main account."""
     amounts, portfolio = split_leaf_values(tuple(values), params)
     n_assets = len(params.assets)
-    document = {
+    document: dict = {
         "account_id": account_id,
         "subaccount": subaccount,
-        "balances": {a.symbol: from_units(v, a.decimals) for a, v in zip(params.assets, amounts[:n_assets])},
+        "balances": {a.symbol: from_units(v, a.decimals) for a, v in zip(params.assets, amounts) if a.cost_of is None},
         "positions": {m.symbol: from_units(v, m.decimals) for m, v in zip(params.markets, amounts[n_assets:])},
     }
+    if params.entry_cost_slots:  # the leaf holds −cost (PROTOCOL.md §3.4); the holder reads the cost
+        document["entry_costs"] = {
+            a.cost_of: from_units(-v, a.decimals) for a, v in zip(params.assets, amounts) if a.cost_of is not None
+        }
     if params.scenarios:
         document["margin_mode"] = "portfolio" if portfolio else "cross"
     return document

@@ -14,8 +14,14 @@ code  meaning
 3     internal error: a bug in zksolv, never raised on purpose
 4     a tool zksolv runs is missing or failed (``ToolchainError``: Node,
       circom, snarkjs, a prover, a proving worker)
-130   interrupted (Ctrl-C)
+130   interrupted (Ctrl-C, SIGINT)
+141   stdout was closed by its reader (``zksolv … | head``): 128 + SIGPIPE,
+      what a shell reports for a process killed by SIGPIPE; nothing more is
+      written, no traceback
 ====  ====================================================================
+
+docs/JSON.md has the same table with the JSON error document of each path, which
+``error_document`` builds.
 
 Messages name files, rows and library arguments, never CLI flags: advice in CLI
 terms goes in ``hint``, which the CLI prints after the message (library callers
@@ -37,6 +43,7 @@ EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_TOOLCHAIN = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,11 @@ class ZksolvError(Exception):
     def lines(self) -> list[str]:
         """What to show, one entry per line of the report (the CLI prefixes each with `error:`)."""
         return [str(self)]
+
+    def details(self) -> dict | None:
+        """Structured data beyond the message and problems, for the JSON error document (e.g. the
+        accounts below maintenance of prove's refusal); None when there is none."""
+        return None
 
 
 class InputError(ZksolvError):
@@ -143,3 +155,63 @@ class ProblemLog:
     def raise_if_any(self) -> None:
         if self.problems:
             raise InputError(self.problems, truncated=self.dropped > 0)
+
+
+#: The `kind` of a JSON error document for each exit code (docs/JSON.md); "usage" (a command line
+#: click refused, exit 2) is set by the CLI itself.
+ERROR_KINDS = {
+    EXIT_FALSE: "claim",
+    EXIT_INPUT: "input",
+    EXIT_INTERNAL: "internal",
+    EXIT_TOOLCHAIN: "toolchain",
+    EXIT_INTERRUPTED: "interrupted",
+}
+
+
+def problem_document(problem: Problem) -> dict:
+    """One located problem as JSON: every location key present, null where the input has none."""
+    return {
+        "file": problem.file,
+        "row": problem.row,
+        "account": problem.account,
+        "column": problem.column,
+        "message": problem.message,
+    }
+
+
+def error_document(
+    exc: BaseException,
+    *,
+    exit_code: int | None = None,
+    kind: str | None = None,
+    message: str | None = None,
+    hint: str | None = None,
+) -> dict:
+    """The one JSON error document (docs/JSON.md, docs/schemas/error.schema.json): what `--json`
+    prints instead of a command's result when it fails, whatever the failure.
+
+    A ZksolvError gives its own exit code, lines, hint, located problems and details; anything else
+    (an interruption, a usage error, a bug) is described by the arguments."""
+    code = exit_code if exit_code is not None else getattr(exc, "exit_code", EXIT_INTERNAL)
+    if isinstance(exc, ZksolvError):
+        problems = [problem_document(p) for p in exc.problems] if isinstance(exc, InputError) else []
+        truncated = isinstance(exc, InputError) and exc.truncated
+        lines, details, hint = exc.lines(), exc.details(), exc.hint
+    else:
+        problems, truncated, details = [], False, None
+        lines = [message if message is not None else f"{type(exc).__name__}: {exc}"]
+    # "event" too, so that the document is also the last line of an event stream (prove --json).
+    return {
+        "ok": False,
+        "event": "error",
+        "error": {
+            "kind": kind or ERROR_KINDS.get(code, "input"),
+            "type": type(exc).__name__,
+            "exit_code": code,
+            "message": "\n".join(lines) if message is None else message,
+            "problems": problems,
+            "truncated": truncated,
+            "hint": hint,
+            "details": details,
+        },
+    }

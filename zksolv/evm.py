@@ -34,13 +34,14 @@ import ast
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .bundle import batch_dir, load_manifest
 from .errors import InputError, Problem, ToolchainError
+from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .groth16 import MalformedError, canonical_integer, load_proof_document, load_public_signals
 from .io import read_json
 from .params import epoch_seconds
@@ -62,6 +63,11 @@ POSEIDON8_CONTRACT = "Poseidon8"
 #: keccak256("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[3])")[:4]
 #: (hard-coded so export_calldata needs no keccak library; a test checks it against the ABI).
 VERIFY_PROOF_SELECTOR = "0x11479fea"
+#: The registry calls export_calldata spells out, with their selectors (hard-coded for the same reason;
+#: tests/test_publish.py checks them against the compiled ABI).
+PUBLISH_EPOCH = ("publishEpoch(uint64,uint256,uint256,uint256,uint256,uint256[])", "0x14550907")
+SUBMIT_BATCH = ("submitBatch(uint64,uint256,uint256,uint256,uint256,uint256[2],uint256[2][2],uint256[2])", "0x560f5732")
+OPEN_TOTALS = ("openTotals(uint64,uint256[],uint256)", "0xfbd1e479")
 
 #: Explicit gas limits (never estimate_gas, see the module docstring): ample for a
 #: 3-signal Groth16 verification (~230k) and a registry submission (~320k).
@@ -171,23 +177,30 @@ def proof_calldata(proof: Any, public: Any) -> ProofCalldata:
     return ProofCalldata((a[0], a[1]), (b[0], b[1]), (c[0], c[1]), tuple(_uint(x) for x in public))
 
 
-def export_calldata(folder: Path | str) -> list[dict]:
-    """For each batch, the exact arguments of ``verifyProof`` ready for a real chain.
+def export_calldata(folder: Path | str) -> dict:
+    """Everything a real chain needs from the bundle, as ABI-ready values: the registry's
+    ``publish_epoch`` and ``open_totals`` calls, and per batch the verifier's and the registry's.
 
-    Each entry: ``index``; ``a``, ``b``, ``c``, ``public`` as 0x-hex strings (b in EVM
-    (c1, c0) order) and the same as decimal strings under ``decimal``;
-    ``solidity``: the text snarkjs's soliditycalldata prints; ``data``: the full
-    transaction data (selector + ABI encoding), e.g. for ``cast call <verifier> <data>``.
-    Raises InputError naming the file: a manifest that is not a bundle's (bundle.load_manifest), a
-    proof.json or public.json that is not what snarkjs writes, or a proof that cannot be verifyProof's
-    arguments.
+    ``publish_epoch`` / ``open_totals``, and each batch's ``submit_batch``: ``function`` (the
+    signature), ``args`` (decimal strings, arrays as JSON arrays, in the signature's order) and
+    ``data`` (selector + ABI encoding: the transaction data for ``cast send <registry> <data>``).
+    ``batches``: for each batch, ``index``; ``a``, ``b``, ``c``, ``public`` (verifyProof's arguments)
+    as 0x-hex strings (b in EVM (c1, c0) order) and the same as decimal strings under ``decimal``;
+    ``solidity``: the text snarkjs's soliditycalldata prints; ``data``: verifyProof's transaction data,
+    e.g. for ``cast call <verifier> <data>``; ``submit_batch``. ``acc_0`` is the manifest's (when it
+    has one): the value the registry derives at publication and emits in ``EpochPublished``.
+    Raises InputError naming the file: a manifest that is not a bundle's (bundle.load_manifest) or whose
+    epoch or batch roots cannot be published, a proof.json or public.json that is not what snarkjs
+    writes, or a proof that cannot be verifyProof's arguments.
     """
     folder = Path(folder)
-    manifest = load_manifest(folder)
-    out = []
-    for index in range(manifest.n_batches):
-        cd = _batch_calldata(folder, index)
-        out.append(
+    manifest = load_manifest(folder).model_dump()
+    pub = publication(folder, manifest)
+    op = opening(manifest)
+    batches = []
+    for index in range(pub.n_batches):
+        cd = batch_calldata(folder, index)
+        batches.append(
             {
                 "index": index,
                 "a": [_word(v) for v in cd.a],
@@ -202,12 +215,60 @@ def export_calldata(folder: Path | str) -> list[dict]:
                 },
                 "solidity": cd.solidity(),
                 "data": cd.data(),
+                "submit_batch": _call_document(SUBMIT_BATCH, submit_args(pub.epoch, index, cd)),
             }
         )
-    return out
+    return {
+        "epoch": pub.epoch,
+        "acc_0": manifest.get("acc_0"),
+        "publish_epoch": _call_document(
+            PUBLISH_EPOCH, (pub.epoch, pub.root, pub.params_hash, pub.acc_n, pub.n_batches, list(pub.batch_roots))
+        ),
+        "open_totals": _call_document(OPEN_TOTALS, (op.epoch, list(op.totals), op.blinding)),
+        "batches": batches,
+    }
 
 
-def _batch_calldata(folder: Path, index: int) -> ProofCalldata:
+def submit_args(epoch: int, index: int, cd: ProofCalldata) -> tuple:
+    """submitBatch's arguments: (epoch, index, batch_root, acc_in, acc_out, a, b, c); the public signals
+    are [batch_root, acc_in, acc_out]. Fixed-size arrays are tuples (see _abi_data)."""
+    return (epoch, index, *cd.public, cd.a, cd.b, cd.c)
+
+
+# ABI values: an int is a word; a tuple a fixed-size array (its words in place); a list a dynamic
+# uint256[] (an offset in place, its length and words after the head). That is all the registry takes.
+AbiValue = int | tuple | list
+
+
+def _abi_data(selector: str, args: Sequence[AbiValue]) -> str:
+    """Transaction data of a call: the selector, then the standard ABI encoding of ``args``."""
+
+    def words(value: AbiValue) -> list[int]:
+        return [value] if isinstance(value, int) else [w for item in value for w in words(item)]
+
+    head_size = 32 * sum(1 if isinstance(a, list) else len(words(a)) for a in args)
+    head: list[int] = []
+    tail: list[int] = []
+    for arg in args:
+        if isinstance(arg, list):
+            head.append(head_size + 32 * len(tail))
+            tail += [len(arg), *arg]
+        else:
+            head += words(arg)
+    return selector + "".join(f"{w:064x}" for w in head + tail)
+
+
+def _abi_text(value: AbiValue) -> Any:
+    """The JSON spelling of an argument: decimal strings, arrays as arrays."""
+    return str(value) if isinstance(value, int) else [_abi_text(v) for v in value]
+
+
+def _call_document(call: tuple[str, str], args: Sequence[AbiValue]) -> dict:
+    function, selector = call
+    return {"function": function, "args": [_abi_text(a) for a in args], "data": _abi_data(selector, args)}
+
+
+def batch_calldata(folder: Path, index: int) -> ProofCalldata:
     """Batch `index`'s calldata; InputError naming the batch's file that cannot give it."""
     base = folder / batch_dir(index)
     # The same strict parsing verify runs before any backend (groth16.load_*): calldata only from files in
@@ -226,6 +287,20 @@ def _batch_calldata(folder: Path, index: int) -> ProofCalldata:
 # Compiling (solc-js through Node), cached by content
 
 
+#: The compiler and its settings, pinned here and nowhere else (docs/PROTOCOL.md, "Contracts and
+#: compiler"): a verifier's runtime code hash — what a reader compares with a deployed registry's
+#: verifier (audit_registry) — is a function of the key, this solc and these settings, so changing
+#: any of them changes every code hash a reader has pinned. package.json pins the npm solc package to
+#: the same version; compile_contracts refuses another one.
+SOLC_VERSION = "0.8.37"
+SOLC_SETTINGS: dict[str, Any] = {
+    "optimizer": {"enabled": True, "runs": 200},
+    "evmVersion": "cancun",  # no newer opcode is needed; every current L1/L2 accepts cancun code
+    "viaIR": False,  # snarkjs's verifier template is written for the legacy pipeline
+    "metadata": {"bytecodeHash": "ipfs"},  # solc's default, written out: it is part of the code hash
+}
+
+
 def solc_version() -> str:
     """The npm solc package's version (read from its package.json: no Node start-up)."""
     from .toolchain import node_modules
@@ -235,6 +310,18 @@ def solc_version() -> str:
         return json.loads(path.read_text())["version"]
     except (OSError, ValueError, KeyError):
         raise EvmError(f"{path} not found: run `npm ci` (the npm solc package compiles the contracts)") from None
+
+
+def pinned_solc() -> str:
+    """SOLC_VERSION, after checking that the installed npm solc is that version: another compiler
+    would give verifiers other code hashes than the ones readers pinned."""
+    installed = solc_version()
+    if installed != SOLC_VERSION:
+        raise EvmError(
+            f"the npm solc package is {installed}, but zksolv pins solc {SOLC_VERSION} (zksolv.evm.SOLC_VERSION): "
+            "run `npm ci` to install the pinned toolchain"
+        )
+    return installed
 
 
 def registry_source() -> Path:
@@ -247,15 +334,16 @@ def compile_contracts(sources: Sequence[Path | str], cache_root: Path | None = N
     """Compile ``sources`` together; return ``{"solc", "contracts": {"File.sol:Name": {abi, bytecode}}, "warnings"}``.
 
     Cached under ``<repo>/build/solidity/<hash>``, where the hash covers the solc
-    version, the compile script (settings) and every source's name and text —
+    version, the compile script, SOLC_SETTINGS and every source's name and text —
     so a new verification key (a new Verifier.sol) or a compiler bump recompiles,
     and nothing else does (a solc-js compile takes seconds).
     """
     from .toolchain import default_build_root
 
     paths = [Path(s) for s in sources]
+    settings = json.dumps(SOLC_SETTINGS, sort_keys=True)
     digest = hashlib.sha256()
-    for part in (solc_version().encode(), COMPILE_SCRIPT.read_bytes()):
+    for part in (pinned_solc().encode(), COMPILE_SCRIPT.read_bytes(), settings.encode()):
         digest.update(hashlib.sha256(part).digest())
     for path in paths:
         try:
@@ -267,7 +355,7 @@ def compile_contracts(sources: Sequence[Path | str], cache_root: Path | None = N
     if cache.exists():
         return json.loads(cache.read_text())
     stdout = _node_script(
-        COMPILE_SCRIPT, *paths, what=f"solc on {', '.join(p.name for p in paths)}", error=SolidityError
+        COMPILE_SCRIPT, settings, *paths, what=f"solc on {', '.join(p.name for p in paths)}", error=SolidityError
     )
     compiled = json.loads(stdout)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -380,20 +468,13 @@ def _web3():
     return Web3, EthereumTesterProvider, EthereumTester, PyEVMBackend
 
 
-class EvmChain:
-    """An in-process py-evm chain (eth-tester; latest fork it supports) with funded
-    accounts; every transaction is mined at once. Nothing leaves the process."""
+class Chain:
+    """A chain reached through web3 (``w3``), sending from ``owner``: what the deployment, publication
+    and audit functions below need. EvmChain is the in-process one; zksolv.publish.RpcChain a real
+    node over JSON-RPC, which signs and waits for its transactions in its own ``transact``."""
 
-    def __init__(self) -> None:
-        Web3, Provider, Tester, Backend = _web3()
-        self.tester = Tester(Backend())
-        self.w3 = Web3(Provider(self.tester))
-        self.accounts = list(self.w3.eth.accounts)
-        self.owner = self.accounts[0]
-
-    @property
-    def fork(self) -> str:
-        return type(self.tester.backend.chain.get_vm()).__name__
+    w3: Any
+    owner: str
 
     def deploy(self, contract: dict, *args, sender: str | None = None):
         """Deploy ``{abi, bytecode}`` with constructor ``args``; return (contract, deploy gasUsed)."""
@@ -446,12 +527,34 @@ class EvmChain:
             return self._error_name(fn.contract_abi, raw) if raw else message
 
     def _error_name(self, abi: list, raw: bytes) -> str:
-        for item in abi:
-            if item.get("type") == "error":
-                signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-                if self.w3.keccak(text=signature)[:4] == raw[:4]:
-                    return item["name"]
-        return "0x" + raw.hex()
+        found = abi_error(self.w3, abi, raw)
+        return found["name"] if found else "0x" + raw.hex()
+
+
+def abi_error(w3: Any, abi: list, raw: bytes) -> dict | None:
+    """The custom error of ``abi`` whose selector begins the revert data ``raw``, or None."""
+    for item in abi:
+        if item.get("type") == "error":
+            signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            if w3.keccak(text=signature)[:4] == raw[:4]:
+                return item
+    return None
+
+
+class EvmChain(Chain):
+    """An in-process py-evm chain (eth-tester; latest fork it supports) with funded
+    accounts; every transaction is mined at once. Nothing leaves the process."""
+
+    def __init__(self) -> None:
+        Web3, Provider, Tester, Backend = _web3()
+        self.tester = Tester(Backend())
+        self.w3 = Web3(Provider(self.tester))
+        self.accounts = list(self.w3.eth.accounts)
+        self.owner = self.accounts[0]
+
+    @property
+    def fork(self) -> str:
+        return type(self.tester.backend.chain.get_vm()).__name__
 
 
 # ---------------------------------------------------------------------------
@@ -535,10 +638,31 @@ class Publication:
 
 def publication(folder: Path, manifest: dict) -> Publication:
     """The publication of a bundle: acc_n is the manifest's final accumulator (``opening`` gives the
-    totals and blinding that open it, on-chain through openTotals)."""
-    roots = tuple(int(r) for r in read_json(folder / "batch_roots.json", "batch roots"))
+    totals and blinding that open it, on-chain through openTotals). InputError naming the file when the
+    epoch is not a publishable time, or batch_roots.json does not hold n_batches canonical field elements
+    (the registry's checks, made before anything is sent)."""
+    folder = Path(folder)
+    where = str(folder / "manifest.json")
+    try:
+        epoch = epoch_seconds(manifest["epoch"])
+    except (ValueError, TypeError) as exc:
+        raise InputError([Problem(where, f"epoch: {exc}")]) from None
+    if epoch >= 1 << 64:
+        raise InputError([Problem(where, f"epoch: {manifest['epoch']!r} does not fit the registry's uint64")])
+    roots_path = folder / "batch_roots.json"
+    document = read_json(roots_path, "batch roots")
+    try:
+        if not isinstance(document, list):
+            raise EncodingError("batch roots: a JSON array of decimal strings is expected")
+        roots = tuple(parse_canonical_uint(r, FIELD_MODULUS, "batch root") for r in document)
+    except EncodingError as exc:
+        raise InputError([Problem(str(roots_path), str(exc))]) from None
+    if len(roots) != int(manifest["n_batches"]):
+        raise InputError(
+            [Problem(where, f"n_batches is {manifest['n_batches']}, but batch_roots.json holds {len(roots)} roots")]
+        )
     return Publication(
-        epoch=epoch_seconds(manifest["epoch"]),
+        epoch=epoch,
         root=int(manifest["root"]),
         params_hash=int(manifest["params_hash"]),
         acc_n=int(manifest["final_accumulator"]["acc"]),
@@ -591,18 +715,18 @@ def compile_bundle(folder: Path) -> dict:
     return compile_contracts([registry_source(), Path(folder) / "Verifier.sol"])
 
 
-def deploy_poseidon2(chain: EvmChain):
+def deploy_poseidon2(chain: Chain):
     """Deploy circomlibjs's Poseidon-2 contract; return (contract, deploy gasUsed)."""
     return chain.deploy(poseidon2_artefact())
 
 
-def deploy_poseidon8(chain: EvmChain):
+def deploy_poseidon8(chain: Chain):
     """Deploy the Poseidon-8 contract; return (contract, deploy gasUsed)."""
     return chain.deploy(poseidon8_artefact())
 
 
 def deploy_registry(
-    chain: EvmChain,
+    chain: Chain,
     compiled: dict,
     verifier_address: str,
     poseidon2_address: str,
@@ -628,12 +752,28 @@ def deploy_registry(
     )
 
 
-def publish(chain: EvmChain, registry, pub: Publication, gas: int = DEPLOY_GAS):
+def publish(chain: Chain, registry, pub: Publication, gas: int = DEPLOY_GAS):
     """The venue's publishEpoch transaction (all batch roots at once); returns the receipt."""
-    fn = registry.functions.publishEpoch(
-        pub.epoch, pub.root, pub.params_hash, pub.acc_n, pub.n_batches, list(pub.batch_roots)
-    )
-    return chain.transact(fn, gas=gas)
+    return chain.transact(publish_fn(registry, pub), gas=gas)
+
+
+def publish_fn(registry, pub: Publication, n_roots: int | None = None):
+    """The registry's publishEpoch call with the first ``n_roots`` batch roots (default: all; the rest
+    follow with append_fn)."""
+    roots = pub.batch_roots if n_roots is None else pub.batch_roots[:n_roots]
+    return registry.functions.publishEpoch(pub.epoch, pub.root, pub.params_hash, pub.acc_n, pub.n_batches, list(roots))
+
+
+def append_fn(registry, pub: Publication, first: int, count: int):
+    """appendBatchRoots with the batch roots first … first + count − 1 (the owner only, in index order)."""
+    return registry.functions.appendBatchRoots(pub.epoch, list(pub.batch_roots[first : first + count]))
+
+
+def roots_gas_limit(count: int) -> int:
+    """An explicit gas limit for publishEpoch / appendBatchRoots with ``count`` roots: a new storage word
+    (~22.1k) and 32 calldata bytes per root, plus the epoch record and acc_0's Poseidon2 call (~220k with
+    2 roots, BENCHMARKS.md), with a wide margin."""
+    return 400_000 + 30_000 * count
 
 
 def submit_fn(registry, epoch: int, index: int, cd: ProofCalldata):
@@ -642,7 +782,7 @@ def submit_fn(registry, epoch: int, index: int, cd: ProofCalldata):
     return registry.functions.submitBatch(epoch, index, public[0], public[1], public[2], a, b, c)
 
 
-def runtime_codehash(chain: EvmChain, contract: dict) -> str:
+def runtime_codehash(chain: Chain, contract: dict) -> str:
     """keccak256 of the runtime code ``{abi, bytecode}`` deploys (without constructor arguments):
     for a snarkjs verifier, what a chain's EXTCODEHASH must show for the audited key."""
     deployed, _ = chain.deploy(contract)
@@ -650,7 +790,12 @@ def runtime_codehash(chain: EvmChain, contract: dict) -> str:
 
 
 def audit_registry(
-    chain: EvmChain, registry, expected_verifier_codehash: str, shape: RegistryShape, expected_owner: str | None = None
+    chain: Chain,
+    registry,
+    expected_verifier_codehash: str,
+    shape: RegistryShape,
+    expected_owner: str | None = None,
+    reference: EvmChain | None = None,
 ) -> dict:
     """The once-per-registry checks that make ``isFullyProvenAndOpened`` mean what the contract says:
     its immutables (verifier, the two Poseidon contracts, K, M, B and what the registry derived from
@@ -660,7 +805,9 @@ def audit_registry(
     (``runtime_codehash`` of Verifier.sol compiled with the pinned solc settings). Returns
     ``{"ok", "checks": [{name, ok, expected, actual}], "registry": {...immutables}}``. The
     registry's own code is not compared here (its runtime code embeds the immutables; a
-    chain explorer's source verification covers it).
+    chain explorer's source verification covers it). ``reference``: the chain the expected Poseidon codes
+    are deployed on to hash their runtime code (default ``chain`` itself; for a real chain, an
+    in-process EvmChain, so the audit sends nothing).
     """
     fns = registry.functions
     verifier = chain.call(fns.verifier())
@@ -668,8 +815,8 @@ def audit_registry(
     poseidon8 = chain.call(fns.poseidon8())
     pinned2 = "0x" + bytes(chain.call(fns.POSEIDON2_CODEHASH())).hex()
     pinned8 = "0x" + bytes(chain.call(fns.POSEIDON8_CODEHASH())).hex()
-    expected2 = runtime_codehash(chain, poseidon2_artefact())
-    expected8 = runtime_codehash(chain, poseidon8_artefact())
+    expected2 = runtime_codehash(reference or chain, poseidon2_artefact())
+    expected8 = runtime_codehash(reference or chain, poseidon8_artefact())
     immutables = {
         "owner": chain.call(fns.owner()),
         "verifier": verifier,
@@ -715,11 +862,11 @@ def audit_registry(
     return {"ok": all(r["ok"] for r in rows), "checks": rows, "registry": immutables}
 
 
-def evm_backend(folder: Path, manifest: dict) -> list[bool]:
+def evm_backend(folder: Path, manifest: dict, on_batch: Callable[[int, bool], None] | None = None) -> list[bool]:
     """Proof backend for zksolv.verify: one verdict per batch index from the bundle's
     own Verifier.sol, compiled with the pinned solc and run on py-evm (an eth_call of
-    ``verifyProof`` per batch). A proof the contract rejects — or that cannot be
-    encoded as its arguments at all — is False.
+    ``verifyProof`` per batch), each told to `on_batch` as it is reached. A proof the
+    contract rejects — or that cannot be encoded as its arguments at all — is False.
 
     Raises EvmError when the EVM toolchain is missing, and returns all False when
     the bundle's Verifier.sol does not compile or deploy (there is no verifier).
@@ -738,13 +885,18 @@ def evm_backend(folder: Path, manifest: dict) -> list[bool]:
         return [False] * n
     # Call through the fixed interface ABI, not whatever the bundle's file declares.
     verifier = chain.at(verifier.address, artefact(compiled, VERIFIER_INTERFACE)["abi"])
-    return [verify_on_chain(chain, verifier, folder, i) for i in range(n)]
+    verdicts = []
+    for i in range(n):
+        verdicts.append(verify_on_chain(chain, verifier, folder, i))
+        if on_batch is not None:
+            on_batch(i, verdicts[-1])
+    return verdicts
 
 
 def verify_on_chain(chain: EvmChain, verifier, folder: Path, index: int) -> bool:
     """verifyProof of batch ``index`` as an eth_call: True only if it returns true."""
     try:
-        cd = _batch_calldata(Path(folder), index)
+        cd = batch_calldata(Path(folder), index)
     except InputError:  # files that cannot be verifyProof's arguments: no proof
         return False
     return verify_calldata(chain, verifier, cd)
@@ -823,7 +975,7 @@ def evm_report(folder: Path | str) -> dict:
         )
     batches = []
     for index in range(pub.n_batches):
-        cd = _batch_calldata(folder, index)
+        cd = batch_calldata(folder, index)
         direct = chain.transact(verifier.functions.verifyProof(*cd.args()))
         submitted = chain.transact(submit_fn(registry, pub.epoch, index, cd))
         batches.append(

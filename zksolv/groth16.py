@@ -34,7 +34,7 @@ import multiprocessing
 import os
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -564,33 +564,50 @@ def _verify_chunk(vk: VerificationKey, items: Sequence) -> list[bool]:
     return [p is not None and verify_proof(vk, *p) for p in parsed]
 
 
-def verify_many(vk: VerificationKey | dict, items: Sequence[tuple[Any, Any]], workers: int | None = None) -> list[bool]:
+def verify_many(
+    vk: VerificationKey | dict,
+    items: Sequence[tuple[Any, Any]],
+    workers: int | None = None,
+    on_verdict: Callable[[int, bool], None] | None = None,
+) -> list[bool]:
     """One verdict per (proof, public) item, in order. Items may be parsed objects or
     raw JSON documents (parsing then happens in the workers); a malformed item is
     False. The items are split into contiguous chunks, each batch-verified in a
-    worker process (`workers` defaults to os.cpu_count(); 1 = this process)."""
+    worker process (`workers` defaults to os.cpu_count(); 1 = this process).
+    `on_verdict(index, ok)` hears each verdict as its chunk finishes (progress)."""
+
+    def told(start: int, chunk: list[bool]) -> list[bool]:
+        if on_verdict is not None:
+            for offset, ok in enumerate(chunk):
+                on_verdict(start + offset, ok)
+        return chunk
+
     items = list(items)
     try:
         vk = _as_key(vk)
     except _REJECT:
-        return [False] * len(items)
+        return told(0, [False] * len(items))
     if not items:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(items) // MIN_CHUNK))
     if workers == 1 or multiprocessing.current_process().daemon:  # a pool worker may not start processes
-        return _verify_chunk(vk, items)
+        return told(0, _verify_chunk(vk, items))
     # Each chunk costs one final exponentiation (≈ 0.1 s, as much as 2–3 proofs), so
     # small sets get one chunk per worker; large ones two, so that a worker slowed
     # by other load holds up less of the run.
     n_chunks = workers if len(items) < 32 * workers else 2 * workers
     bounds = [len(items) * k // n_chunks for k in range(n_chunks + 1)]
     chunks = [items[lo:hi] for lo, hi in zip(bounds, bounds[1:])]
+    results: list[list[bool]] = []
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_verify_chunk, [vk] * len(chunks), chunks))
+            # In order, each told as soon as it and the chunks before it are done.
+            for lo, chunk in zip(bounds, pool.map(_verify_chunk, [vk] * len(chunks), chunks)):
+                results.append(told(lo, chunk))
     except (OSError, NotImplementedError, ImportError, BrokenProcessPool):
-        # No process support here (some sandboxes lack POSIX semaphores) or a worker died.
-        results = [_verify_chunk(vk, chunk) for chunk in chunks]
+        # No process support here (some sandboxes lack POSIX semaphores) or a worker died: the rest here.
+        for lo, rest in list(zip(bounds, chunks))[len(results) :]:
+            results.append(told(lo, _verify_chunk(vk, rest)))
     return [verdict for chunk in results for verdict in chunk]
 
 
@@ -601,8 +618,9 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def python_backend(folder: Path, manifest: dict) -> list[bool]:
-    """The pure-Python proof backend for verify.py: one verdict per batch index.
+def python_backend(folder: Path, manifest: dict, on_batch: Callable[[int, bool], None] | None = None) -> list[bool]:
+    """The pure-Python proof backend for verify.py: one verdict per batch index (each told to
+    `on_batch` as its chunk of batches is verified).
     An unreadable or malformed key makes every batch False; an unreadable or
     malformed proof/public file makes that batch False."""
     folder = Path(folder)
@@ -610,6 +628,9 @@ def python_backend(folder: Path, manifest: dict) -> list[bool]:
     try:
         vk = parse_verification_key(_read_json(folder / "verification_key.json"))
     except _REJECT:
+        if on_batch is not None:
+            for i in range(n):
+                on_batch(i, False)
         return [False] * n
     items = [
         (
@@ -618,7 +639,7 @@ def python_backend(folder: Path, manifest: dict) -> list[bool]:
         )
         for i in range(n)
     ]
-    return verify_many(vk, items)
+    return verify_many(vk, items, on_verdict=on_batch)
 
 
 # ---------------------------------------------------------------------------

@@ -253,24 +253,32 @@ def _check_path(
 
 
 def _amounts(account: AccountRecord, params: RiskParams) -> tuple[int, ...]:
-    amounts = []
-    for kind, values, specs in (
-        ("balances", account.balances, params.assets),
-        ("positions", account.positions, params.markets),
+    """The leaf values of the account as its file shows it: balances, then the positions' entry
+    costs (the leaf holds −cost, PROTOCOL.md §3.4), positions, and with scenarios the margin mode."""
+    if account.entry_prices or account.unrealized_pnl:
+        raise ValueError("an inclusion file gives entry_costs, not entry_prices or unrealized_pnl")
+    slots = [("balances", account.balances, a.symbol, a.decimals, 1) for a in params.assets if a.cost_of is None]
+    slots += [("entry_costs", account.entry_costs, a.cost_of, a.decimals, -1) for a in params.assets if a.cost_of]
+    slots += [("positions", account.positions, m.symbol, m.decimals, 1) for m in params.markets]
+    for kind, values in (
+        ("balances", account.balances),
+        ("entry_costs", account.entry_costs),
+        ("positions", account.positions),
     ):
-        unknown = set(values) - {s.symbol for s in specs}
+        unknown = set(values) - {symbol for k, _, symbol, _, _ in slots if k == kind}
         if unknown:
             raise ValueError(f"unknown {kind} {sorted(unknown)}")
-        for spec in specs:
-            try:
-                # A slot missing from the file counts as 0: if the leaf holds anything else the leaf
-                # hash fails, and if it is 0 the output shows the 0 (InclusionResult.shown_account).
-                value = to_units(values.get(spec.symbol, "0"), spec.decimals)
-            except UnitError as exc:
-                raise ValueError(f"{kind}.{spec.symbol}: {exc}") from None
-            if not AMOUNT_MIN <= value <= AMOUNT_MAX:
-                raise ValueError(f"{kind}.{spec.symbol} outside the signed 64-bit range")
-            amounts.append(value)
+    amounts = []
+    for kind, values, symbol, decimals, sign in slots:
+        try:
+            # A slot missing from the file counts as 0: if the leaf holds anything else the leaf
+            # hash fails, and if it is 0 the output shows the 0 (InclusionResult.shown_account).
+            value = sign * to_units(values.get(symbol, "0"), decimals)
+        except UnitError as exc:
+            raise ValueError(f"{kind}.{symbol}: {exc}") from None
+        if not AMOUNT_MIN <= value <= AMOUNT_MAX:
+            raise ValueError(f"{kind}.{symbol} outside the signed 64-bit range")
+        amounts.append(value)
     if params.scenarios:
         amounts.append(int(account.margin_mode == "portfolio"))
     return tuple(amounts)

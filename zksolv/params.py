@@ -60,6 +60,11 @@ class AssetSpec(BaseModel):
     price_source: PriceSource | None = Field(default=None, description="oracle data the price is derived from")
     asset_weight_bps: int = Field(ge=0, le=BPS, description="haircut on positive balances, ≤ 10000")
     liability_weight_bps: int = Field(ge=BPS, lt=1 << WEIGHT_BITS, description="weight on debts, ≥ 10000")
+    rounding: Literal["exact", "down"] = Field(
+        default="exact",
+        description="exact: refuse a balance with more fraction digits than decimals; down: round it toward "
+        "-infinity (PROTOCOL.md §2.2), e.g. wei balances of an 18-decimal token published at fewer decimals",
+    )
 
     _price = field_validator("price")(check_price)
 
@@ -92,6 +97,13 @@ class MarketSpec(BaseModel):
     mark_price_source: PriceSource | None = Field(default=None, description="oracle data the mark is derived from")
     maintenance_margin_bps: int | None = Field(default=None, ge=0, le=BPS)
     brackets: list[BracketSpec] | None = Field(default=None, min_length=1, max_length=MAX_BRACKETS)
+    entry_cost_decimals: int | None = Field(
+        default=None,
+        ge=0,
+        le=18,
+        description="accounts give each position's entry price (or cost or unrealised PnL); its cost "
+        "size × entry is hashed in the leaf at these quote decimals and subtracted from equity (PROTOCOL.md §3.4)",
+    )
 
     _price = field_validator("mark_price")(check_price)
 
@@ -270,6 +282,13 @@ class AssetParams:
     asset_weight_bps: int
     liability_weight_bps: int
     price_source: Any = None  # the published oracle data as JSON (PROTOCOL.md §2.1), hashed through meta
+    rounding: str = "exact"  # "down": balances with more fraction digits are rounded toward -infinity (§2.2)
+    cost_of: str | None = None  # the entry-cost slot of this market (PROTOCOL.md §3.4), not a real asset
+
+
+def entry_cost_symbol(market: str) -> str:
+    """The internal symbol of a market's entry-cost slot; not a valid params symbol, so it never collides."""
+    return f"{market}:entry_cost"
 
 
 def check_brackets(brackets: list[tuple[Fraction, int]]) -> None:
@@ -329,6 +348,7 @@ class MarketParams:
     brackets: tuple[Bracket, ...]  # one bracket (floor 0) for a flat rate
     mark_price_source: Any = None  # as AssetParams.price_source
     option: OptionParams | None = None  # an option series: mark_price is its value, rate 0
+    entry_cost_decimals: int | None = None  # positions carry an entry cost at these quote decimals (§3.4)
 
     @property
     def maintenance_margin_bps(self) -> int:
@@ -352,6 +372,16 @@ class RiskParams:
     markets: tuple[MarketParams, ...]
     insurance_fund: str | None = None  # canonical decimal, quote units
     scenarios: tuple[Scenario, ...] = ()
+
+    @property
+    def real_assets(self) -> tuple[AssetParams, ...]:
+        """The collateral assets of params.json, without the markets' entry-cost slots."""
+        return tuple(a for a in self.assets if a.cost_of is None)
+
+    @property
+    def entry_cost_slots(self) -> dict[str, int]:
+        """Market symbol → slot index of its entry cost (PROTOCOL.md §3.4), for markets that have one."""
+        return {a.cost_of: i for i, a in enumerate(self.assets) if a.cost_of is not None}
 
     @property
     def slot_symbols(self) -> tuple[str, ...]:
@@ -401,11 +431,23 @@ def _validated_price(price: str | None) -> str:
 
 def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskParams:
     """Scale prices to the common value scale, rejecting any that exceed 2^64."""
-    pairs = [(a.decimals, _validated_price(a.price)) for a in model.assets] + [
-        (m.decimals, _validated_price(m.mark_price)) for m in model.markets
-    ]
-    value_scale = max(d + fraction_digits(p) for d, p in pairs)
+    costed = [m for m in model.markets if m.entry_cost_decimals is not None]
+    pairs = (
+        [(a.symbol, a.decimals, _validated_price(a.price)) for a in model.assets]
+        + [(m.symbol, m.decimals, _validated_price(m.mark_price)) for m in model.markets]
+        + [(f"{m.symbol} entry costs", m.entry_cost_decimals or 0, "1") for m in costed]
+    )
+    value_scale, scale_setter = max((d + fraction_digits(p), f"{symbol} ({d} decimals)") for symbol, d, p in pairs)
     problems: list[Problem] = []
+    n_slots = len(model.assets) + len(costed) + len(model.markets) + len(model.options)
+    if n_slots > MAX_SLOTS:
+        problems.append(
+            Problem(
+                source,
+                f"{n_slots} slots (assets, markets' entry costs, markets, options): at most {MAX_SLOTS}",
+                column="markets",
+            )
+        )
 
     def scaled(symbol: str, decimals: int, price: str, column: str) -> int:
         sign, whole, frac = split_decimal(price)
@@ -414,8 +456,9 @@ def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskPar
             problems.append(
                 Problem(
                     source,
-                    f"{symbol}: price {price} at value scale 10^-{value_scale} "
-                    f"is {value}, not below 2^64; declare fewer decimals for some asset or market",
+                    f"{symbol}: price {price} at value scale 10^-{value_scale} (set by {scale_setter}) "
+                    f"is {value}, not below 2^64; declare fewer decimals for {scale_setter.split(' (')[0]} "
+                    "(zksolv params suggest-decimals proposes them)",
                     column=column,
                 )
             )
@@ -430,8 +473,22 @@ def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskPar
             a.asset_weight_bps,
             a.liability_weight_bps,
             _source_json(a.price_source),
+            a.rounding,
         )
         for a in model.assets
+    ) + tuple(
+        # A position's cost is a quote amount that always counts in full: price 1, both weights 10000,
+        # and the leaf holds −cost, so health and equity lose exactly size × entry (PROTOCOL.md §3.4).
+        AssetParams(
+            entry_cost_symbol(m.symbol),
+            m.entry_cost_decimals or 0,
+            "1",
+            10 ** (value_scale - (m.entry_cost_decimals or 0)),
+            BPS,
+            BPS,
+            cost_of=m.symbol,
+        )
+        for m in costed
     )
 
     def brackets(market: MarketSpec) -> tuple[Bracket, ...]:
@@ -476,6 +533,7 @@ def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskPar
             scaled(m.symbol, m.decimals, _validated_price(m.mark_price), "mark_price"),
             brackets(m),
             _source_json(m.mark_price_source),
+            entry_cost_decimals=m.entry_cost_decimals,
         )
         for m in model.markets
     )
@@ -679,7 +737,7 @@ def params_document(params: RiskParams) -> dict:
     document = {
         "epoch": params.epoch,
         "quote": params.quote,
-        "assets": [_asset_document(a) for a in params.assets],
+        "assets": [_asset_document(a) for a in params.real_assets],
         "markets": [_market_document(m) for m in params.markets if m.option is None],
     }
     if params.insurance_fund is not None:
@@ -726,6 +784,8 @@ def _asset_document(asset: AssetParams) -> dict:
     }
     if asset.price_source is not None:
         document["price_source"] = asset.price_source
+    if asset.rounding != "exact":
+        document["rounding"] = asset.rounding
     return document
 
 
@@ -740,6 +800,8 @@ def _market_document(market: MarketParams) -> dict:
         ]
     else:
         document["maintenance_margin_bps"] = market.maintenance_margin_bps
+    if market.entry_cost_decimals is not None:
+        document["entry_cost_decimals"] = market.entry_cost_decimals
     return document
 
 

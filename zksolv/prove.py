@@ -26,13 +26,12 @@ from .bundle import (
     CircuitInfo,
     FinalAccumulator,
     Manifest,
-    SetupInfo,
     batch_dir,
     liquidations_document,
     stress_document,
     totals_document,
 )
-from .commitment import Commitment, build_commitment, write_inclusion_proofs
+from .commitment import Commitment, SlotTable, build_commitment, write_inclusion_proofs
 from .errors import ArgumentError, ClaimError, InputError, Problem
 from .events import EventSink, ignore
 from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
@@ -41,7 +40,7 @@ from .params import canonical_params_json, load_params, params_document, params_
 from .provers import AUTO, PROVERS, ProverError, get_prover, proof_verifier, resolve_prover
 from .scheduler import BatchError, BatchResult, BatchTask, Executor, default_workers, make_executor
 from .secret import load_secret
-from .setup import Keys, load_keys, sha256_file
+from .setup import Keys, load_keys, manifest_setup, sha256_file
 from .witness import BatchPlan, plan_batches
 
 
@@ -57,6 +56,20 @@ class InsolventError(ClaimError):
             f"{len(report.insolvent)} accounts are below maintenance; nothing was proved",
             hint="to publish them with the liquidation figures, pass --allow-liquidations",
         )
+
+    def details(self) -> dict:
+        """The refused accounts as data, for the JSON error document (docs/JSON.md)."""
+        return {
+            "below_maintenance": [
+                {
+                    "account_id": i.account_id,
+                    "subaccount": i.subaccount,
+                    "shortfall": str(i.shortfall(self.params)),
+                    "bankrupt": i.bankrupt,
+                }
+                for i in self.report.insolvent
+            ]
+        }
 
     def lines(self) -> list[str]:
         # Every account, so the venue sees what to fix (or to publish) without another run.
@@ -75,6 +88,14 @@ class ProveResult:
     plan: BatchPlan
     proved: int  # batches proved in this run (the rest were resumed)
     seconds: float
+    warnings: list[str]
+
+
+#: Why a bundle without inclusion files is of little use (prove's `done` event, the CLI's stderr).
+NO_INCLUSION_WARNING = (
+    "no inclusion files written (no inclusion_out): no account holder can check that their account "
+    "is in the commitment, so the proofs cover accounts nobody can recognise"
+)
 
 
 def prove(
@@ -202,8 +223,25 @@ def prove(
             write_inclusion_proofs(commitment, tmp)
     shutil.rmtree(work, ignore_errors=True)
     seconds = time.monotonic() - started
-    on_event({"event": "done", "bundle": str(out), "seconds": round(seconds, 2)})
-    return ProveResult(out, commitment, plan, proved, seconds)
+    warnings = [] if inclusion_out is not None else [NO_INCLUSION_WARNING]
+    # The last event is the whole result, so a pipeline reading the JSON lines needs nothing else.
+    on_event(
+        {
+            "event": "done",
+            "ok": True,
+            "bundle": str(out),
+            "root": str(commitment.root),
+            "accounts": commitment.n_accounts,
+            "capacity": commitment.capacity,
+            "batches": plan.n_batches,
+            "batch_size": plan.batch_size,
+            "proved": proved,
+            "inclusion": None if inclusion_out is None else str(inclusion_out),
+            "seconds": round(seconds, 2),
+            "warnings": warnings,
+        }
+    )
+    return ProveResult(out, commitment, plan, proved, seconds, warnings)
 
 
 def _work_dir(out: Path, commitment: Commitment, keys: Keys) -> Path:
@@ -229,6 +267,8 @@ def _prove_batches(
     check each proof here and rename it into the work folder (one batch = one rename)."""
     verify = proof_verifier(keys.verification_key)
     expected = {s.index: [str(x) for x in s.public_signals()] for s in plan.statements}
+    real = real_accounts_per_batch(plan)
+    real_proved = 0
     todo: list[int] = []
     done = 0
     for statement in plan.statements:
@@ -282,6 +322,7 @@ def _prove_batches(
             remaining.discard(index)
             proved += 1
             done += 1
+            real_proved += real[index]
             elapsed = max(time.monotonic() - started, 1e-9)
             on_event(
                 {
@@ -292,11 +333,12 @@ def _prove_batches(
                     "done": done,
                     "seconds": round(result.seconds, 2),
                     "cpu_seconds": round(result.cpu_seconds, 2),
-                    "accounts": plan.batch_size,
+                    "accounts": real[index],  # real accounts, not the padding slots
+                    "slots": plan.batch_size,
                     "worker": result.worker,
                     "worker_cpu_seconds": result.worker_cpu_seconds,
                     "worker_peak_rss_mb": result.worker_peak_rss_mb,
-                    "accounts_per_s": round(proved * plan.batch_size / elapsed, 2),
+                    "accounts_per_s": round(real_proved / elapsed, 2),
                     "eta_s": round((len(todo) - proved) * elapsed / proved, 1),
                 }
             )
@@ -307,6 +349,15 @@ def _prove_batches(
             f"({', '.join(map(str, missing[:10]))}{', …' if len(missing) > 10 else ''})"
         )
     return proved
+
+
+def real_accounts_per_batch(plan: BatchPlan) -> list[int]:
+    """How many of each batch's slots are real accounts: padding is spread over the tree by its keys
+    (commitment.derive_padding_key), so a batch may hold anything from 0 to batch_size of them."""
+    slots = plan.commitment.slots
+    ids = slots.ids if isinstance(slots, SlotTable) else [s.account_id for s in slots]
+    size = plan.batch_size
+    return [sum(1 for i in ids[k * size : (k + 1) * size] if i is not None) for k in range(plan.n_batches)]
 
 
 def _store(work: Path, index: int, result: BatchResult) -> None:
@@ -372,7 +423,8 @@ def _assemble(tmp: Path, plan: BatchPlan, keys: Keys, work: Path) -> None:
             r1cs_sha256=info.r1cs_sha256,
         ),
         verification_key_sha256=info.verification_key_sha256,
-        setup=SetupInfo(insecure_development=keys.insecure, ptau_power=info.ptau.power),
+        setup=manifest_setup(keys),
+        acc_0=str(plan.statements[0].acc_in),  # witness.plan_batches starts the chain at zero_accumulator
         final_accumulator=FinalAccumulator(
             acc=str(plan.statements[-1].acc_out),
             totals=[str(x) for x in plan.final_totals.vector()],

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from . import snarkjs
-from .bundle import BatchSize, Count, Sha256
+from .bundle import BatchSize, Count, SetupContribution, SetupInfo, SetupPtau, Sha256
 from .circuit import CompiledCircuit, compile_circuit, default_build_root, r1cs_info
 from .errors import ZksolvError, validation_problems
 from .events import EventSink, ignore, step
@@ -50,8 +50,26 @@ class KeysPtau(_Strict):
     name: str | None
 
 
+class KeysContribution(_Strict):
+    """One phase-2 contribution of the keys' zkey, as its contributions section holds it."""
+
+    index: Annotated[int, Field(ge=1)]
+    name: str
+    hash: Blake2b  # what `snarkjs zkey verify` prints for it
+    beacon: bool  # a public random beacon (snarkjs zkey beacon), not a secret contribution
+
+
+class KeysPhase2(_Strict):
+    """The phase 2 the keys come from: read from circuit.zkey when the folder is written (the venue's
+    record; `audit-setup` reads the zkey itself)."""
+
+    circuit_hash: Blake2b  # snarkjs's circuit hash (section 10): the r1cs and ptau the chain starts from
+    contributions: list[KeysContribution]
+    ceremony_sha256: Sha256 | None  # the ceremony.json the keys were exported from (`zksolv ceremony export`)
+
+
 class KeysFile(_Strict):
-    """`setup.json` of a keys folder: written by `setup`, read by `load_keys`."""
+    """`setup.json` of a keys folder: written by `setup` and `ceremony export`, read by `load_keys`."""
 
     format: str
     n_assets: Count
@@ -68,6 +86,15 @@ class KeysFile(_Strict):
     ptau: KeysPtau
     tools: dict[str, str]  # zksolv, circom and snarkjs versions
     timings: dict[str, float]  # seconds per step
+    phase2: KeysPhase2 | None = None  # absent in keys written before the ceremony (issue 16)
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_phase2(self, handler: SerializerFunctionWrapHandler) -> dict:
+        # Keys written before `phase2` existed dump to their own setup.json, byte for byte.
+        data = handler(self)
+        if data.get("phase2", ...) is None:
+            del data["phase2"]
+        return data
 
 
 def sha256_file(path: Path) -> str:
@@ -131,6 +158,23 @@ class Keys:
     @property
     def insecure(self) -> bool:
         return self.document.ptau.insecure_development
+
+
+def manifest_setup(keys: Keys) -> SetupInfo:
+    """`manifest.setup` for proofs made with `keys`: the ptau by name and BLAKE2b, and every phase-2
+    contribution of the circuit.zkey that proves, read from that file (not from setup.json)."""
+    from .ceremony import read_phase2  # the ceremony imports this module
+
+    ptau = keys.document.ptau
+    return SetupInfo(
+        insecure_development=keys.insecure,
+        ptau_power=ptau.power,
+        ptau=SetupPtau(name=ptau.name or ptau.file, blake2b=ptau.blake2b),
+        contributions=[
+            SetupContribution(name=c.name, hash=c.hash, beacon=c.is_beacon)
+            for c in read_phase2(keys.zkey).contributions
+        ],
+    )
 
 
 def load_keys(folder: Path | str) -> Keys:
@@ -212,7 +256,7 @@ def setup(
     insecure = is_dev_ptau(ptau_path)
     # An auditor (zksolv audit-setup) must know which ptau to rerun `zkey verify` with:
     # record its BLAKE2b hash (the one ceremonies publish) and what that hash names.
-    from .audit import identify_ptau, tool_versions  # audit imports this module
+    from .audit import identify_ptau  # audit imports this module
 
     ptau_identity = identify_ptau(ptau_path)
     with atomic_directory(out, replace=force) as tmp:
@@ -245,25 +289,11 @@ def setup(
             snarkjs.zkey_contribute(tmp / "phase1.zkey", tmp / "circuit.zkey", "zksolv setup contribution")
             timings["contribute_s"] = time.monotonic() - t
             (tmp / "phase1.zkey").unlink()
-        snarkjs.export_verification_key(tmp / "circuit.zkey", tmp / "verification_key.json")
-        snarkjs.export_solidity_verifier(tmp / "circuit.zkey", tmp / "Verifier.sol")
-        shutil.copyfile(circuit.r1cs, tmp / "circuit.r1cs")
-        shutil.copytree(circuit.wasm.parent, tmp / "circuit_js")
         timings["total_s"] = time.monotonic() - started
-        document = KeysFile(
-            format=KEYS_FORMAT,
-            n_assets=n_assets,
-            n_markets=n_markets,
-            batch_size=batch_size,
-            market_brackets=list(tiers),
-            scenarios=scenarios,
-            constraints=info["constraints"],
-            constraints_per_account=round(info["constraints"] / batch_size, 1),
-            circuit_id=f"{circuit_name(n_assets, n_markets, batch_size, tiers, False, scenarios)}/{circuit.dir.name}",
-            r1cs_sha256=sha256_file(tmp / "circuit.r1cs"),
-            zkey_sha256=sha256_file(tmp / "circuit.zkey"),
-            verification_key_sha256=sha256_file(tmp / "verification_key.json"),
-            ptau=KeysPtau(
+        write_keys(
+            tmp,
+            circuit,
+            KeysPtau(
                 power=read_ptau_power(ptau_path),
                 file=ptau_path.name,
                 insecure_development=insecure,
@@ -272,11 +302,60 @@ def setup(
                 label=ptau_identity.label,
                 name=ptau_identity.name,
             ),
-            tools=tool_versions(),
-            timings={k: round(v, 2) for k, v in timings.items()},
+            timings,
         )
-        (tmp / "setup.json").write_text(dumps_json(document.model_dump()))
     return load_keys(out)
+
+
+def write_keys(
+    folder: Path,
+    circuit: CompiledCircuit,
+    ptau: KeysPtau,
+    timings: dict[str, float],
+    ceremony_sha256: str | None = None,
+) -> KeysFile:
+    """Complete a keys folder whose circuit.zkey is in place (from `setup` or a ceremony's export):
+    the verification key and Verifier.sol snarkjs exports from it, the circuit's r1cs and witness
+    generator, and setup.json, whose phase-2 record is read from that zkey."""
+    from .audit import tool_versions  # audit imports this module
+    from .ceremony import read_phase2  # and so does the ceremony
+
+    zkey = folder / "circuit.zkey"
+    snarkjs.export_verification_key(zkey, folder / "verification_key.json")
+    snarkjs.export_solidity_verifier(zkey, folder / "Verifier.sol")
+    shutil.copyfile(circuit.r1cs, folder / "circuit.r1cs")
+    shutil.copytree(circuit.wasm.parent, folder / "circuit_js")
+    phase2 = read_phase2(zkey)
+    info = r1cs_info(circuit.r1cs)
+    K, M, B = circuit.K, circuit.M, circuit.B
+    tiers = tuple(circuit.tiers) or (1,) * M
+    document = KeysFile(
+        format=KEYS_FORMAT,
+        n_assets=K,
+        n_markets=M,
+        batch_size=B,
+        market_brackets=list(tiers),
+        scenarios=circuit.scenarios,
+        constraints=info["constraints"],
+        constraints_per_account=round(info["constraints"] / B, 1),
+        circuit_id=f"{circuit_name(K, M, B, tiers, False, circuit.scenarios)}/{circuit.dir.name}",
+        r1cs_sha256=sha256_file(folder / "circuit.r1cs"),
+        zkey_sha256=sha256_file(zkey),
+        verification_key_sha256=sha256_file(folder / "verification_key.json"),
+        ptau=ptau,
+        tools=tool_versions(),
+        timings={k: round(v, 2) for k, v in timings.items()},
+        phase2=KeysPhase2(
+            circuit_hash=phase2.circuit_hash,
+            contributions=[
+                KeysContribution(index=c.index, name=c.name, hash=c.hash, beacon=c.is_beacon)
+                for c in phase2.contributions
+            ],
+            ceremony_sha256=ceremony_sha256,
+        ),
+    )
+    (folder / "setup.json").write_text(dumps_json(document.model_dump()))
+    return document
 
 
 def cached_setup(

@@ -35,8 +35,8 @@ def _cli() -> list[str]:
     return [f"--max-old-space-size={heap}", str(cli)]
 
 
-def run(*args: str, what: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return toolchain.run_node([*_cli(), *args], what=f"snarkjs {what}", check=check, error=SnarkjsError)
+def run(*args: str, what: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return toolchain.run_node([*_cli(), *args], what=f"snarkjs {what}", check=check, error=SnarkjsError, stdin=stdin)
 
 
 def groth16_setup(r1cs: Path, ptau: Path, zkey_out: Path) -> None:
@@ -47,15 +47,17 @@ def groth16_setup(r1cs: Path, ptau: Path, zkey_out: Path) -> None:
 
 
 def zkey_contribute(zkey_in: Path, zkey_out: Path, name: str) -> None:
-    """A phase-2 contribution with fresh OS entropy, which is then forgotten."""
+    """A phase-2 contribution with fresh OS entropy, which is then forgotten. The entropy goes on
+    stdin (snarkjs asks for it there when -e is absent), not on the command line, which any local
+    user can read."""
     run(
         "zkey",
         "contribute",
         str(zkey_in),
         str(zkey_out),
         f"--name={name}",
-        f"-e={secrets.token_hex(32)}",
         what="zkey contribute",
+        stdin=secrets.token_hex(32) + "\n",
     )
 
 

@@ -80,13 +80,21 @@ def run(
     cwd: Path | None = None,
     check: bool = True,
     error: type[ToolchainError] = ToolchainError,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a tool, capturing its output. With `check`, a non-zero exit raises `error` (a
     ToolchainError) with the tool's cleaned output; without it the caller judges the result.
-    The scripts in zksolv/js find their packages through ZKSOLV_NODE_MODULES, always set."""
+    The scripts in zksolv/js find their packages through ZKSOLV_NODE_MODULES, always set.
+    `stdin` is the tool's whole input (a secret goes there, never into `cmd`, which any local
+    user can read in /proc); without it the tool inherits this process's stdin."""
     try:
         proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())}
+            cmd,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            env={**os.environ, "ZKSOLV_NODE_MODULES": str(node_modules())},
         )
     except OSError as exc:
         raise error(f"cannot run {what}: {exc.strerror or exc}") from None
@@ -102,6 +110,7 @@ def run_node(
     cwd: Path | None = None,
     check: bool = True,
     error: type[ToolchainError] = ToolchainError,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`node ARGS…` through `run`: a script (zksolv/js, circom2's cli.js, snarkjs's cli.cjs) and its arguments."""
-    return run([node(), *args], what=what, cwd=cwd, check=check, error=error)
+    return run([node(), *args], what=what, cwd=cwd, check=check, error=error, stdin=stdin)

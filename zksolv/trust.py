@@ -25,6 +25,7 @@ __all__ = [
     "AUDIT_FORMAT",
     "AuditCheck",
     "AuditReport",
+    "Beacon",
     "Contribution",
     "PtauIdentity",
     "Shape",
@@ -55,10 +56,18 @@ class PtauIdentity(_Model):
     source: str | None = None  # where its hash is published
 
 
+class Beacon(_Model):
+    """A public random beacon's parameters: its secret is 2^iterations_exp SHA-256 rounds of `hash`."""
+
+    hash: Annotated[str, Field(pattern=r"^([0-9a-f]{2}){1,255}$")]
+    iterations_exp: Annotated[int, Field(ge=1, le=63)]
+
+
 class Contribution(_Model):
     index: Annotated[int, Field(ge=1)]
     name: str
     hash: Blake2b
+    beacon: Beacon | None = None  # set for a beacon (snarkjs zkey beacon), read from the zkey
 
 
 class Shape(_Model):

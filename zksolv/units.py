@@ -42,6 +42,17 @@ def to_units(text: str, decimals: int) -> int:
     return sign * int(whole + frac.ljust(decimals, "0"))
 
 
+def to_units_floor(text: str, decimals: int) -> int:
+    """Decimal string → integer count of 10^-decimals units, rounded toward −∞ when it has more
+    fraction digits (an asset's `rounding: down`, PROTOCOL.md §2.2): never more than the text says."""
+    sign, whole, frac = split_decimal(text)
+    units = int(whole + frac) if (whole + frac) else 0
+    extra = len(frac) - decimals
+    if extra <= 0:
+        return sign * units * 10**-extra
+    return (sign * units) // 10**extra
+
+
 def from_units(units: int, decimals: int) -> str:
     """Integer count of 10^-decimals units → shortest exact decimal string."""
     sign = "-" if units < 0 else ""

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from . import toolchain
 from .bundle import (
@@ -26,24 +27,35 @@ from .bundle import (
 )
 from .commitment import merkle_levels
 from .errors import ArgumentError, InputError, Problem
+from .events import EventSink, ignore
 from .field import FIELD_MODULUS, TOTAL_BITS, parse_canonical_uint
 from .io import parse_json
 from .margin import Liquidations, Totals, totals_vector_length, uncovered_amount
 from .params import canonical_params_json, params_hash, parse_params
 from .statement import accumulator, circuit_name, circuit_shape, zero_accumulator
-from .trust import TrustAnchors, load_trust
+from .trust import AuditReport, TrustAnchors, load_trust
 
-# A proof backend checks every batch proof of a bundle folder whose structure is
-# already verified, returning one verdict per batch index (0…n−1). It gets the
-# manifest as JSON data (Report.manifest): it reads only n_batches.
-ProofBackend = Callable[[Path, dict], list[bool]]
+#: Told each batch's verdict as a backend reaches it: (batch index, verdict).
+BatchSink = Callable[[int, bool], None]
+
+
+class ProofBackend(Protocol):
+    """Checks every batch proof of a bundle folder whose structure is already verified, returning
+    one verdict per batch index (0…n−1), and telling `on_batch` each verdict as it is reached (for
+    progress). It gets the manifest as JSON data (Report.manifest): it reads only n_batches."""
+
+    def __call__(self, folder: Path, manifest: dict, on_batch: BatchSink | None = None) -> list[bool]: ...
 
 
 @dataclass
 class Check:
+    """One named check. The name is the same whichever backend checked the proofs (a report's
+    checks are compared across backends and machines); a proof check names its backend in `backend`."""
+
     name: str
     ok: bool
     detail: str
+    backend: str | None = None
 
 
 @dataclass
@@ -58,13 +70,16 @@ class Report:
     proved: Totals | None = None
     # The EVM replay of the publication (zksolv.evm.evm_report), when asked for: gas and the registry's verdict.
     evm: dict | None = None
+    # acc_0 = Poseidon2(params_hash, Z) recomputed from params.json and the circuit shape (once they are read):
+    # the value a registry derives at publication.
+    acc_0: str | None = None
 
     @property
     def valid(self) -> bool:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
-    def add(self, name: str, ok: bool, detail: str) -> bool:
-        self.checks.append(Check(name, ok, detail))
+    def add(self, name: str, ok: bool, detail: str, backend: str | None = None) -> bool:
+        self.checks.append(Check(name, ok, detail, backend))
         return ok
 
     def document(self) -> dict:
@@ -72,10 +87,11 @@ class Report:
         return {
             "bundle": self.bundle,
             "valid": self.valid,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail, "backend": c.backend} for c in self.checks],
             "warnings": self.warnings,
             "epoch": manifest.get("epoch"),
             "root": manifest.get("root"),
+            "acc_0": self.acc_0,
             "totals": manifest.get("totals") if self.valid else None,
             "liquidations": manifest.get("liquidations") if self.valid else None,
             "scenarios": manifest.get("scenarios") if self.valid else None,
@@ -84,29 +100,32 @@ class Report:
         }
 
 
-def snarkjs_backend(folder: Path, manifest: dict) -> list[bool]:
+def snarkjs_backend(folder: Path, manifest: dict, on_batch: BatchSink | None = None) -> list[bool]:
     """`snarkjs groth16 verify` on each batch (needs Node)."""
     from . import snarkjs
 
     vkey = folder / "verification_key.json"
-    return [
-        snarkjs.verify(vkey, folder / batch_dir(i) / "public.json", folder / batch_dir(i) / "proof.json")
-        for i in range(int(manifest["n_batches"]))
-    ]
+    verdicts = []
+    for i in range(int(manifest["n_batches"])):
+        batch = folder / batch_dir(i)
+        verdicts.append(snarkjs.verify(vkey, batch / "public.json", batch / "proof.json"))
+        if on_batch is not None:
+            on_batch(i, verdicts[-1])
+    return verdicts
 
 
-def python_backend(folder: Path, manifest: dict) -> list[bool]:
+def python_backend(folder: Path, manifest: dict, on_batch: BatchSink | None = None) -> list[bool]:
     """Pure-Python Groth16 on py_ecc (no Node needed)."""
     from .groth16 import python_backend as backend
 
-    return backend(folder, manifest)
+    return backend(folder, manifest, on_batch)
 
 
-def evm_backend(folder: Path, manifest: dict) -> list[bool]:
+def evm_backend(folder: Path, manifest: dict, on_batch: BatchSink | None = None) -> list[bool]:
     """The bundle's Verifier.sol on an in-process EVM (py-evm)."""
     from .evm import evm_backend as backend
 
-    return backend(folder, manifest)
+    return backend(folder, manifest, on_batch)
 
 
 BACKENDS: dict[str, ProofBackend] = {"snarkjs": snarkjs_backend, "python": python_backend, "evm": evm_backend}
@@ -138,8 +157,12 @@ def verify_bundle(
     require_ceremony: bool = False,
     trusted_vkeys: Iterable[str] = (),
     trusted_keys: Iterable[Path | str] = (),
+    on_event: EventSink = ignore,
 ) -> Report:
     """Run every check; raise InputError only when the bundle or a trust file cannot be read at all.
+
+    `on_event` gets the progress of the proof checks (zksolv.events): `verifying` (backend, batches)
+    as each backend starts, `verified` (backend, index, ok, done, of) per batch.
 
     `trusted_vkeys` (SHA-256 hashes) and `trusted_keys` (trust files: `zksolv audit-setup --json`
     documents) pin the verification key. The key ships inside the bundle, chosen by the venue, so
@@ -173,7 +196,7 @@ def verify_bundle(
         _check_accumulator_chain(manifest, params, publics, report)
         _check_roots(folder, manifest, publics, report)
         if vkey:
-            _check_proofs(folder, manifest, report, backends or {"snarkjs": snarkjs_backend})
+            _check_proofs(folder, manifest, report, backends or {"snarkjs": snarkjs_backend}, on_event)
     if publics is None:
         report.add("proofs", False, "not checked: a batch's public.json or proof.json is unreadable or not canonical")
     return report
@@ -380,6 +403,15 @@ def _weak_delta(vkey: dict) -> str | None:
     return None
 
 
+def _contributions_line(audit: AuditReport) -> str:
+    """`3 phase-2 contributions (alice, bob, carol) and a beacon`: who made the audited key's δ, as
+    the audit read it from the zkey (sound if one of them destroyed its secret)."""
+    secret = [c.name or "(unnamed)" for c in audit.phase2_contributions if c.beacon is None]
+    beacons = len(audit.phase2_contributions) - len(secret)
+    line = f"{len(secret)} phase-2 contribution(s)" + (f" ({', '.join(secret)})" if secret else "")
+    return line + (f" and {beacons} beacon(s)" if beacons else "")
+
+
 def _check_pin(sha: str, manifest: Manifest, report: Report, trust: TrustAnchors) -> str | None:
     """Record in report.trust what the key is trusted as; return the problem if it is pinned wrongly.
 
@@ -413,7 +445,7 @@ def _check_pin(sha: str, manifest: Manifest, report: Report, trust: TrustAnchors
             "pinned": True,
             "by": "audit",
             "verification_key_sha256": sha,
-            "statement": f"the key is the one audited for {name}",
+            "statement": f"the key is the one audited for {name}, with {_contributions_line(audit)}",
             "audit": {
                 "shape": str(audit.shape),
                 "keys": audit.keys,
@@ -501,6 +533,14 @@ def _check_setup(manifest: Manifest, report: Report, require_ceremony: bool) -> 
         report.warnings.append(
             f"the pinned key was audited with a {audit['ptau']['label']}: whoever made that ptau could forge proofs"
         )
+    listed = manifest.setup.contributions
+    audited = [(c["name"], c["hash"]) for c in audit["phase2_contributions"]] if audit else None
+    if audited is not None and listed is not None and [(c.name, c.hash) for c in listed] != audited:
+        # The audit read the contributions from the zkey; the manifest's list is the venue's own words.
+        report.warnings.append(
+            "the manifest lists other phase-2 contributions than the audited key holds "
+            "(setup.contributions): believe the audit's list"
+        )
     if not require_ceremony:
         return
     if audit and audit["ptau"]["kind"] == "ceremony":
@@ -545,7 +585,13 @@ def _check_accumulator_chain(manifest: Manifest, params, publics, report) -> Non
     problems = []
     circuit = manifest.circuit
     shape = circuit_shape(circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers, len(params.scenarios))
-    if publics[0][1] != zero_accumulator(params, circuit.batch_size):
+    acc_0 = zero_accumulator(params, circuit.batch_size)
+    report.acc_0 = str(acc_0)
+    # The manifest's acc_0 is what a registry reader compares with EpochPublished: it must be the one
+    # the params and shape give, not merely batch 0's acc_in.
+    if manifest.acc_0 is not None and manifest.acc_0 != report.acc_0:
+        problems.append("acc_0 of the manifest is not Poseidon2(params_hash, Z) of the published params and shape")
+    if publics[0][1] != acc_0:
         name = circuit_name(
             circuit.n_assets, circuit.n_markets, circuit.batch_size, params.tiers, scenarios=len(params.scenarios)
         )
@@ -640,19 +686,27 @@ def _check_roots(folder, manifest: Manifest, publics, report) -> None:
     )
 
 
-def _check_proofs(folder, manifest: Manifest, report, backends: dict[str, ProofBackend]) -> None:
-    """Every backend must accept every batch proof, and all backends must agree."""
+def _check_proofs(
+    folder, manifest: Manifest, report, backends: dict[str, ProofBackend], on_event: EventSink = ignore
+) -> None:
+    """Every backend must accept every batch proof, and all backends must agree. Each backend's
+    check is named "proofs", with the backend in its own field."""
     verdicts = {}
+    n = manifest.n_batches
     for name, backend in backends.items():
-        verdicts[name] = backend(folder, report.manifest)
+        on_event({"event": "verifying", "backend": name, "batches": n})
+
+        def on_batch(index: int, ok: bool, name: str = name, done: list[int] = [0]) -> None:  # noqa: B006 - one counter per backend
+            done[0] += 1
+            on_event({"event": "verified", "backend": name, "index": index, "ok": ok, "done": done[0], "of": n})
+
+        verdicts[name] = backend(folder, report.manifest, on_batch)
         bad = [i for i, ok in enumerate(verdicts[name]) if not ok]
-        label = "proofs" if len(backends) == 1 else f"proofs ({name})"
         report.add(
-            label,
-            not bad and len(verdicts[name]) == manifest.n_batches,
-            f"all {manifest.n_batches} batch proofs verify ({name})"
-            if not bad
-            else f"batch proofs {bad[:10]} do not verify ({name})",
+            "proofs",
+            not bad and len(verdicts[name]) == n,
+            f"all {n} batch proofs verify ({name})" if not bad else f"batch proofs {bad[:10]} do not verify ({name})",
+            backend=name,
         )
     if len(verdicts) > 1:
         distinct = {tuple(v) for v in verdicts.values()}

@@ -1,8 +1,9 @@
 // Compile Solidity sources with the pinned solc-js (npm `solc`, no native
-// binary, no download): standard-JSON, optimizer on (200 runs), evmVersion
-// cancun. Sources are named by their base name, so the bytecode (including its
-// metadata hash) does not depend on where the files live.
-// Usage: node compile_solidity.js A.sol [B.sol ...]
+// binary, no download): standard-JSON with the settings zksolv pins in one place,
+// zksolv/evm.py SOLC_SETTINGS (optimizer, runs, evmVersion, viaIR), passed as the
+// first argument. Sources are named by their base name, so the bytecode (including
+// its metadata hash) does not depend on where the files live.
+// Usage: node compile_solidity.js SETTINGS_JSON A.sol [B.sol ...]
 // Prints {"solc": version, "contracts": {"A.sol:Name": {"abi": [...], "bytecode": "0x..."}}, "warnings": [...]};
 // exits 1 with the compiler's messages on stderr if any source has an error.
 const fs = require("fs");
@@ -11,11 +12,12 @@ const path = require("path");
 const modules = process.env.ZKSOLV_NODE_MODULES || path.join(__dirname, "..", "..", "node_modules");
 const solc = require(path.join(modules, "solc"));
 
-const files = process.argv.slice(2);
+const files = process.argv.slice(3);
 if (files.length === 0) {
-  process.stderr.write("usage: node compile_solidity.js A.sol [B.sol ...]\n");
+  process.stderr.write("usage: node compile_solidity.js SETTINGS_JSON A.sol [B.sol ...]\n");
   process.exit(2);
 }
+const pinned = JSON.parse(process.argv[2]);
 const sources = {};
 for (const file of files) {
   const name = path.basename(file);
@@ -30,8 +32,7 @@ const input = {
   language: "Solidity",
   sources,
   settings: {
-    optimizer: { enabled: true, runs: 200 },
-    evmVersion: "cancun",
+    ...pinned,
     outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
   },
 };
@@ -50,6 +51,7 @@ for (const [source, byName] of Object.entries(output.contracts || {})) {
 }
 process.stdout.write(JSON.stringify({
   solc: solc.version(),
+  settings: pinned,
   contracts,
   warnings: messages.filter((m) => m.severity !== "error").map((m) => m.formattedMessage || m.message),
 }) + "\n");
