@@ -1651,6 +1651,122 @@ def _(sh):
     return f.set("main.portfolio[1]", 1).solve()
 
 
+# ---- entry costs (PROTOCOL.md §3.4) -----------------------------------------------------------
+#
+# A market's entry cost is one more amount slot, after the real assets: the leaf holds −cost
+# (cost = size × entry, so a long pays and a short receives), priced 10^(S−d) with both weights
+# 10000, the same for every slot of this kind (zksolv.params builds it; test_cost_slot_params
+# below checks that). Here slot 1 plays that role for market 0. Account 1 is a long of 10 at mark
+# 3 whose entry cost of 130 puts it below maintenance (health −15000): each forgery tries to make
+# that cost vanish, shrink or change sides, and the constraints that stop any amount stop it.
+
+P_COST = Params(price=(1, 1), aw=(10000, 10000), lw=(10000, 10000), mark=(3, 2), mmr=(500, 0))
+COST_ACCOUNTS = [
+    (0, 0, 0, 0),
+    (100, -120, 10, 0),  # long 10 at entry 12: health 1,000,000 − 1,200,000 + 300,000 − 15,000 = 85,000
+    (10, 60, -20, 0),  # short 20 at entry 3: received 60 (+60 in the slot), health 70,000
+    (5, 0, 0, 0),
+]
+UNDERWATER_COST = (100, -130, 10, 0)  # the same long at entry 13: health −15,000
+
+
+def cost_batch(underwater: bool = False) -> Batch:
+    accounts = list(COST_ACCOUNTS)
+    if underwater:
+        accounts[1] = UNDERWATER_COST
+    return Batch(P_COST, accounts, keys_for(4, tag=13), totals_in=[0] * 12, blinding_in=0)
+
+
+@attack("entry_cost_as_r_minus_x_hides_an_underwater_long", SIGNED, amount_group(1, 1))
+def _(sh):
+    # The cost −130 written as the field element r − 130, not its offset 2^63 − 130.
+    return Forge(sh, cost_batch(underwater=True)).set("main.amount[1][1]", R - 130).solve()
+
+
+@attack("entry_cost_paid_claimed_as_received", SIGNED, amount_group(1, 1))
+def _(sh):
+    # The long's cost counted as a short's receipt: health +2.6M instead of −15,000, and the
+    # cost moves from the slot's debit total to its credit.
+    return Forge(sh, cost_batch(underwater=True)).bits(f"{A}[1].amount[1].bits", set_bit(63, 1)).solve()
+
+
+@attack("entry_cost_two_to_the_64", SIGNED, amount_group(2, 1))
+def _(sh):
+    return Forge(sh, cost_batch()).set("main.amount[2][1]", 1 << 64).solve()
+
+
+@attack("entry_cost_dropped_under_the_committed_leaf", LEAF, leaf_group(1))
+def _(sh):
+    # The tree (and the published root) holds the underwater long; the proof uses a cost of 0.
+    committed = cost_batch(underwater=True)
+    shown = leaf(committed.keys[1], [x + OFFSET for x in UNDERWATER_COST])
+    lighter = with_account(committed, 1, (100, 0, 10, 0))
+    return Forge(sh, lighter).force(f"{A}[1].leaf", shown).solve()
+
+
+@attack("acc_out_understates_entry_costs_paid", ACCOUT, ACC_OUT)
+def _(sh):
+    # The published acc_out opens to totals where the longs' costs paid (slot 1's debit) are 0.
+    batch = cost_batch()
+    totals = batch_totals(batch.accounts, batch.params)
+    assert totals[3] == 120  # slot 1: credit 60 (the short's receipt), debit 120 (the long's cost)
+    totals[3] = 0
+    f = pin_all(Forge(sh, batch), batch)
+    return f.pin("acc_out", acc(P_COST.hash(), batch.shape, totals, batch.blinding_out)).solve()
+
+
+def test_cost_slot_params():
+    """The slot the attacks above stand for is what zksolv.params builds for a market with
+    entry_cost_decimals: price 10^(S−d) at the value scale S, weights 10000/10000, after the assets."""
+    from zksolv.params import parse_params
+
+    params = parse_params(
+        {
+            "epoch": "2026-11-24T00:00:00Z",
+            "quote": "USD",
+            "assets": [
+                {
+                    "symbol": "USDT",
+                    "decimals": 6,
+                    "price": "1",
+                    "asset_weight_bps": 10000,
+                    "liability_weight_bps": 10000,
+                }
+            ],
+            "markets": [
+                {
+                    "symbol": "BTC-PERP",
+                    "decimals": 4,
+                    "mark_price": "97000",
+                    "maintenance_margin_bps": 500,
+                    "entry_cost_decimals": 2,
+                }
+            ],
+        }
+    )
+    slot = params.assets[params.entry_cost_slots["BTC-PERP"]]
+    assert params.entry_cost_slots == {"BTC-PERP": 1} and slot.cost_of == "BTC-PERP"
+    assert (slot.scaled_price, slot.asset_weight_bps, slot.liability_weight_bps) == (
+        10 ** (params.value_scale - 2),
+        10000,
+        10000,
+    )
+
+
+def test_entry_cost_batch_is_honest_and_counts_the_underwater_long(shapes):
+    """Positive control: both batches satisfy the circuit, and the underwater one is counted below
+    maintenance with its shortfall (the cost is not a forgery, hiding it is)."""
+    assert [health(a, P_COST) for a in COST_ACCOUNTS] == [0, 85_000, 70_000, 50_000]
+    assert health(UNDERWATER_COST, P_COST) == -15_000
+    for underwater in (False, True):
+        batch = cost_batch(underwater)
+        witness = Forge(shapes["224"], batch).solve()
+        assert is_satisfied(shapes["224"].r1cs, witness)
+        assert witness[shapes["224"].w("main.acc_out")] == batch.expected_public()[2]
+    figures = batch_totals(cost_batch(True).accounts, P_COST)[8:]
+    assert figures[:2] == [1, 15_000]
+
+
 # --------------------------------------------------------------------------
 # the tests
 

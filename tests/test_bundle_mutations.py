@@ -519,7 +519,7 @@ def test_mutation_rejected_on_evm(bundle, mutation_context, tmp_path, mutation):
     run_mutation(bundle, mutation_context, tmp_path, mutation, {"evm": backends["evm"]})
 
 
-@pytest.mark.parametrize("old", ["zksolv-bundle/1", "zksolv-bundle/2"])
+@pytest.mark.parametrize("old", ["zksolv-bundle/1", "zksolv-bundle/2", "zksolv-bundle/5"])
 def test_old_formats_are_refused_with_the_reason(bundle, tmp_path, old):
     folder = tmp_path / "bundle"
     shutil.copytree(bundle["bundle"], folder)

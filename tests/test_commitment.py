@@ -183,7 +183,7 @@ def test_commit_and_inclusion_cli(tmp_path, params_file, secret_file):
     )
     assert wrong.returncode == 1 and "wrong root" in wrong.stdout
     doc = json.loads(alice.read_text())
-    assert doc["format"] == "zksolv-inclusion/4" and doc["account_id"] == "alice" and len(doc["subaccounts"]) == 1
+    assert doc["format"] == "zksolv-inclusion/5" and doc["account_id"] == "alice" and len(doc["subaccounts"]) == 1
     doc["subaccounts"][0]["account"]["balances"]["USDC"] = "1000"
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(doc))
@@ -232,7 +232,7 @@ def test_commitment_json_is_written_and_read_through_one_model(tmp_path, params_
             {"format": "zksolv-commitment/2"},
             "commitment zksolv-commitment/2 is no longer accepted: format 2 committed one leaf per",
         ),
-        ({"format": "zksolv-commitment/9"}, "not a zksolv-commitment/4 file: unknown format 'zksolv-commitment/9'"),
+        ({"format": "zksolv-commitment/9"}, "not a zksolv-commitment/5 file: unknown format 'zksolv-commitment/9'"),
     ]:
         path.write_text(json.dumps({**commitment.document(), **change}))
         with pytest.raises(InputError, match=f"{path}: {fragment}"):

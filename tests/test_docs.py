@@ -49,7 +49,7 @@ CODE_BLOCK = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 # under a top-level folder — `zksolv/salt/v1` is a hash tag, `accounts/proofs/s` a unit, not paths.
 TOP_DIR_ALTERNATIVES = "|".join(map(re.escape, TOP_DIRS))
 PATHLIKE = re.compile(
-    rf"(?<![\w./-])((?:\.\./)+[\w.-][\w./-]*|docs/[\w./-]*|(?:{TOP_DIR_ALTERNATIVES})/(?:[\w.-]+/)*(?:[\w-]+\.\w+)?"
+    rf"(?<![\w./-])((?:\.\./)+[\w.-][\w./-]*|docs/[\w./-]*|(?:{TOP_DIR_ALTERNATIVES})/(?:[\w.-]+/)*(?:[\w-]+(?:\.\w+)+)?"
     r"|[\w./-]*[\w-]\.md)(?:#[\w-]*)?(?![\w/-])"
 )
 DOC_MENTION = re.compile(r"(?<![\w./-])(docs/[\w./-]+|[\w./-]*[\w-]\.md)\b")

@@ -166,7 +166,7 @@ def test_a_store_of_another_format_or_schema_is_refused(committed, tmp_path, sql
 def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     not_sqlite = tmp_path / "a" / STORE_NAME
     not_sqlite.parent.mkdir()
-    not_sqlite.write_text('{"format": "zksolv-inclusion/4"}')
+    not_sqlite.write_text('{"format": "zksolv-inclusion/5"}')
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as connection:
         connection.execute("CREATE TABLE t (x)")

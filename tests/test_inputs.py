@@ -154,3 +154,16 @@ def test_help_lists_commands_and_schema_is_json():
         assert command in result.stdout
     schema = json.loads(run_cli("schema").stdout)
     assert schema["params"]["title"] == "ParamsFile" and schema["accounts"]["type"] == "array"
+
+
+def test_an_explicit_null_is_the_field_left_out(params_dict):
+    """`"insurance_fund": null` (as some JSON writers emit an unset field) means no fund, not a crash;
+    a null price is a missing price, reported as such (the holders' page reads both the same way)."""
+    from zksolv.params import params_hash
+
+    plain = parse_params(params_dict)
+    assert params_hash(parse_params({**params_dict, "insurance_fund": None})) == params_hash(plain)
+    assets = [{**params_dict["assets"][0], "price": None}, *params_dict["assets"][1:]]
+    with pytest.raises(InputError) as err:
+        parse_params({**params_dict, "assets": assets})
+    assert err.value.problems[0].message == "price is required (a decimal string, or give price_source)"

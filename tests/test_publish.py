@@ -31,6 +31,7 @@ from zksolv.publish import ChainError, PublishError, RevertedError, RpcChain, Se
 from zksolv.statement import zero_accumulator  # noqa: E402
 
 from .helpers import NODE_MODULES, REPO  # noqa: E402
+from .test_json_contract import validate  # noqa: E402
 
 pytestmark = [
     pytest.mark.node,
@@ -138,6 +139,7 @@ def test_publish_interrupted_then_resumed_is_fully_proven(node, w3, key_file, re
     )
     assert result.exit_code == 0, result.output
     second = json.loads(result.stdout)
+    validate("publish", second)
     assert [b["status"] for b in second["batches"]] == ["already proven"] + ["submitted"] * (N_BATCHES - 1)
     assert [t["what"] for t in second["transactions"]] == [f"submitBatch {i}" for i in range(1, N_BATCHES)]
     assert {c["deployed"] for c in second["contracts"].values()} == {False}
@@ -248,6 +250,7 @@ def test_node_errors_are_clear(node, key_file, tmp_path):
     result = runner.invoke(main, [*base, "--rpc", node.url, "--chain-id", "1", "--json"])
     assert result.exit_code == 2 and "is chain 31337, not chain 1" in result.output
     assert json.loads(result.stdout)["error"]["exit_code"] == 2
+    validate("publish", json.loads(result.stdout))
     # No sender, or two.
     result = runner.invoke(main, ["publish", str(EXAMPLE), "--rpc", node.url])
     assert result.exit_code == 2 and "--key-file FILE or --from ADDRESS" in result.output

@@ -342,7 +342,7 @@ def test_one_inclusion_file_per_holder_with_every_path(tmp_path, params_file, se
     assert commitment.n_accounts == 6 and commitment.n_holders == 3 and commitment.capacity == 8
     assert sorted(p.name for p in (out / "inclusion").iterdir()) == ["alice.json", "bob.json", "carol.json"]
     doc = json.loads((out / "inclusion" / "alice.json").read_text())
-    assert doc["format"] == INCLUSION_FORMAT == "zksolv-inclusion/4" and doc["account_id"] == "alice"
+    assert doc["format"] == INCLUSION_FORMAT == "zksolv-inclusion/5" and doc["account_id"] == "alice"
     entries = doc["subaccounts"]
     assert [e["account"]["subaccount"] for e in entries] == ["", "eth-hedge", "isolated-btc"]  # main first
     assert len({e["leaf_index"] for e in entries}) == 3 and all(len(e["siblings"]) == 3 for e in entries)
@@ -569,10 +569,14 @@ def test_holder_file_names_and_depth_attack_with_a_subaccount(tmp_path, params_d
             "inclusion proof zksolv-inclusion/1 is no longer accepted: format 1 leaves were not domain-separated",
         ),
         (
+            "zksolv-inclusion/4",
+            "inclusion proof zksolv-inclusion/4 is no longer accepted: format 4 hashed account ids as written",
+        ),
+        (
             "zksolv-inclusion/3",
             "inclusion proof zksolv-inclusion/3 is no longer accepted: format 3 leaves had no margin mode",
         ),
-        ("zksolv-inclusion/5", "not a zksolv-inclusion/4 file: unknown format 'zksolv-inclusion/5'"),
+        ("zksolv-inclusion/6", "not a zksolv-inclusion/5 file: unknown format 'zksolv-inclusion/6'"),
         (None, "unknown format None"),
     ],
 )

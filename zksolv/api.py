@@ -32,7 +32,14 @@ from .field import FIELD_MODULUS, EncodingError, parse_canonical_uint
 from .inclusion import InclusionResult, load_inclusion_proof, verify_inclusion
 from .inclusion_store import holder_file
 from .io import OutputError, atomic_directory, dumps_json, write_json_atomic, write_text_atomic
-from .margin import SolvencyReport, bad_debt_to_quote, check_solvency, health_to_quote, option_greeks
+from .margin import (
+    SolvencyReport,
+    bad_debt_to_quote,
+    check_solvency,
+    health_to_quote,
+    option_greeks,
+    unbalanced_markets,
+)
 from .params import ParamsFile, RiskParams, load_params
 from .secret import generate_secret, load_secret
 from .verify import Report, select_backends, verify_bundle
@@ -114,6 +121,17 @@ class CheckResult(NamedTuple):
     def solvent(self) -> bool:
         return self.report.solvent
 
+    @property
+    def unbalanced_markets(self) -> list[dict]:
+        """Markets whose long and short differ although the params say balanced_markets (else [])."""
+        return unbalanced_markets(self.report.totals, self.params)
+
+    @property
+    def ok(self) -> bool:
+        """What `prove` needs (liquidations apart): every account at or above maintenance, and balanced
+        markets where the params promise them."""
+        return self.solvent and not self.unbalanced_markets
+
     def document(self) -> dict:
         """The whole result as JSON-ready data (what `zksolv check --json` prints, and what its text shows)."""
         params, report = self
@@ -130,6 +148,7 @@ class CheckResult(NamedTuple):
         ]
         return {
             "solvent": report.solvent,
+            "unbalanced_markets": self.unbalanced_markets,
             "accounts": report.accounts,
             "quote": params.quote,
             "below_maintenance": below,

@@ -21,18 +21,21 @@ from .margin import Liquidations, Totals, bad_debt_to_quote, covered, shortfall_
 from .params import RiskParams
 from .units import from_units
 
-BUNDLE_FORMAT = "zksolv-bundle/5"
+BUNDLE_FORMAT = "zksolv-bundle/6"
 # Formats this zksolv knows but no longer accepts, with the reason shown to whoever verifies one.
 RETIRED_FORMATS = {
+    "zksolv-bundle/5": "format 5 did not record the powers of tau and the phase-2 contributions behind its "
+    "keys (setup.ptau, setup.contributions) nor acc_0, and its params had no entry costs or "
+    "balanced_markets (PROTOCOL.md, format versions): ask the venue for a bundle in format 6",
     "zksolv-bundle/4": "format 4 had no price scenarios, stress report, portfolio margin or options; its "
-    "circuits and keys differ from format 5's (PROTOCOL.md, format versions): ask the venue "
-    "for a bundle in format 5",
+    "circuits and keys differ from format 6's (PROTOCOL.md, format versions): ask the venue "
+    "for a bundle in format 6",
     "zksolv-bundle/3": "format 3 had no notional-tiered maintenance brackets and no oracle-derived prices; its "
-    "circuits and keys differ from format 4's (PROTOCOL.md, format versions): ask the venue "
-    "for a bundle in format 5",
+    "circuits and keys differ from format 6's (PROTOCOL.md, format versions): ask the venue "
+    "for a bundle in format 6",
     "zksolv-bundle/2": "format 2 proved only that every account was at or above maintenance and carried no "
     "liquidation figures (accounts below maintenance, shortfall, bad debt); ask the venue "
-    "for a bundle in format 5",
+    "for a bundle in format 6",
     "zksolv-bundle/1": "format 1 (zksolv ≤ 0.1) did not bind the batch size and circuit shape into the proofs "
     "and did not domain-separate leaves from tree nodes (SECURITY.md, issue 9): its claims "
     "cannot be checked soundly; ask the venue for a current bundle",
@@ -82,9 +85,9 @@ class SetupInfo(_Strict):
     insecure_development: bool
     ptau_power: Annotated[int, Field(ge=1, le=28)]
     # The venue's own record (docs/CEREMONY.md), so a reader sees who contributed; only an audit of the
-    # zkey (`zksolv audit-setup`, then a pinned key) vouches for it. Optional until the next format bump.
-    ptau: SetupPtau | None = None
-    contributions: list[SetupContribution] | None = None
+    # zkey (`zksolv audit-setup`, then a pinned key) vouches for it.
+    ptau: SetupPtau
+    contributions: list[SetupContribution]
 
 
 class FinalAccumulator(_Strict):
@@ -111,8 +114,8 @@ class Manifest(_Strict):
     setup: SetupInfo
     # acc_0 = Poseidon2(params_hash, Z), the start of the accumulator chain (PROTOCOL.md §5): what the
     # registry derives at publishEpoch and batch 0's acc_in must be; verify recomputes it from params.json
-    # and the shape. Optional until the next format bump (then required).
-    acc_0: FieldText | None = None
+    # and the shape.
+    acc_0: FieldText
     final_accumulator: FinalAccumulator
     # Laid out by totals_document and liquidations_document: verify compares each whole with the document of
     # the proved totals, so a second description of their fields here could only drift from those.

@@ -219,12 +219,15 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
                 f"  option {option['symbol']}: value {option['value']} {quote}, "
                 f"delta {option['delta']}, gamma {option['gamma']}"
             )
-        click.echo(
-            "OK: every account is at or above maintenance"
-            if doc["solvent"]
-            else "FAIL: some accounts are below maintenance (prove needs --allow-liquidations)"
-        )
-    verdict(doc["solvent"])
+        for row in doc["unbalanced_markets"]:
+            click.echo(f"UNBALANCED  {row['market']}: long {row['long']}, short {row['short']} (balanced_markets)")
+        if not doc["solvent"]:
+            click.echo("FAIL: some accounts are below maintenance (prove needs --allow-liquidations)")
+        if doc["unbalanced_markets"]:
+            click.echo("FAIL: the params promise balanced markets, but a counterparty is missing (prove refuses)")
+        if doc["solvent"] and not doc["unbalanced_markets"]:
+            click.echo("OK: every account is at or above maintenance")
+    verdict(doc["solvent"] and not doc["unbalanced_markets"])
 
 
 @main.command()

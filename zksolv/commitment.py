@@ -31,25 +31,31 @@ from .poseidon import _native, poseidon, poseidon_batch
 from .secret import derive_field
 from .units import from_units
 
-INCLUSION_FORMAT = "zksolv-inclusion/4"
-COMMITMENT_FORMAT = "zksolv-commitment/4"
+INCLUSION_FORMAT = "zksolv-inclusion/5"
+COMMITMENT_FORMAT = "zksolv-commitment/5"
 # Formats this zksolv knows but no longer accepts, with the reason shown to whoever checks one
 # (as bundle.RETIRED_FORMATS for bundles).
 RETIRED_FORMATS = {
+    "zksolv-inclusion/4": "format 4 hashed account ids as written (no trimming or NFC) and its params had no "
+    "entry costs or balanced_markets (PROTOCOL.md §3.4, §4): ask the venue for this epoch's inclusion "
+    "file in format 5",
+    "zksolv-commitment/4": "format 4 hashed account ids as written (no trimming or NFC) and its params had no "
+    "entry costs or balanced_markets (PROTOCOL.md §3.4, §4): ask the venue for this epoch's commitment "
+    "in format 5",
     "zksolv-inclusion/3": "format 3 leaves had no margin mode and its params no scenarios or options "
-    "(PROTOCOL.md §3.3, §4): ask the venue for this epoch's inclusion file in format 4",
+    "(PROTOCOL.md §3.3, §4): ask the venue for this epoch's inclusion file in format 5",
     "zksolv-commitment/3": "format 3 committed under a params hash without scenarios or option series "
-    "(PROTOCOL.md §5): ask the venue for this epoch's commitment in format 4",
+    "(PROTOCOL.md §5): ask the venue for this epoch's commitment in format 5",
     "zksolv-inclusion/2": "format 2 held one account per file and had no sub-accounts; format 3 lists every "
     "account of a holder (main and isolated sub-accounts), each with its own path "
-    "(PROTOCOL.md §4): ask the venue for this epoch's inclusion file in format 4",
+    "(PROTOCOL.md §4): ask the venue for this epoch's inclusion file in format 5",
     "zksolv-inclusion/1": "format 1 leaves were not domain-separated from tree nodes (SECURITY.md, issue 9): "
-    "ask the venue for this epoch's inclusion file in format 4",
+    "ask the venue for this epoch's inclusion file in format 5",
     "zksolv-commitment/2": "format 2 committed one leaf per account id, without sub-accounts, under a params "
     "hash without maintenance brackets (PROTOCOL.md §4, §5): ask the venue for this "
-    "epoch's commitment in format 4",
+    "epoch's commitment in format 5",
     "zksolv-commitment/1": "format 1 leaves were not domain-separated from tree nodes (SECURITY.md, issue 9): "
-    "ask the venue for this epoch's commitment in format 4",
+    "ask the venue for this epoch's commitment in format 5",
 }
 ID_TAG = b"zksolv/account-id/v1"
 SALT_TAG = b"zksolv/salt/v1"

@@ -187,8 +187,8 @@ def export_calldata(folder: Path | str) -> dict:
     ``batches``: for each batch, ``index``; ``a``, ``b``, ``c``, ``public`` (verifyProof's arguments)
     as 0x-hex strings (b in EVM (c1, c0) order) and the same as decimal strings under ``decimal``;
     ``solidity``: the text snarkjs's soliditycalldata prints; ``data``: verifyProof's transaction data,
-    e.g. for ``cast call <verifier> <data>``; ``submit_batch``. ``acc_0`` is the manifest's (when it
-    has one): the value the registry derives at publication and emits in ``EpochPublished``.
+    e.g. for ``cast call <verifier> <data>``; ``submit_batch``. ``acc_0`` is the manifest's: the value
+    the registry derives at publication and emits in ``EpochPublished``.
     Raises InputError naming the file: a manifest that is not a bundle's (bundle.load_manifest) or whose
     epoch or batch roots cannot be published, a proof.json or public.json that is not what snarkjs
     writes, or a proof that cannot be verifyProof's arguments.
@@ -220,7 +220,7 @@ def export_calldata(folder: Path | str) -> dict:
         )
     return {
         "epoch": pub.epoch,
-        "acc_0": manifest.get("acc_0"),
+        "acc_0": manifest["acc_0"],
         "publish_epoch": _call_document(
             PUBLISH_EPOCH, (pub.epoch, pub.root, pub.params_hash, pub.acc_n, pub.n_batches, list(pub.batch_roots))
         ),

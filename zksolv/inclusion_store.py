@@ -3,7 +3,7 @@
 A venue with 10^6 holders should not hand a web backend a folder of 10^6 JSON files. The store
 (stdlib sqlite3) holds the same documents: a one-row `meta` table with what every file shares
 (format, epoch, root, capacity, the number of holders and the published params document, once), and
-a `holders` table keyed by account id with each holder's own part of the `zksolv-inclusion/4`
+a `holders` table keyed by account id with each holder's own part of the `zksolv-inclusion/5`
 document (PROTOCOL.md §4.1), i.e. everything but "params", as compact JSON in the document's key
 order. `InclusionStore.get` puts the two back together: the very document `Commitment.holder_proof`
 gives, so `io.dumps_json` of it is, byte for byte, the holder's file of the files layout.

@@ -253,6 +253,23 @@ class Totals:
         return [lg - sh for lg, sh in zip(self.long, self.short)]
 
 
+def unbalanced_markets(totals: Totals, params: RiskParams) -> list[dict]:
+    """Under `balanced_markets` (PROTOCOL.md §3.5), each market whose long and short open interest
+    differ, with both in contract units: a position whose counterparty is missing from the tree.
+    Empty when the params make no such promise."""
+    if not params.balanced_markets:
+        return []
+    return [
+        {"market": m.symbol, "long": from_units(lg, m.decimals), "short": from_units(sh, m.decimals)}
+        for m, lg, sh in zip(params.markets, totals.long, totals.short)
+        if lg != sh
+    ]
+
+
+def unbalanced_text(rows: list[dict]) -> str:
+    return "; ".join(f"{r['market']}: long {r['long']}, short {r['short']}" for r in rows)
+
+
 def totals_vector_length(params: RiskParams) -> int:
     return 2 * params.n_slots + 4 + 4 * len(params.scenarios)
 

@@ -66,9 +66,12 @@ PriceText = Annotated[str, Field(max_length=MAX_PRICE_LENGTH, description="non-n
 SourceName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-def check_price(value: str, info: ValidationInfo) -> str:
+def check_price(value: str | None, info: ValidationInfo) -> str | None:
     """Pydantic validator of a price string: exact, non-negative, canonical if the context says
-    so; returns the canonical spelling (the one that is hashed)."""
+    so; returns the canonical spelling (the one that is hashed). An explicit JSON null of an optional
+    field is the field left out."""
+    if value is None:
+        return None
     try:
         sign, _, _ = split_decimal(value)
     except UnitError as exc:

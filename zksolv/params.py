@@ -220,6 +220,11 @@ class ParamsFile(BaseModel):
         description="quote units available to cover bad debt, "
         "decimal string; verify requires bad debt ≤ insurance fund",
     )
+    balanced_markets: bool = Field(
+        default=False,
+        description="every perpetual has its counterparty in the tree (house accounts included): verify "
+        "requires the proved long and short open interest of each market to be equal",
+    )
     options: list[OptionSpec] = Field(default_factory=list, description="option series (need scenarios)")
     scenarios: list[ScenarioSpec] = Field(default_factory=list, max_length=MAX_SCENARIOS)
 
@@ -372,6 +377,7 @@ class RiskParams:
     markets: tuple[MarketParams, ...]
     insurance_fund: str | None = None  # canonical decimal, quote units
     scenarios: tuple[Scenario, ...] = ()
+    balanced_markets: bool = False  # verify requires long == short per market (PROTOCOL.md §3.5)
 
     @property
     def real_assets(self) -> tuple[AssetParams, ...]:
@@ -542,7 +548,14 @@ def params_from_model(model: ParamsFile, source: str = "params.json") -> RiskPar
     options = _option_markets(model, source, value_scale, assets, markets)
     markets += options
     params = RiskParams(
-        model.epoch, epoch_seconds(model.epoch), model.quote, value_scale, assets, markets, model.insurance_fund
+        model.epoch,
+        epoch_seconds(model.epoch),
+        model.quote,
+        value_scale,
+        assets,
+        markets,
+        model.insurance_fund,
+        balanced_markets=model.balanced_markets,
     )
     if not model.scenarios:
         return params
@@ -734,7 +747,7 @@ def _pydantic_problem(source: str, err: ErrorDetails, data: Any) -> Problem:
 
 def params_document(params: RiskParams) -> dict:
     """The params as a JSON document (the canonical content of `params.json`)."""
-    document = {
+    document: dict[str, Any] = {
         "epoch": params.epoch,
         "quote": params.quote,
         "assets": [_asset_document(a) for a in params.real_assets],
@@ -742,6 +755,10 @@ def params_document(params: RiskParams) -> dict:
     }
     if params.insurance_fund is not None:
         document["insurance_fund"] = params.insurance_fund
+    if params.balanced_markets:
+        # Written only when set, so params without it keep their hash; in the hash (params_meta) when set,
+        # so a bundle cannot drop the promise without changing params_hash.
+        document["balanced_markets"] = True
     options = [_option_document(m) for m in params.markets if m.option is not None]
     if options:
         document["options"] = options

@@ -35,7 +35,7 @@ from .commitment import Commitment, SlotTable, build_commitment, write_inclusion
 from .errors import ArgumentError, ClaimError, InputError, Problem
 from .events import EventSink, ignore
 from .io import atomic_directory, dumps_json, ensure_output_free, parse_json
-from .margin import SolvencyReport, Totals
+from .margin import SolvencyReport, Totals, unbalanced_markets, unbalanced_text
 from .params import canonical_params_json, load_params, params_document, params_hash
 from .provers import AUTO, PROVERS, ProverError, get_prover, proof_verifier, resolve_prover
 from .scheduler import BatchError, BatchResult, BatchTask, Executor, default_workers, make_executor
@@ -79,6 +79,23 @@ class InsolventError(ClaimError):
             + (", bankrupt" if i.bankrupt else "")
             for i in self.report.insolvent
         ] + [str(self)]
+
+
+class UnbalancedMarketsError(ClaimError):
+    """The params promise balanced markets (`balanced_markets`), but some market's long and short open
+    interest differ: a counterparty is missing from the snapshot, so `verify` would refuse the bundle.
+    Nothing was proved."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        super().__init__(
+            f"the params say balanced_markets, but {unbalanced_text(rows)}: a position's counterparty "
+            "(a house or market-maker account) is missing from the snapshot; nothing was proved",
+            hint="add the missing accounts, or remove balanced_markets from the params",
+        )
+
+    def details(self) -> dict:
+        return {"unbalanced_markets": self.rows}
 
 
 @dataclass
@@ -196,6 +213,9 @@ def prove(
         raise InputError([Problem(str(accounts_path), "no accounts")])
     if not report.solvent and not allow_liquidations:
         raise InsolventError(report, params)
+    unbalanced = unbalanced_markets(report.totals, params)
+    if unbalanced:
+        raise UnbalancedMarketsError(unbalanced)
     plan = plan_batches(commitment, seed, batch_size)
     on_event(
         {

@@ -523,14 +523,14 @@ def _deployment(chain: RpcChain, name: str, address: str) -> dict:
     return {"address": address, "deployed": True, "tx_hash": record["tx_hash"], "gas_used": record["gas_used"]}
 
 
-def _publish_epoch(chain: RpcChain, registry, pub: evm.Publication, manifest_acc_0: str | None, shape, on_event):
+def _publish_epoch(chain: RpcChain, registry, pub: evm.Publication, manifest_acc_0: str, shape, on_event):
     """Publish the epoch and its batch roots, or check that the published one is this bundle's and
     append the roots still missing; return the acc_0 the registry derived (checked against ours)."""
     from .poseidon import poseidon
 
     fns = registry.functions
     expected_acc_0 = poseidon([pub.params_hash, shape.zero_totals_commitment])
-    if manifest_acc_0 is not None and int(manifest_acc_0) != expected_acc_0:
+    if int(manifest_acc_0) != expected_acc_0:
         raise PublishError(
             f"the manifest's acc_0 is not Poseidon2(params_hash, Z) ({expected_acc_0}): nothing was sent"
         )

@@ -30,7 +30,7 @@ from .errors import ArgumentError, InputError, Problem
 from .events import EventSink, ignore
 from .field import FIELD_MODULUS, TOTAL_BITS, parse_canonical_uint
 from .io import parse_json
-from .margin import Liquidations, Totals, totals_vector_length, uncovered_amount
+from .margin import Liquidations, Totals, totals_vector_length, unbalanced_markets, unbalanced_text, uncovered_amount
 from .params import canonical_params_json, params_hash, parse_params
 from .statement import accumulator, circuit_name, circuit_shape, zero_accumulator
 from .trust import AuditReport, TrustAnchors, load_trust
@@ -535,7 +535,7 @@ def _check_setup(manifest: Manifest, report: Report, require_ceremony: bool) -> 
         )
     listed = manifest.setup.contributions
     audited = [(c["name"], c["hash"]) for c in audit["phase2_contributions"]] if audit else None
-    if audited is not None and listed is not None and [(c.name, c.hash) for c in listed] != audited:
+    if audited is not None and [(c.name, c.hash) for c in listed] != audited:
         # The audit read the contributions from the zkey; the manifest's list is the venue's own words.
         report.warnings.append(
             "the manifest lists other phase-2 contributions than the audited key holds "
@@ -589,7 +589,7 @@ def _check_accumulator_chain(manifest: Manifest, params, publics, report) -> Non
     report.acc_0 = str(acc_0)
     # The manifest's acc_0 is what a registry reader compares with EpochPublished: it must be the one
     # the params and shape give, not merely batch 0's acc_in.
-    if manifest.acc_0 is not None and manifest.acc_0 != report.acc_0:
+    if manifest.acc_0 != report.acc_0:
         problems.append("acc_0 of the manifest is not Poseidon2(params_hash, Z) of the published params and shape")
     if publics[0][1] != acc_0:
         name = circuit_name(
@@ -629,6 +629,8 @@ def _check_accumulator_chain(manifest: Manifest, params, publics, report) -> Non
     )
     if report.proved is not None:
         _check_liquidations(params, report.proved.liquidations, report)
+        if params.balanced_markets:
+            _check_balanced_markets(params, report.proved, report)
         if params.scenarios:
             _check_stress(params, report.proved.stress, report)
 
@@ -663,6 +665,19 @@ def _check_liquidations(params, liquidations: Liquidations, report: Report) -> N
             f"{figures}: the bad debt exceeds the insurance fund by "
             f"{uncovered_amount(liquidations, params)} {params.quote}",
         )
+
+
+def _check_balanced_markets(params, proved: Totals, report: Report) -> None:
+    """With `balanced_markets` in the (hashed) params, every market's proved long open interest must equal
+    its short: a position whose counterparty was left out of the tree shows here, with no holder's help."""
+    unbalanced = unbalanced_markets(proved, params)
+    report.add(
+        "balanced markets",
+        not unbalanced,
+        f"the params promise balanced markets, but {unbalanced_text(unbalanced)}: positions are missing"
+        if unbalanced
+        else f"proved long = short open interest in each of the {len(params.markets)} markets",
+    )
 
 
 def _check_roots(folder, manifest: Manifest, publics, report) -> None:

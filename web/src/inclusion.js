@@ -24,8 +24,8 @@ import { sha256 } from "./sha256.js";
 /** @typedef {import("./params.js").Params} Params */
 
 // The formats this page reads; tests/test_browser.py requires them to be zksolv's own.
-export const INCLUSION_FORMAT = "zksolv-inclusion/4";
-export const BUNDLE_FORMAT = "zksolv-bundle/5";
+export const INCLUSION_FORMAT = "zksolv-inclusion/5";
+export const BUNDLE_FORMAT = "zksolv-bundle/6";
 
 const utf8 = new TextEncoder();
 const ID_TAG = utf8.encode("zksolv/account-id/v1");
@@ -37,16 +37,56 @@ const MAX_CAPACITY = 1n << 40n;
 /**
  * JSON text as a value, every integer an exact BigInt (JSON.parse would round 2^53 + 1, and a
  * leaf index or a decimals count must be read as written). Other numbers stay floats, which no
- * field of these files accepts.
+ * field of these files accepts. Strict as zksolv.io.parse_json: a byte-order mark is skipped, and
+ * a duplicate key refused (JSON.parse keeps the last of two, another reader may keep the first).
  * @param {string} text @returns {unknown}
  */
 export function parseJson(text) {
-  return JSON.parse(text, (_key, value, context) => {
+  const body = text.startsWith("\ufeff") ? text.slice(1) : text;
+  const value = JSON.parse(body, (_key, value, context) => {
     if (typeof value !== "number") return value;
     const source = context && typeof context.source === "string" ? context.source : null;
     if (source !== null) return /^-?(0|[1-9][0-9]*)$/.test(source) ? BigInt(source) : value;
     return Number.isSafeInteger(value) ? BigInt(value) : value; // a browser without JSON.parse source text
   });
+  const twice = duplicateKey(body);
+  if (twice !== null) {
+    throw new ValueProblem(`duplicate key ${pyRepr(twice)} (JSON readers disagree on which one counts, so the page refuses the file)`);
+  }
+  return value;
+}
+
+/**
+ * The first key that some object of `text` (valid JSON: JSON.parse has read it) gives twice, or null.
+ * A string inside an object is a key exactly when a colon follows it.
+ * @param {string} text @returns {string | null}
+ */
+function duplicateKey(text) {
+  /** @type {(Set<string> | null)[]} */
+  const open = [];
+  const space = (/** @type {string} */ c) => c === " " || c === "\t" || c === "\n" || c === "\r";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{") open.push(new Set());
+    else if (c === "[") open.push(null);
+    else if (c === "}" || c === "]") open.pop();
+    else if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      const keys = open[open.length - 1];
+      if (keys) {
+        let next = end + 1;
+        while (space(text[next])) next++;
+        if (text[next] === ":") {
+          const key = JSON.parse(text.slice(i, end + 1));
+          if (keys.has(key)) return key;
+          keys.add(key);
+        }
+      }
+      i = end;
+    }
+  }
+  return null;
 }
 
 /** utf8(id) for a main account, utf8(id) ‖ 0x00 ‖ utf8(sub) for a sub-account (commitment.identity_bytes). */
@@ -190,8 +230,10 @@ function name(/** @type {unknown} */ value, /** @type {string} */ path, /** @typ
 function amounts(/** @type {unknown} */ value, /** @type {string} */ path) {
   if (value === undefined) return {};
   if (value === null || typeof value !== "object" || Array.isArray(value)) throw fail(path, "expected a JSON object");
+  // No prototype: a key "__proto__" must stay a key (and be refused as an unknown symbol), not be
+  // swallowed by the assignment below.
   /** @type {Record<string, string>} */
-  const out = {};
+  const out = Object.create(null);
   for (const [symbol, text] of Object.entries(/** @type {Record<string, unknown>} */ (value))) {
     out[symbol] = string(text, at(path, symbol));
   }
@@ -276,7 +318,7 @@ export function readManifest(data) {
   if (data === null || typeof data !== "object" || Array.isArray(data)) throw fail("", "a JSON object is expected");
   const manifest = /** @type {Record<string, unknown>} */ (data);
   if (manifest.format !== BUNDLE_FORMAT) {
-    throw fail("format", `not a ${BUNDLE_FORMAT} manifest: format ${typeof manifest.format === "string" ? pyRepr(manifest.format) : String(manifest.format)}`);
+    throw fail("format", `not a ${BUNDLE_FORMAT} manifest: format ${typeof manifest.format === "string" ? pyRepr(manifest.format) : String(manifest.format)} (this page checks ${BUNDLE_FORMAT}; ask the venue for this epoch's bundle in it)`);
   }
   for (const key of ["epoch", "root", "params_hash", "capacity"]) {
     if (!(key in manifest)) throw fail(key, "field required");

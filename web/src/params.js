@@ -35,10 +35,16 @@ const MAX_SLOTS = 15;
 const MAX_BRACKETS = 32;
 const MAX_SCENARIOS = 64;
 const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+// Column names of the accounts file, which zksolv.params.ParamsFile refuses as symbols.
+const RESERVED = ["account_id", "subaccount", "margin_mode"];
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** Python's `X | None` fields: JSON null is the same as leaving the key out. */
+const given = (/** @type {unknown} */ value) => value !== undefined && value !== null;
 
 // The keys each object of published params may have (pydantic's extra="forbid"), by object.
 const KEYS = {
-  params: ["epoch", "quote", "assets", "markets", "insurance_fund", "options", "scenarios"],
+  params: ["epoch", "quote", "assets", "markets", "insurance_fund", "balanced_markets", "options", "scenarios"],
   asset: ["symbol", "decimals", "price", "price_source", "asset_weight_bps", "liability_weight_bps", "rounding"],
   market: [
     "symbol",
@@ -139,6 +145,14 @@ function canonicalDecimal(/** @type {unknown} */ value, /** @type {Path} */ path
   return s;
 }
 
+/** zksolv.params._check_relative: a canonical decimal above −1 (no price or volatility below 0). */
+function relativeChange(/** @type {unknown} */ value, /** @type {Path} */ path) {
+  const s = canonicalDecimal(value, path, false);
+  const [n, d] = exactFraction(s);
+  if (n <= -d) throw path.problem(`${JSON.stringify(s)} must be above -1 (a price or volatility cannot fall below 0)`);
+  return s;
+}
+
 // zksolv.timestamps.epoch_seconds accepts what datetime.fromisoformat does, in UTC and whole seconds;
 // the page reads the extended form (date, T or space, time, Z or a zero offset), which is what zksolv
 // and venues write, and refuses anything else rather than guess.
@@ -198,7 +212,8 @@ export function canonicalJson(value) {
  *   entryCostDecimals: number | null}} Market
  * @typedef {{name: string, prices: bigint[]}} Scenario
  * @typedef {{epoch: string, epochSeconds: bigint, quote: string, valueScale: number, assets: Asset[],
- *   markets: Market[], scenarios: Scenario[], insuranceFund: string | null, document: object}} Params
+ *   markets: Market[], scenarios: Scenario[], insuranceFund: string | null, balancedMarkets: boolean,
+ *   document: object}} Params  (document: zksolv.params.params_document of them, what params_meta hashes)
  */
 
 /** The price of `decimals`-unit amounts at the value scale, below 2^64 (params_from_model's `scaled`). */
@@ -239,17 +254,19 @@ export function readParams(document) {
       price: canonicalDecimal(spec.price, path.at("price")),
       assetWeight: integer(spec.asset_weight_bps, path.at("asset_weight_bps"), 0, 10000),
       liabilityWeight: integer(spec.liability_weight_bps, path.at("liability_weight_bps"), 10000, WEIGHT_LIMIT - 1),
+      priceSource: given(spec.price_source) ? spec.price_source : null,
+      rounding,
     };
   });
   const marketDocs = list(doc.markets, root.at("markets")).map((m, i) => {
     const path = root.at("markets").at(i, m);
     const spec = object(m, path, "market");
     const flat = spec.maintenance_margin_bps;
-    if ((flat === undefined) === (spec.brackets === undefined)) {
+    if (given(flat) === given(spec.brackets)) {
       throw path.problem("give exactly one of maintenance_margin_bps (a flat rate) and brackets");
     }
     const brackets =
-      spec.brackets === undefined
+      !given(spec.brackets)
         ? [{ floor: "0", rate: integer(flat, path.at("maintenance_margin_bps"), 0, 10000) }]
         : list(spec.brackets, path.at("brackets")).map((b, j) => {
             const bpath = path.at("brackets").at(j);
@@ -265,26 +282,37 @@ export function readParams(document) {
       symbol: symbol(spec.symbol, path.at("symbol")),
       decimals: integer(spec.decimals, path.at("decimals"), 0, 30),
       price: canonicalDecimal(spec.mark_price, path.at("mark_price")),
+      priceSource: given(spec.mark_price_source) ? spec.mark_price_source : null,
       brackets,
-      entryCostDecimals:
-        spec.entry_cost_decimals === undefined ? null : integer(spec.entry_cost_decimals, path.at("entry_cost_decimals"), 0, 18),
+      entryCostDecimals: given(spec.entry_cost_decimals)
+        ? integer(spec.entry_cost_decimals, path.at("entry_cost_decimals"), 0, 18)
+        : null,
     };
   });
-  const scenarioDocs = list(doc.scenarios ?? [], root.at("scenarios")).map((s, i) => {
+  const scenarioDocs = list(doc.scenarios === undefined ? [] : doc.scenarios, root.at("scenarios")).map((s, i) => {
     const path = root.at("scenarios").at(i);
     const spec = object(s, path, "scenario");
-    const shocks = mapping(spec.shocks ?? {}, path.at("shocks"));
+    const shocks = mapping(spec.shocks === undefined ? {} : spec.shocks, path.at("shocks"));
+    const name = text(spec.name, path.at("name"));
+    if (codePointLength(name) < 1 || codePointLength(name) > 64 || CONTROL.test(name)) {
+      throw path.at("name").problem("must be 1 to 64 characters without control characters");
+    }
+    const weight = canonicalDecimal(spec.weight === undefined ? "1" : spec.weight, path.at("weight"));
+    const [wn, wd] = exactFraction(weight);
+    if (wn <= 0n || wn > wd) throw path.at("weight").problem(`weight ${JSON.stringify(weight)} must be above 0 and at most 1`);
+    const shockTexts = Object.entries(shocks).map(([sym, v]) => [sym, relativeChange(v, path.at("shocks").at(sym))]);
     return {
       path,
-      name: text(spec.name, path.at("name")),
-      shocks: Object.fromEntries(
-        Object.entries(shocks).map(([sym, v]) => [sym, exactFraction(canonicalDecimal(v, path.at("shocks").at(sym), false))]),
-      ),
-      weight: exactFraction(canonicalDecimal(spec.weight ?? "1", path.at("weight"))),
+      name,
+      shockTexts: Object.fromEntries(shockTexts),
+      shocks: new Map(shockTexts.map(([sym, v]) => [sym, exactFraction(v)])),
+      volatilityShock: relativeChange(spec.volatility_shock === undefined ? "0" : spec.volatility_shock, path.at("volatility_shock")),
+      weight,
+      weightFraction: [wn, wd],
     };
   });
   if (scenarioDocs.length > MAX_SCENARIOS) throw root.at("scenarios").problem(`at most ${MAX_SCENARIOS} scenarios`);
-  const optionDocs = list(doc.options ?? [], root.at("options")).map((o, i) => {
+  const optionDocs = list(doc.options === undefined ? [] : doc.options, root.at("options")).map((o, i) => {
     const path = root.at("options").at(i, o);
     const spec = object(o, path, "option");
     if (spec.value === undefined || spec.risk_array === undefined) {
@@ -294,22 +322,42 @@ export function readParams(document) {
     if (riskArray.length !== scenarioDocs.length) {
       throw path.at("risk_array").problem(`${riskArray.length} entries for ${scenarioDocs.length} scenarios`);
     }
+    const kind = text(spec.kind, path.at("kind"));
+    if (kind !== "call" && kind !== "put") throw path.at("kind").problem("must be call or put");
+    const strike = canonicalDecimal(spec.strike, path.at("strike"));
+    if (exactFraction(strike)[0] === 0n) throw path.at("strike").problem("strike must be above 0");
+    const expiry = text(spec.expiry, path.at("expiry"));
+    epochSeconds(expiry, path.at("expiry"));
     return {
       path,
       symbol: symbol(spec.symbol, path.at("symbol")),
       decimals: integer(spec.decimals, path.at("decimals"), 0, 30),
+      underlying: symbol(spec.underlying, path.at("underlying")),
+      kind,
+      strike,
+      expiry,
+      impliedVolatility: canonicalDecimal(spec.implied_volatility, path.at("implied_volatility")),
+      interestRate: canonicalDecimal(spec.interest_rate === undefined ? "0" : spec.interest_rate, path.at("interest_rate"), false),
       value: canonicalDecimal(spec.value, path.at("value")),
       riskArray,
     };
   });
   if (optionDocs.length && !scenarioDocs.length) throw root.at("options").problem("options need scenarios");
   const symbols = [...assetDocs, ...marketDocs, ...optionDocs].map((x) => x.symbol);
+  const reserved = symbols.find((s) => RESERVED.includes(s));
+  if (reserved !== undefined) throw root.problem(`${reserved} cannot be a symbol: it names a column of the accounts file`);
   const twice = symbols.find((s, i) => symbols.indexOf(s) !== i);
   if (twice !== undefined) throw root.problem(`symbols must be unique across assets and markets: ${twice}`);
+  const linear = new Set([...assetDocs, ...marketDocs].map((x) => x.symbol));
+  for (const o of optionDocs) {
+    if (!linear.has(o.underlying)) throw o.path.at("underlying").problem(`${JSON.stringify(o.underlying)} is no asset or market`);
+  }
   const costed = marketDocs.filter((m) => m.entryCostDecimals !== null);
   const nSlots = assetDocs.length + costed.length + marketDocs.length + optionDocs.length;
   if (nSlots < 1 || nSlots > MAX_SLOTS) throw root.problem(`${nSlots} slots: need 1 to ${MAX_SLOTS}`);
-  const insuranceFund = doc.insurance_fund === undefined ? null : canonicalDecimal(doc.insurance_fund, root.at("insurance_fund"));
+  const insuranceFund = given(doc.insurance_fund) ? canonicalDecimal(doc.insurance_fund, root.at("insurance_fund")) : null;
+  const balanced = doc.balanced_markets === undefined ? false : doc.balanced_markets;
+  if (typeof balanced !== "boolean") throw root.at("balanced_markets").problem("expected true or false");
 
   // The value scale S: every price an integer in units of 10^-S quote per base unit (PROTOCOL.md §2).
   const valueScale = Math.max(
@@ -369,17 +417,16 @@ export function readParams(document) {
     });
     return o.riskArray.map((r, s) => atoms(r, o.path.at("risk_array").at(s)));
   });
-  const linear = new Set([...assetDocs, ...marketDocs].map((x) => x.symbol));
   const firstOption = markets.length - optionDocs.length;
   /** @type {Scenario[]} */
   const scenarios = scenarioDocs.map((spec, s) => {
-    for (const sym of Object.keys(spec.shocks)) {
+    for (const sym of spec.shocks.keys()) {
       if (!linear.has(sym)) throw spec.path.at("shocks").problem(`${sym} is not an asset or market`);
     }
-    const [wn, wd] = spec.weight;
+    const [wn, wd] = spec.weightFraction;
     // zksolv.scenarios.scenario_value: P_s = P + round(w · (P·(1 + shock) − P)) = P + round(w·P·shock).
     const moved = (/** @type {bigint} */ base, /** @type {string} */ sym) => {
-      const [sn, sd] = spec.shocks[sym] ?? [0n, 1n];
+      const [sn, sd] = spec.shocks.get(sym) ?? [0n, 1n];
       return base + roundHalfUp(wn * base * sn, wd * sd);
     };
     const prices = [
@@ -397,6 +444,58 @@ export function readParams(document) {
   if (scenarios.length && markets.some((m) => m.brackets.length > 1)) {
     throw root.problem("scenarios cannot be combined with maintenance brackets");
   }
+  // What params_meta hashes is zksolv.params.params_document of the params, not the file's own JSON:
+  // defaults written out, nulls and unset flags left out, a one-bracket schedule as its flat rate. So
+  // a file that spells the same params otherwise ("rounding": "exact", "price_source": null, no
+  // "weight") hashes as zksolv hashes it.
+  /** @type {Record<string, unknown>} */
+  const canonical = {
+    epoch,
+    quote,
+    assets: assetDocs.map((a) => ({
+      symbol: a.symbol,
+      decimals: BigInt(a.decimals),
+      price: a.price,
+      asset_weight_bps: BigInt(a.assetWeight),
+      liability_weight_bps: BigInt(a.liabilityWeight),
+      ...(a.priceSource !== null ? { price_source: a.priceSource } : {}),
+      ...(a.rounding !== "exact" ? { rounding: a.rounding } : {}),
+    })),
+    markets: marketDocs.map((m) => ({
+      symbol: m.symbol,
+      decimals: BigInt(m.decimals),
+      mark_price: m.price,
+      ...(m.priceSource !== null ? { mark_price_source: m.priceSource } : {}),
+      ...(m.brackets.length > 1
+        ? { brackets: m.brackets.map((b) => ({ notional_floor: b.floor, maintenance_margin_bps: BigInt(b.rate) })) }
+        : { maintenance_margin_bps: BigInt(m.brackets[0].rate) }),
+      ...(m.entryCostDecimals !== null ? { entry_cost_decimals: BigInt(m.entryCostDecimals) } : {}),
+    })),
+  };
+  if (insuranceFund !== null) canonical.insurance_fund = insuranceFund;
+  if (balanced) canonical.balanced_markets = true;
+  if (optionDocs.length) {
+    canonical.options = optionDocs.map((o) => ({
+      symbol: o.symbol,
+      decimals: BigInt(o.decimals),
+      underlying: o.underlying,
+      kind: o.kind,
+      strike: o.strike,
+      expiry: o.expiry,
+      implied_volatility: o.impliedVolatility,
+      interest_rate: o.interestRate,
+      value: o.value,
+      risk_array: o.riskArray,
+    }));
+  }
+  if (scenarioDocs.length) {
+    canonical.scenarios = scenarioDocs.map((s) => ({
+      name: s.name,
+      shocks: s.shockTexts,
+      volatility_shock: s.volatilityShock,
+      weight: s.weight,
+    }));
+  }
   return {
     epoch,
     epochSeconds: seconds,
@@ -406,7 +505,8 @@ export function readParams(document) {
     markets,
     scenarios,
     insuranceFund,
-    document: doc,
+    balancedMarkets: balanced,
+    document: canonical,
   };
 }
 

@@ -24,7 +24,7 @@ function el(tag, attrs = {}, children = []) {
 function kindOf(/** @type {string} */ text) {
   let data;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(text.replace(/^\ufeff/, "")); // a byte-order mark, as parseJson skips it
   } catch {
     return null;
   }
