@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install browser lint test test-all demo demo-portfolio bench clean
+.PHONY: install browser native-witness lint test test-all demo demo-portfolio bench clean
 
 install: $(VENV)/.installed node_modules/.installed zksolv/data/inclusion.html
 
@@ -23,6 +23,14 @@ browser: /usr/bin/chromedriver
 	DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends chromium chromium-driver \
 	  || { DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends chromium chromium-driver; }
 
+# `zksolv setup --native-witness` builds circom's C++ witness generator: g++ and nasm, with Debian's
+# nlohmann/json and gmp headers. Skipped when all four are installed; needs root or sudo once.
+NATIVE_PACKAGES := g++ nasm nlohmann-json3-dev libgmp-dev
+native-witness:
+	@dpkg -s $(NATIVE_PACKAGES) >/dev/null 2>&1 \
+	  || DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $(NATIVE_PACKAGES) \
+	  || { DEBIAN_FRONTEND=noninteractive $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q --no-install-recommends $(NATIVE_PACKAGES); }
+
 # Re-run only when the pins or the C extension change; `pip install -e` keeps Python edits live.
 $(VENV)/.installed: pyproject.toml requirements.lock zksolv/_native/poseidon.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,10 +48,10 @@ lint: install
 	$(BIN)/ruff format --check zksolv bench tests
 	$(BIN)/mypy
 
-test: install browser lint
+test: install browser native-witness lint
 	$(PYTEST) -q -m "not slow"
 
-test-all: install browser
+test-all: install browser native-witness
 	$(PYTEST) -q
 
 demo: install

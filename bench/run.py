@@ -24,6 +24,7 @@ STEPS = [
     ("Inclusion files at scale (2^16, 2^20 accounts)", ["bench_inclusion.py"]),
     ("A 10^4-account run: 2 local workers and a 2-worker Dask LocalCluster", ["bench_scale_run.py"]),
     ("Parallel proving and prover backends", ["bench_parallel.py"]),
+    ("Witness generators per batch, WASM and native (circom --c), end to end", ["bench_witness.py"]),
     ("Gas of a publication on a local JSON-RPC node (Hardhat)", ["bench_publish.py"]),
 ]
 

@@ -22,13 +22,9 @@ from .helpers import write_csv
 
 BALANCED = {**PARAMS, "balanced_markets": True}
 # Every perp has its counterparty: alice is long 1.5 BTC-PERP against carol, short 2 ETH-PERP against dave.
-BALANCED_ROWS = [
-    ["alice", "10000", "0.5", "1.5", "-2"],
-    ["bob", "-20000", "1", "", ""],
-    ["carol", "80000", "", "-1.5", ""],
-    ["dave", "-100", "0.001", "", "2"],
-    ["erin", "5", "", "", ""],
-]
+BALANCED_ROWS = [list(row) for row in ROWS]
+BALANCED_ROWS[2][1:4] = ["80000", "", "-1.5"]  # carol
+BALANCED_ROWS[3][4] = "2"  # dave
 
 
 def _open_interest(rows):

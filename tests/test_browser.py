@@ -59,24 +59,8 @@ MANIFEST_CHECKED = ("format", "epoch", "root", "params_hash", "capacity")
 
 # An entry-cost venue (PROTOCOL.md §3.4): BTC-PERP positions carry their cost at 2 decimals, ETH-PERP
 # none, so the leaf has the synthetic slot "BTC-PERP:entry_cost" between the assets and the positions.
-ENTRY_COST_PARAMS = {
-    "epoch": "2026-11-24T00:00:00Z",
-    "quote": "USD",
-    "assets": [
-        {"symbol": "USDC", "decimals": 6, "price": "1", "asset_weight_bps": 10000, "liability_weight_bps": 10000},
-        {"symbol": "BTC", "decimals": 8, "price": "50000", "asset_weight_bps": 9000, "liability_weight_bps": 11000},
-    ],
-    "markets": [
-        {
-            "symbol": "BTC-PERP",
-            "decimals": 4,
-            "mark_price": "50000",
-            "maintenance_margin_bps": 500,
-            "entry_cost_decimals": 2,
-        },
-        {"symbol": "ETH-PERP", "decimals": 3, "mark_price": "2000.5", "maintenance_margin_bps": 300},
-    ],
-}
+ENTRY_COST_PARAMS = copy.deepcopy(PARAMS)
+ENTRY_COST_PARAMS["markets"][0]["entry_cost_decimals"] = 2
 ENTRY_COST_ACCOUNTS = (
     "account_id,subaccount,USDC,BTC,BTC-PERP,BTC-PERP:entry_price,ETH-PERP\n"
     "alice,,10000,0.01,0.1,48000.5,1\n"

@@ -384,9 +384,12 @@ def setup(
     ptau: Path | str | None = None,
     force: bool = False,
     on_event: EventSink = ignore,
+    native_witness: bool = False,
 ) -> Keys:
     """Groth16 setup for the params' shape (zksolv.setup.setup): proving key, verification key,
-    Verifier.sol. Without `ptau`, a local development powers of tau: INSECURE (`keys.insecure`)."""
+    Verifier.sol. Without `ptau`, a local development powers of tau: INSECURE (`keys.insecure`).
+    `native_witness`: also build circom's C++ witness generator into the keys (minutes; needs g++,
+    nasm, nlohmann/json.hpp and gmp), which provers run instead of the WASM one where it runs."""
     params, batch_size = _circuit_params(params_path, batch_size)
     if ptau is not None:
         _check_ptau(Path(ptau))
@@ -402,6 +405,7 @@ def setup(
         on_event=on_event,
         tiers=params.tiers,
         scenarios=len(params.scenarios),
+        native_witness=native_witness,
     )
 
 

@@ -2,7 +2,8 @@
 
 The prover side of zksolv: it compiles circuits and computes witnesses with the
 Node toolchain (circom2 = circom compiled to WASM, snarkjs), run through
-zksolv.toolchain. The verifier side never imports it (tests/test_architecture.py).
+zksolv.toolchain, or with circom's C++ witness generator where keys carry one
+(`build_native_witness`). The verifier side never imports it (tests/test_architecture.py).
 
 Everything here is a plain function over paths so that tests (and the forged
 witness tests in particular) can look at and tamper with every intermediate
@@ -11,14 +12,17 @@ file: the .r1cs header and the .wtns format are parsed in Python.
 
 from __future__ import annotations
 
+import filecmp
 import functools
 import hashlib
 import json
 import os
 import shutil
 import struct
+import subprocess
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,8 +37,10 @@ from .toolchain import node as _node  # noqa: F401
 
 __all__ = [
     "BN254_R",
+    "NATIVE_CFLAGS",
     "CircuitError",
     "CompiledCircuit",
+    "build_native_witness",
     "check_witness",
     "circom_version",
     "circuits_dir",
@@ -43,11 +49,13 @@ __all__ = [
     "compute_witness",
     "default_build_root",
     "main_source",
+    "native_toolchain_missing",
     "node_modules",
     "public_signals",
     "r1cs_info",
     "read_sym",
     "read_wtns",
+    "require_native_toolchain",
     "write_wtns",
 ]
 
@@ -76,6 +84,7 @@ class CompiledCircuit:
     B: int
     tiers: tuple[int, ...] = ()  # brackets per market; () = every market flat
     scenarios: int = 0  # S, scenario price vectors (PROTOCOL.md §3.3)
+    native: Path | None = None  # circom's C++ witness generator (its .dat beside it), tried before the WASM one
 
     @property
     def witness_js(self) -> Path:
@@ -161,17 +170,21 @@ def compile_source(
     wasm: bool = True,
     label: str = "circuit",
     optimization: Literal["O0", "O1", "O2"] = "O2",
+    cpp: bool = False,
 ) -> Path:
-    """Compile a main-component file (``--r1cs --sym [--wasm] --O2``, or ``--O0``/``--O1``), cached.
+    """Compile a main-component file (``--r1cs --sym [--wasm] [--c] --O2``, or ``--O0``/``--O1``), cached.
 
     ``optimization`` is circom's simplification level: ``O2`` (the default) is
     what zksolv proves with; the forged-witness tests evaluate an ``O0`` build,
-    where every signal keeps its own wire and defining constraint.
+    where every signal keeps its own wire and defining constraint. ``cpp`` adds
+    the C++ witness generator's sources (``<name>_cpp/``; circom reserves the
+    name ``main`` for them, so such a build needs another ``name``).
 
     The cache directory ``<build_root>/<label>-<digest>`` is keyed by a hash of
     the main source, all circuits/*.circom, the circomlib and circom versions,
     the output options and the level, and is reused when present. A level other
-    than O2 is also named in it (``<label>-O0-<digest>``); O2 builds keep the
+    than O2 is also named in it (``<label>-O0-<digest>``), and so is a C++
+    build (``<label>-cpp-<digest>``); O2 builds keep the
     names they always had, which setup.json's circuit id quotes. Compilation
     happens in a temporary sibling directory that is renamed into place only
     after circom succeeded, so an interrupted compile never leaves a
@@ -179,11 +192,10 @@ def compile_source(
     """
     build_root = (build_root or default_build_root()).resolve()
     build_root.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(
-        "\0".join([source, _sources_digest(), circom_version(), f"wasm={wasm}", optimization]).encode()
-    ).hexdigest()[:20]
+    options = [f"wasm={wasm}", optimization, *(["cpp"] if cpp else [])]
+    key = hashlib.sha256("\0".join([source, _sources_digest(), circom_version(), *options]).encode()).hexdigest()[:20]
     level = "" if optimization == "O2" else f"{optimization}-"
-    final = build_root / f"{label}-{level}{key}"
+    final = build_root / f"{label}-{level}{'cpp-' if cpp else ''}{key}"
     if (final / f"{name}.r1cs").exists():
         return final
 
@@ -214,6 +226,8 @@ def compile_source(
         ]
         if wasm:
             cmd.insert(3, "--wasm")
+        if cpp:
+            cmd.insert(3, "--c")
         proc = toolchain.run_node(cmd, what=f"circom {name}.circom", cwd=cwd)
         (tmp / "compile.log").write_text(toolchain.clean(proc.stdout + proc.stderr) + "\n")
         if not (tmp / f"{name}.r1cs").exists():
@@ -231,14 +245,19 @@ def compile_source(
     return final
 
 
+def _label(K: int, M: int, B: int, tiers: tuple[int, ...], scenarios: int) -> str:
+    label = f"batch-{K}-{M}-{B}" + ("-t" + "".join(f"{t}." for t in tiers).rstrip(".") if tiers else "")
+    return label + (f"-s{scenarios}" if scenarios else "")
+
+
 def compile_circuit(
     K: int, M: int, B: int, build_root: Path | None = None, tiers: tuple[int, ...] = (), scenarios: int = 0
 ) -> CompiledCircuit:
     """Compile (or reuse the cached) ``SolvencyBatch(K, M, B, TIERS, S)``."""
     tiers = () if all(t == 1 for t in tiers) else tuple(tiers)
-    label = f"batch-{K}-{M}-{B}" + ("-t" + "".join(f"{t}." for t in tiers).rstrip(".") if tiers else "")
-    label += f"-s{scenarios}" if scenarios else ""
-    directory = compile_source(main_source(K, M, B, tiers, scenarios), build_root, label=label)
+    directory = compile_source(
+        main_source(K, M, B, tiers, scenarios), build_root, label=_label(K, M, B, tiers, scenarios)
+    )
     return CompiledCircuit(
         dir=directory,
         r1cs=directory / "main.r1cs",
@@ -250,6 +269,109 @@ def compile_circuit(
         tiers=tiers,
         scenarios=scenarios,
     )
+
+
+# --------------------------------------------------------------------------
+# the native (C++) witness generator
+
+#: g++ flags of the native witness generator, chosen by measurement (docs/BENCHMARKS.md, "Native
+#: witness generator"): -O1 halves -O0's witness time; circom's Makefile has -O3, which takes 1.6×
+#: as long to build for no faster a witness.
+NATIVE_CFLAGS = ("-std=c++11", "-O1")
+
+#: The name of the C++ build: circom's generated main.cpp reads ``<its own path>.dat``.
+NATIVE_NAME = "circuit"
+
+#: What building it needs: the Debian package of each piece.
+NATIVE_PACKAGES = {"g++": "g++", "nasm": "nasm", "nlohmann/json.hpp": "nlohmann-json3-dev", "gmp": "libgmp-dev"}
+
+
+def native_toolchain_missing() -> list[str]:
+    """The pieces (keys of NATIVE_PACKAGES) that building the C++ witness generator needs and this
+    machine lacks: g++, nasm, the nlohmann/json.hpp header, gmp (gmp.h and libgmp)."""
+    missing = [tool for tool in ("g++", "nasm") if shutil.which(tool) is None]
+    if "g++" in missing:
+        return missing  # the headers are looked for where g++ looks
+    try:
+        search = subprocess.run(
+            ["g++", "-x", "c++", "-E", "-v", "-"], input="", capture_output=True, text=True
+        ).stderr.splitlines()
+        library = subprocess.run(["g++", "-print-file-name=libgmp.so"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ["g++", *missing]
+    start = next((i for i, ln in enumerate(search) if ln.startswith("#include <...>")), len(search))
+    dirs = [Path(ln.strip()) for ln in search[start + 1 :] if ln.startswith(" ")]
+    if not any((d / "nlohmann" / "json.hpp").exists() for d in dirs):
+        missing.append("nlohmann/json.hpp")
+    # Without the library g++ prints the bare name back.
+    if not any((d / "gmp.h").exists() for d in dirs) or not Path(library).is_absolute():
+        missing.append("gmp")
+    return missing
+
+
+def require_native_toolchain() -> None:
+    """Raise ToolchainError naming what is missing to build the C++ witness generator, and how to install it."""
+    missing = native_toolchain_missing()
+    if missing:
+        packages = " ".join(NATIVE_PACKAGES.values())
+        raise ToolchainError(
+            f"the native witness generator cannot be built here: missing {', '.join(missing)} "
+            f"(Debian packages {', '.join(NATIVE_PACKAGES[m] for m in missing)}); install them with "
+            f"`make native-witness` or `apt-get install {packages}`"
+        )
+
+
+def build_native_witness(circ: CompiledCircuit, build_root: Path | None = None) -> Path:
+    """circom's C++ witness generator of ``circ``: the binary, with its .dat beside it, built once.
+
+    Its sources come from a ``--c`` compile of the same main source, level and include paths (a
+    cache entry of its own, whose r1cs must be byte-identical to ``circ``'s: the binary computes
+    the witness of the very circuit the keys prove). The build is cached beside those sources; it
+    takes minutes for a 64-account batch, most of it g++ on one generated file of tens of MB.
+    """
+    require_native_toolchain()
+    directory = compile_source(
+        main_source(circ.K, circ.M, circ.B, circ.tiers, circ.scenarios),
+        build_root,
+        name=NATIVE_NAME,
+        wasm=False,
+        cpp=True,
+        label=_label(circ.K, circ.M, circ.B, circ.tiers, circ.scenarios),
+    )
+    if not filecmp.cmp(directory / f"{NATIVE_NAME}.r1cs", circ.r1cs, shallow=False):
+        raise CircuitError(f"the C++ build in {directory} has another r1cs than {circ.r1cs}: not the same circuit")
+    sources = directory / f"{NATIVE_NAME}_cpp"
+    binary = sources / NATIVE_NAME
+    if not binary.exists():
+        _build_native(sources, binary)
+    return binary
+
+
+def _build_native(sources: Path, binary: Path) -> None:
+    """g++ and nasm over circom's generated sources, in a scratch folder: the binary is renamed into
+    place whole, so an interrupted build is never taken for a finished one."""
+    scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=sources))
+    try:
+        # The big generated file first: it is the whole critical path.
+        units = sorted(sources.glob("*.cpp"), key=lambda f: -f.stat().st_size)
+        jobs = [
+            ["g++", "-c", str(unit), *NATIVE_CFLAGS, f"-I{sources}", "-o", str(scratch / f"{unit.stem}.o")]
+            for unit in units
+        ]
+        jobs.append(["nasm", "-felf64", str(sources / "fr.asm"), "-o", str(scratch / "fr_asm.o")])
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        with ThreadPoolExecutor(cores) as pool:
+            for done in [pool.submit(toolchain.run, job, what=f"{job[0]} {Path(job[2]).name}") for job in jobs]:
+                done.result()
+        # fr.asm has no .note.GNU-stack: without -z noexecstack the linker would make the stack executable.
+        objects = sorted(str(o) for o in scratch.glob("*.o"))
+        toolchain.run(
+            ["g++", "-o", str(scratch / binary.name), *objects, "-lgmp", "-Wl,-z,noexecstack"],
+            what="linking the native witness generator",
+        )
+        os.replace(scratch / binary.name, binary)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------
@@ -337,12 +459,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def compute_witness(circ: CompiledCircuit, input: dict[str, Any], out_wtns: Path) -> Path:
-    """Run the circuit's WASM witness generator on ``input``.
+    """Run the circuit's witness generator on ``input``: the native one (``circ.native``) when
+    there is one and it succeeds, else the WASM one, the reference.
 
     Raises CircuitError with circom's message (template and line of the failed
     assert or ``===``) when the input does not satisfy the circuit: the
     generator checks every constraint as it computes, so an invalid statement
-    fails here, before any proving.
+    fails here, before any proving. The native generator stops at the same
+    asserts, then the WASM one runs for that message.
     """
     out_wtns = Path(out_wtns)
     out_wtns.parent.mkdir(parents=True, exist_ok=True)
@@ -352,6 +476,8 @@ def compute_witness(circ: CompiledCircuit, input: dict[str, Any], out_wtns: Path
     try:
         if out_wtns.exists():
             out_wtns.unlink()
+        if circ.native is not None and _native_witness(circ.native, input_path, out_wtns):
+            return out_wtns
         proc = toolchain.run_node(
             [str(circ.witness_js), str(circ.wasm), str(input_path), str(out_wtns)],
             what="witness generation",
@@ -362,6 +488,21 @@ def compute_witness(circ: CompiledCircuit, input: dict[str, Any], out_wtns: Path
     finally:
         input_path.unlink(missing_ok=True)
     return out_wtns
+
+
+def _native_witness(binary: Path, input_path: Path, out_wtns: Path) -> bool:
+    """Whether the native generator wrote the witness. Any failure counts as none: it cannot run on
+    this worker (another CPU, no libgmp, not executable) or the input fails an assert. So does any
+    output, which it has only on failure: built without its asserts, it would print a failed one
+    and go on."""
+    try:
+        proc = subprocess.run([str(binary), str(input_path), str(out_wtns)], capture_output=True)
+    except OSError:
+        return False
+    if proc.returncode == 0 and not (proc.stdout + proc.stderr).strip() and out_wtns.exists():
+        return True
+    out_wtns.unlink(missing_ok=True)
+    return False
 
 
 def _witness_message(text: str) -> str:

@@ -623,10 +623,23 @@ def circuit_info(params_path: Path, batch_size: int, as_json: bool) -> None:
     help="ceremony powers of tau; without it a local INSECURE development one is made and cached",
 )
 @click.option("--force", is_flag=True, help="replace an existing keys folder")
+@click.option(
+    "--native-witness",
+    is_flag=True,
+    help="also build circom's C++ witness generator into the keys (minutes; needs g++, nasm, "
+    "nlohmann-json3-dev, libgmp-dev: `make native-witness`); prove runs it instead of the WASM one, "
+    "which stays the fallback",
+)
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def setup_command(
-    params_path: Path, batch_size: int, out_dir: Path, ptau: Path | None, force: bool, as_json: bool
+    params_path: Path,
+    batch_size: int,
+    out_dir: Path,
+    ptau: Path | None,
+    force: bool,
+    native_witness: bool,
+    as_json: bool,
 ) -> None:
     """Groth16 setup for the params' shape: proving key, verification key, Verifier.sol."""
     from .progress import step_printer
@@ -638,6 +651,7 @@ def setup_command(
         ptau,
         force,
         on_event=step_printer(quiet=as_json),
+        native_witness=native_witness,
     )
     if as_json:
         emit_json({"keys": str(out_dir), **keys.info})
@@ -646,6 +660,9 @@ def setup_command(
             f"keys written to {out_dir}: {keys.info['constraints']} constraints "
             f"({keys.info['constraints_per_account']} per account), ptau 2^{keys.info['ptau']['power']}"
         )
+        native = keys.info.get("native_witness")
+        if native is not None:
+            click.echo(f"native witness generator: {native['binary']} (sha256 {native['sha256']})")
         if keys.insecure:
             click.echo("WARNING: development setup (local powers of tau): INSECURE, for testing only", err=True)
 

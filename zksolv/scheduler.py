@@ -1,7 +1,8 @@
 """Where batches are proved: in this process, in a local process pool, or on a Dask cluster.
 
 A batch is proved by `prove_one_batch(task)`, a plain function that runs in the
-worker: circom witness (Node, WASM) → Groth16 proof (snarkjs or arkworks, see
+worker: circom witness (the keys' native C++ generator where it runs, else Node,
+WASM) → Groth16 proof (snarkjs or arkworks, see
 `zksolv.provers`) → check that the proof's public signals are the statement's.
 It returns the proof.json/public.json text; the orchestrator (`zksolv.prove`)
 checks each proof and renames it into its resumable work folder, so workers
@@ -140,6 +141,7 @@ def circuit_of(keys: Keys) -> CompiledCircuit:
         B=batch_size,
         tiers=keys.tiers,
         scenarios=keys.scenarios,
+        native=keys.native_witness,
     )
 
 

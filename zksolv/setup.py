@@ -8,6 +8,7 @@ were known to this machine: keys and bundles made with it are marked insecure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import time
@@ -19,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from . import snarkjs
 from .bundle import BatchSize, Count, SetupContribution, SetupInfo, SetupPtau, Sha256
-from .circuit import CompiledCircuit, compile_circuit, default_build_root, r1cs_info
+from .circuit import (
+    CompiledCircuit,
+    build_native_witness,
+    compile_circuit,
+    default_build_root,
+    r1cs_info,
+    require_native_toolchain,
+)
 from .errors import ZksolvError, validation_problems
 from .events import EventSink, ignore, step
 from .io import atomic_directory, dumps_json, parse_json
@@ -68,6 +76,15 @@ class KeysPhase2(_Strict):
     ceremony_sha256: Sha256 | None  # the ceremony.json the keys were exported from (`zksolv ceremony export`)
 
 
+class KeysNativeWitness(_Strict):
+    """circom's C++ witness generator, built by `setup` on its machine (`native_witness=True`).
+    Provers run it where it runs and its files are these; else, and for a failing input, the WASM one."""
+
+    binary: str  # in the keys folder; its .dat beside it
+    sha256: Sha256
+    dat_sha256: Sha256
+
+
 class KeysFile(_Strict):
     """`setup.json` of a keys folder: written by `setup` and `ceremony export`, read by `load_keys`."""
 
@@ -87,13 +104,16 @@ class KeysFile(_Strict):
     tools: dict[str, str]  # zksolv, circom and snarkjs versions
     timings: dict[str, float]  # seconds per step
     phase2: KeysPhase2 | None = None  # absent in keys written before the ceremony (issue 16)
+    native_witness: KeysNativeWitness | None = None  # absent: the keys have only the WASM generator
 
     @model_serializer(mode="wrap")
-    def _omit_absent_phase2(self, handler: SerializerFunctionWrapHandler) -> dict:
-        # Keys written before `phase2` existed dump to their own setup.json, byte for byte.
+    def _omit_absent_fields(self, handler: SerializerFunctionWrapHandler) -> dict:
+        # Keys written before `phase2` existed dump to their own setup.json, byte for byte, and keys
+        # without a native witness generator stay readable by a zksolv that knows of none.
         data = handler(self)
-        if data.get("phase2", ...) is None:
-            del data["phase2"]
+        for field in ("phase2", "native_witness"):
+            if data.get(field, ...) is None:
+                del data[field]
         return data
 
 
@@ -103,6 +123,21 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_of_version(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(Path(path))
+
+
+def _has_sha256(path: Path, sha256: str) -> bool:
+    """Whether the file at `path` has this SHA-256: hashed once per process and version of the file
+    (a prover asks before every batch)."""
+    try:
+        stat = path.stat()
+        return _sha256_of_version(str(path), stat.st_size, stat.st_mtime_ns) == sha256
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -140,6 +175,17 @@ class Keys:
     @property
     def witness_js(self) -> Path:
         return self.dir / "circuit_js" / "generate_witness.js"
+
+    @property
+    def native_witness(self) -> Path | None:
+        """The native witness generator when setup.json records one and its binary and .dat are the
+        files it records (SHA-256); None: provers use the WASM generator."""
+        record = self.document.native_witness
+        if record is None:
+            return None
+        binary = self.dir / record.binary
+        dat = binary.with_name(binary.name + ".dat")
+        return binary if _has_sha256(binary, record.sha256) and _has_sha256(dat, record.dat_sha256) else None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -227,18 +273,31 @@ def setup(
     on_event: EventSink = ignore,
     tiers: tuple[int, ...] = (),
     scenarios: int = 0,
+    native_witness: bool = False,
 ) -> Keys:
     """Compile, pick or make the powers of tau, run the Groth16 setup with a phase-2 contribution.
 
-    `tiers`: maintenance brackets per market (() = every market flat); `scenarios`: S."""
+    `tiers`: maintenance brackets per market (() = every market flat); `scenarios`: S.
+    `native_witness`: also build circom's C++ witness generator into the keys (`circuit_cpp/`), which
+    provers then run instead of the WASM one (15–20× less CPU per witness); the build takes minutes
+    for real shapes (cached under build/), and needs g++, nasm, nlohmann/json.hpp and gmp."""
     out = Path(out)
     tiers = tuple(tiers) or (1,) * n_markets
+    if native_witness:
+        require_native_toolchain()  # before minutes of work, not after
     timings: dict[str, float] = {}
     started = time.monotonic()
     name = circuit_name(n_assets, n_markets, batch_size, tiers, scenarios=scenarios)
     on_event(step(f"compiling {name}"))
     circuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers, scenarios=scenarios)
     timings["compile_s"] = time.monotonic() - started
+    native = None
+    if native_witness:
+        # Before the Groth16 setup: a build that fails must not waste a ceremony ptau's setup.
+        on_event(step("native witness generator: circom --c, then g++ (cached; minutes for a large batch)"))
+        t = time.monotonic()
+        native = build_native_witness(circuit)
+        timings["native_witness_s"] = time.monotonic() - t
     info = r1cs_info(circuit.r1cs)
     power = required_power(info["constraints"], info["public_inputs"] + info["outputs"])
     if ptau is None:
@@ -303,6 +362,7 @@ def setup(
                 name=ptau_identity.name,
             ),
             timings,
+            native_witness=native,
         )
     return load_keys(out)
 
@@ -313,10 +373,12 @@ def write_keys(
     ptau: KeysPtau,
     timings: dict[str, float],
     ceremony_sha256: str | None = None,
+    native_witness: Path | None = None,
 ) -> KeysFile:
     """Complete a keys folder whose circuit.zkey is in place (from `setup` or a ceremony's export):
     the verification key and Verifier.sol snarkjs exports from it, the circuit's r1cs and witness
-    generator, and setup.json, whose phase-2 record is read from that zkey."""
+    generator (and the native one, `native_witness`, from zksolv.circuit.build_native_witness), and
+    setup.json, whose phase-2 record is read from that zkey."""
     from .audit import tool_versions  # audit imports this module
     from .ceremony import read_phase2  # and so does the ceremony
 
@@ -325,6 +387,17 @@ def write_keys(
     snarkjs.export_solidity_verifier(zkey, folder / "Verifier.sol")
     shutil.copyfile(circuit.r1cs, folder / "circuit.r1cs")
     shutil.copytree(circuit.wasm.parent, folder / "circuit_js")
+    native = None
+    if native_witness is not None:
+        binary = folder / "circuit_cpp" / native_witness.name
+        binary.parent.mkdir()
+        shutil.copy(native_witness, binary)
+        shutil.copy(native_witness.with_name(native_witness.name + ".dat"), binary.parent)
+        native = KeysNativeWitness(
+            binary=binary.relative_to(folder).as_posix(),
+            sha256=sha256_file(binary),
+            dat_sha256=sha256_file(binary.with_name(binary.name + ".dat")),
+        )
     phase2 = read_phase2(zkey)
     info = r1cs_info(circuit.r1cs)
     K, M, B = circuit.K, circuit.M, circuit.B
@@ -353,6 +426,7 @@ def write_keys(
             ],
             ceremony_sha256=ceremony_sha256,
         ),
+        native_witness=native,
     )
     (folder / "setup.json").write_text(dumps_json(document.model_dump()))
     return document
@@ -365,15 +439,27 @@ def cached_setup(
     on_event: EventSink = ignore,
     tiers: tuple[int, ...] = (),
     scenarios: int = 0,
+    native_witness: bool = False,
 ) -> Keys:
-    """A development setup cached under build/keys, keyed by the compiled circuit."""
+    """A development setup cached under build/keys, keyed by the compiled circuit (and, with
+    `native_witness`, a folder of its own that carries the native witness generator)."""
     circuit: CompiledCircuit = compile_circuit(n_assets, n_markets, batch_size, tiers=tiers, scenarios=scenarios)
-    folder = default_build_root() / "keys" / f"{circuit.dir.name}-dev"
+    folder = default_build_root() / "keys" / f"{circuit.dir.name}-dev{'-native' if native_witness else ''}"
     if (folder / "setup.json").exists():
         try:
-            return load_keys(folder)
+            keys = load_keys(folder)
+            if keys.native_witness is not None or not native_witness:
+                return keys
         except SetupError:
             pass  # made by an older zksolv (another keys format): a cache, so make it again
     return setup(
-        n_assets, n_markets, batch_size, folder, force=True, on_event=on_event, tiers=tiers, scenarios=scenarios
+        n_assets,
+        n_markets,
+        batch_size,
+        folder,
+        force=True,
+        on_event=on_event,
+        tiers=tiers,
+        scenarios=scenarios,
+        native_witness=native_witness,
     )
