@@ -191,8 +191,10 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable report on stdout")
 @handle_errors
 def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
-    """Check every account against maintenance margin (exit 1 if any is below)."""
-    doc = api.check(params_path, accounts_path).document()
+    """Check every account against maintenance margin (exit 1 if any is below, or if the params say
+    balanced_markets and some market's long and short differ)."""
+    result = api.check(params_path, accounts_path)
+    doc = result.document()
     quote = doc["quote"]
     if as_json:
         emit_json(doc)
@@ -227,7 +229,7 @@ def check(params_path: Path, accounts_path: Path, as_json: bool) -> None:
             click.echo("FAIL: the params promise balanced markets, but a counterparty is missing (prove refuses)")
         if doc["solvent"] and not doc["unbalanced_markets"]:
             click.echo("OK: every account is at or above maintenance")
-    verdict(doc["solvent"] and not doc["unbalanced_markets"])
+    verdict(result.ok)
 
 
 @main.command()
