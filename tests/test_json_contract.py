@@ -818,7 +818,15 @@ def test_ctrl_c_during_prove(env, tmp_path):
     accounts = tmp_path / "many.csv"
     accounts.write_text("account_id,USDC,BTC-PERP\n" + "".join(f"a{i:03d},1000,\n" for i in range(64)))
     args = _prove_args({**env, "many": accounts}, tmp_path, "many") + ["--prover", "snarkjs"]
-    process = subprocess.Popen([*ZKSOLV, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background commands with SIGINT ignored, and Python then keeps
+    # it ignored (no KeyboardInterrupt): the child gets the default disposition back, as from a terminal.
+    process = subprocess.Popen(
+        [*ZKSOLV, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     lines = []
     assert process.stdout is not None
     for line in process.stdout:  # wait until proving has begun
