@@ -222,8 +222,8 @@ class ParamsFile(BaseModel):
     )
     balanced_markets: bool = Field(
         default=False,
-        description="every perpetual has its counterparty in the tree (house accounts included): verify "
-        "requires the proved long and short open interest of each market to be equal",
+        description="every contract (perpetual or option) has its counterparty in the tree, house accounts "
+        "included: verify requires the proved long and short open interest of each market to be equal",
     )
     options: list[OptionSpec] = Field(default_factory=list, description="option series (need scenarios)")
     scenarios: list[ScenarioSpec] = Field(default_factory=list, max_length=MAX_SCENARIOS)
